@@ -1,0 +1,68 @@
+import Foundation
+import MigrationEngine
+import Sandbox
+
+/// CocoaTrack's two schemas, embedded from `SQL/*.sql` at build time.
+public enum CocoaTrackSchema {
+    /// V1 (legacy) DDL, run as the V1 schema owner.
+    public static var v1: String { String(decoding: PackageResources.v1_schema_sql, as: UTF8.self) }
+    /// V2 (public schema) DDL, run as `postgres` on a Supabase project.
+    public static var v2: String { String(decoding: PackageResources.v2_schema_sql, as: UTF8.self) }
+    /// What a Supabase project provides before any application DDL (local V2 only).
+    public static var supabaseStub: String { String(decoding: PackageResources.v2_supabase_stub_sql, as: UTF8.self) }
+
+    /// The ten V1 tables, as named in DATA_MODEL.md (used to recognise `audit_log.table_name`).
+    public static let v1Tables: Set<String> = [
+        "regions", "cooperatives", "users", "warehouses", "invoices", "chef_planteurs",
+        "planteurs", "deliveries", "delivery_photos", "audit_log",
+    ]
+
+    /// The V1 role the production application connects as.
+    public static let defaultAppRole = "app_user"
+}
+
+/// The local V1 and V2 of `sandbox up`: Azure-like V1 (a non-superuser admin that owns the
+/// schema, the application's `app_user`) and Supabase-like V2 (superuser `supabase_admin`,
+/// non-superuser project owner `postgres`, the API roles, `auth.users`, extensions).
+public enum CocoaTrackSandbox {
+    public static let v1Admin = "cocoatrack_admin"
+    public static let v2Owner = "postgres"
+
+    public static var specs: [ClusterSpec] { [v1Spec, v2Spec] }
+
+    public static var v1Spec: ClusterSpec {
+        ClusterSpec(
+            name: "v1", superuser: "azuresu", database: "cocoatrack", environmentVariable: "V1_DATABASE_URL",
+            primaryLogin: v1Admin,
+            logins: [.init(v1Admin, attributes: "CREATEROLE"), .init(CocoaTrackSchema.defaultAppRole)],
+            steps: [
+                .asSuperuser("""
+                    ALTER DATABASE cocoatrack OWNER TO \(v1Admin);
+                    ALTER SCHEMA public OWNER TO \(v1Admin);
+                    GRANT pg_signal_backend TO \(v1Admin);
+                    GRANT CONNECT ON DATABASE cocoatrack TO app_user;
+                    """),
+                .asLogin(v1Admin, CocoaTrackSchema.v1),
+                .asLogin(v1Admin, """
+                    GRANT USAGE ON SCHEMA public TO app_user;
+                    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO app_user;
+                    GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO app_user;
+                    ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO app_user;
+                    ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO app_user;
+                    """),
+            ])
+    }
+
+    public static var v2Spec: ClusterSpec {
+        ClusterSpec(
+            name: "v2", superuser: "supabase_admin", database: "postgres", environmentVariable: "V2_DATABASE_URL",
+            primaryLogin: v2Owner,
+            logins: [.init(v2Owner, attributes: "CREATEROLE CREATEDB REPLICATION BYPASSRLS")],
+            settings: ["shared_preload_libraries": "'pg_stat_statements'"],
+            steps: [
+                .asSuperuser(CocoaTrackSchema.supabaseStub),
+                .asSuperuser("ALTER DATABASE postgres SET search_path = \"$user\", public, extensions;"),
+                .asLogin(v2Owner, CocoaTrackSchema.v2),
+            ])
+    }
+}

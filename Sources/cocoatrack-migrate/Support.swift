@@ -1,0 +1,87 @@
+import Dispatch
+import Foundation
+import Logging
+import MigrationEngine
+
+/// Log lines on stderr, redacted, metadata as key=value.
+struct StderrLogHandler: LogHandler {
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level
+
+    init(level: Logger.Level) { self.logLevel = level }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        let time = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
+        var line = "\(time) \(event.level) \(event.message)"
+        for key in merged.keys.sorted() { line += " \(key)=\(merged[key]!)" }
+        FileHandle.standardError.write(Data((Redactor.redact(line) + "\n").utf8))
+    }
+}
+
+/// Ctrl+C (SIGINT) and SIGTERM cancel the running command, which stops at its next safe point;
+/// a second Ctrl+C exits at once with 130.
+enum Interrupts {
+    static func run(_ body: @escaping @Sendable () async throws -> Void) async throws {
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let task = Task { try await body() }
+        let queue = DispatchQueue(label: "signals")
+        let counter = SignalCounter()
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            source.setEventHandler {
+                if counter.increment() == 1 {
+                    FileHandle.standardError.write(Data("\nstopping at the next safe point (Ctrl+C again to abort at once)…\n".utf8))
+                    task.cancel()
+                } else {
+                    FileHandle.standardError.write(Data("aborted.\n".utf8))
+                    Foundation.exit(130)
+                }
+            }
+            source.resume()
+            sources.append(source)
+        }
+        defer { sources.forEach { $0.cancel() } }
+        do {
+            try await task.value
+        } catch {
+            if counter.value > 0, !(error is MigrationError && (error as! MigrationError).code != .interrupted) {
+                throw MigrationError(.interrupted, "interrupted at a safe point; run the same command again to resume.", cause: TextCause("\(error)"))
+            }
+            throw error
+        }
+    }
+}
+
+final class SignalCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() -> Int { lock.withLock { count += 1; return count } }
+    var value: Int { lock.withLock { count } }
+}
+
+/// Results go to stdout; everything else to stderr.
+enum Out {
+    static func result(_ text: String) {
+        print(Redactor.redact(text))
+    }
+
+    static func info(_ text: String) {
+        FileHandle.standardError.write(Data((Redactor.redact(text) + "\n").utf8))
+    }
+
+    static func json(_ object: [String: Any]) {
+        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
+           let s = String(data: data, encoding: .utf8) {
+            print(Redactor.redact(s))
+        }
+    }
+}
