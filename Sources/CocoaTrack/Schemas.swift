@@ -61,8 +61,19 @@ public enum CocoaTrackSandbox {
             settings: ["shared_preload_libraries": "'pg_stat_statements'"],
             steps: [
                 .asSuperuser(CocoaTrackSchema.supabaseStub),
-                .asSuperuser("ALTER DATABASE postgres SET search_path = \"$user\", public, extensions;"),
+                .asSuperuser("""
+                    ALTER DATABASE postgres SET search_path = "$user", public, extensions;
+                    GRANT CREATE ON DATABASE postgres TO postgres;
+                    """),
                 .asLogin(v2Owner, CocoaTrackSchema.v2),
             ])
+    }
+}
+
+extension CocoaTrackSchema {
+    /// What migrate, verify and the safety operations need of V1 and V2.
+    public static func preflightProfile(appRole: String = defaultAppRole) -> PreflightProfile {
+        PreflightProfile(sourceSchemas: ["public"], targetSchemas: ["public"],
+                         extraTargetTables: [TableName("auth", "users")], appRole: appRole)
     }
 }

@@ -17,6 +17,16 @@ public struct ConnectionConfig: Sendable, CustomStringConvertible {
     public var sslMode: String { value("sslmode") ?? "prefer" }
     public var hasPassword: Bool { value("password") != nil }
 
+    private init(label: String, parameters: [(String, String)]) {
+        self.label = label
+        self.parameters = parameters
+    }
+
+    /// The same endpoint with one more libpq parameter.
+    public func adding(_ key: String, _ value: String) -> ConnectionConfig {
+        ConnectionConfig(label: label, parameters: parameters.filter { $0.0 != key } + [(key, value)])
+    }
+
     public func value(_ key: String) -> String? {
         parameters.last(where: { $0.0 == key })?.1
     }

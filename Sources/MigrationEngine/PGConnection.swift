@@ -39,6 +39,7 @@ public final class PGConnection: @unchecked Sendable {
     /// unknown host, refused port, TLS mismatch, timeout, unknown database), never retried
     /// silently, and never carry the password.
     public static func connect(_ config: ConnectionConfig, logger: Logger) async throws -> PGConnection {
+        let config = try await HostResolver.pinned(config, timeout: .seconds(5))
         let queue = DispatchQueue(label: "pg.\(config.label)")
         let box: HandleBox = try await withCheckedThrowingContinuation { cont in
             queue.async {
@@ -77,7 +78,9 @@ public final class PGConnection: @unchecked Sendable {
     }
 
     static func classifyConnectError(_ raw: String, config: ConnectionConfig) -> MigrationError {
-        let message = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        // libpq's messages span lines ("…\n\tIs the server running…"): the operator gets one.
+        let message = raw.split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
         let lower = message.lowercased()
         let target = "\(config.label) (\(config.redactedURL))"
         let cause = TextCause(message)

@@ -68,7 +68,7 @@ public struct ClusterState: Codable, Sendable {
     public func url(login: String? = nil, database: String? = nil) -> String {
         let user = login ?? primaryLogin
         let password = passwords[user] ?? ""
-        let enc = password.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? password
+        let enc = password.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")) ?? password
         return "postgresql://\(user):\(enc)@127.0.0.1:\(port)/\(database ?? self.database)?sslmode=disable"
     }
 
@@ -302,7 +302,7 @@ public struct SandboxManager: Sendable {
                 if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
                    let pid = text.split(separator: "\n").first.flatMap({ Int32($0) }) {
                     kill(pid, SIGQUIT)
-                    for _ in 0..<50 where kill(pid, 0) == 0 { try? await Task.sleep(for: .milliseconds(100)) }
+                    for _ in 0..<50 where ProcessStatus.isAlive(pid) { try? await Task.sleep(for: .milliseconds(100)) }
                 }
             }
         }
@@ -410,6 +410,18 @@ struct OSUser: Sendable {
         if Glibc.chown(path, uid, gid) != 0 {
             throw MigrationError(.environment, "cannot hand \(path) to OS user \(name): \(String(cString: strerror(errno)))")
         }
+    }
+}
+
+public enum ProcessStatus {
+    /// True while `pid` runs. A zombie (exited, not yet reaped: common under container init
+    /// processes that never reap) counts as gone.
+    public static func isAlive(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        let state = stat[stat.index(close, offsetBy: 2)...].first
+        return state != "Z" && state != "X"
     }
 }
 

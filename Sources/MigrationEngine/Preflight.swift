@@ -1,0 +1,158 @@
+import Foundation
+import Logging
+
+/// What a migration needs of each side, supplied by the application module.
+public struct PreflightProfile: Sendable {
+    /// Schemas whose every table must be readable on the source (V1).
+    public var sourceSchemas: [String]
+    /// Schemas whose every table must be writable on the target (V2).
+    public var targetSchemas: [String]
+    /// Further target tables to write (e.g. `auth.users` on Supabase).
+    public var extraTargetTables: [TableName]
+    /// The source role the application connects as (whose grants read-only mode changes).
+    public var appRole: String
+
+    public init(sourceSchemas: [String], targetSchemas: [String], extraTargetTables: [TableName], appRole: String) {
+        self.sourceSchemas = sourceSchemas
+        self.targetSchemas = targetSchemas
+        self.extraTargetTables = extraTargetTables
+        self.appRole = appRole
+    }
+}
+
+public struct PreflightCheck: Sendable {
+    public var side: String
+    public var name: String
+    public var passed: Bool
+    /// What was found; for a failure, what is missing and how to grant it.
+    public var detail: String
+}
+
+public struct ServerInfo: Sendable {
+    public var side: String
+    public var url: String
+    public var version: String
+    public var versionNumber: Int
+    public var user: String
+    public var database: String
+    public var isSuperuser: Bool
+}
+
+public struct PreflightReport: Sendable {
+    public var servers: [ServerInfo]
+    public var checks: [PreflightCheck]
+    public var passed: Bool { checks.allSatisfy(\.passed) }
+}
+
+/// Connects to both sides and verifies every privilege later steps need, naming what is missing.
+public enum Preflight {
+    public static func server(_ c: PGConnection) async throws -> ServerInfo {
+        let r = try await c.query("SELECT current_setting('server_version'), current_setting('server_version_num')::int, current_user, current_database(), (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)")
+        let row = r.rows[0]
+        return ServerInfo(side: c.config.label, url: c.config.redactedURL, version: row[0] ?? "?", versionNumber: Int(row[1] ?? "0") ?? 0,
+                          user: row[2] ?? "?", database: row[3] ?? "?", isSuperuser: row[4] == "t")
+    }
+
+    /// Tables of `catalog` lacking any of `privileges` for the current user, as "table (PRIV, …)".
+    static func missing(_ c: PGConnection, tables: [TableName], privileges: [String]) async throws -> [String] {
+        var out: [String] = []
+        for t in tables.sorted() {
+            var lacking: [String] = []
+            for p in privileges {
+                let ok = try await c.scalar("SELECT has_table_privilege($1::regclass, $2)", [t.sql, p]) == "t"
+                if !ok { lacking.append(p) }
+            }
+            if !lacking.isEmpty { out.append("\(t) (\(lacking.joined(separator: ", ")))") }
+        }
+        return out
+    }
+
+    public static func checkSource(_ c: PGConnection, profile: PreflightProfile) async throws -> [PreflightCheck] {
+        var checks: [PreflightCheck] = []
+        let side = c.config.label
+        let user = try await c.scalar("SELECT current_user") ?? "?"
+        let catalog = try await Catalog.read(c, schemas: profile.sourceSchemas)
+        let tables = Array(catalog.tables.keys)
+        if tables.isEmpty {
+            checks.append(PreflightCheck(side: side, name: "tables present", passed: false,
+                                         detail: "no tables in schema(s) \(profile.sourceSchemas.joined(separator: ", ")): is this the right database?"))
+        }
+        let unreadable = try await missing(c, tables: tables, privileges: ["SELECT"])
+        checks.append(PreflightCheck(
+            side: side, name: "read every table", passed: unreadable.isEmpty,
+            detail: unreadable.isEmpty ? "\(tables.count) tables readable"
+                : "cannot read \(unreadable.joined(separator: "; ")). Fix: GRANT SELECT ON ALL TABLES IN SCHEMA \(profile.sourceSchemas.joined(separator: ", ")) TO \(user);"))
+
+        let roleExists = try await c.scalar("SELECT 1 FROM pg_roles WHERE rolname = $1", [profile.appRole]) != nil
+        checks.append(PreflightCheck(side: side, name: "application role exists", passed: roleExists,
+                                     detail: roleExists ? "role \(profile.appRole) found" : "no role named \(profile.appRole): pass the right one with --app-role"))
+        // Changing the app role's grants needs ownership (or membership in the owner role) of
+        // every table and sequence; setting its default_transaction_read_only needs CREATEROLE.
+        let notOwned = try await c.query("""
+            SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'S')
+              AND NOT pg_has_role(current_user, c.relowner, 'USAGE')
+            ORDER BY 1
+            """, ["{" + profile.sourceSchemas.joined(separator: ",") + "}"]).rows.compactMap { $0[0] }
+        checks.append(PreflightCheck(
+            side: side, name: "change grants of the app role", passed: notOwned.isEmpty,
+            detail: notOwned.isEmpty ? "\(user) owns every table and sequence"
+                : "\(user) does not own \(notOwned.prefix(10).joined(separator: ", "))\(notOwned.count > 10 ? " and \(notOwned.count - 10) more" : ""). Fix: connect as the schema owner, or GRANT <owner role> TO \(user);"))
+        let canAlterRole = try await c.scalar("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user") == "t"
+        checks.append(PreflightCheck(
+            side: side, name: "set the app role read-only", passed: canAlterRole,
+            detail: canAlterRole ? "\(user) may ALTER ROLE \(profile.appRole) SET default_transaction_read_only"
+                : "\(user) lacks CREATEROLE. Fix: ALTER ROLE \(user) CREATEROLE; (as an administrator)"))
+        let canSignal = try await c.scalar("SELECT pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)") == "t"
+        checks.append(PreflightCheck(
+            side: side, name: "end the app role's sessions", passed: canSignal,
+            detail: canSignal ? "\(user) may terminate \(profile.appRole)'s sessions"
+                : "\(user) is not a member of pg_signal_backend. Fix: GRANT pg_signal_backend TO \(user);"))
+        return checks
+    }
+
+    public static func checkTarget(_ c: PGConnection, profile: PreflightProfile) async throws -> [PreflightCheck] {
+        var checks: [PreflightCheck] = []
+        let side = c.config.label
+        let user = try await c.scalar("SELECT current_user") ?? "?"
+        let catalog = try await Catalog.read(c, schemas: profile.targetSchemas, extraTables: profile.extraTargetTables)
+        let missingExtra = profile.extraTargetTables.filter { catalog.tables[$0] == nil }
+        if !missingExtra.isEmpty {
+            checks.append(PreflightCheck(side: side, name: "tables present", passed: false,
+                                         detail: "missing \(missingExtra.map(\.description).joined(separator: ", ")): is this the right database?"))
+        }
+        let tables = Array(catalog.tables.keys)
+        let unwritable = try await missing(c, tables: tables, privileges: ["SELECT", "INSERT", "UPDATE", "DELETE"])
+        checks.append(PreflightCheck(
+            side: side, name: "write every table", passed: unwritable.isEmpty,
+            detail: unwritable.isEmpty ? "\(tables.count) tables writable (including \(profile.extraTargetTables.map(\.description).joined(separator: ", ")))"
+                : "cannot write \(unwritable.joined(separator: "; ")). Fix: GRANT SELECT, INSERT, UPDATE, DELETE ON <table> TO \(user);"))
+        // session_replication_role (triggers off during the bulk load): try it, then roll back.
+        var replicaOK = true
+        var replicaDetail = "\(user) may SET session_replication_role = replica"
+        do {
+            try await c.execute("BEGIN; SET LOCAL session_replication_role = replica; ROLLBACK;")
+        } catch {
+            try? await c.execute("ROLLBACK")
+            replicaOK = false
+            replicaDetail = "\(user) may not SET session_replication_role. Fix (PostgreSQL 15+): GRANT SET ON PARAMETER session_replication_role TO \(user);"
+        }
+        checks.append(PreflightCheck(side: side, name: "SET session_replication_role", passed: replicaOK, detail: replicaDetail))
+        let canCreateSchema = try await c.scalar("SELECT has_database_privilege(current_database(), 'CREATE')") == "t"
+        checks.append(PreflightCheck(
+            side: side, name: "create the migration schema", passed: canCreateSchema,
+            detail: canCreateSchema ? "\(user) may create the migration state schema"
+                : "\(user) may not create schemas. Fix: GRANT CREATE ON DATABASE <db> TO \(user);"))
+        return checks
+    }
+
+    public static func run(v1: PGConnection, v2: PGConnection, profile: PreflightProfile) async throws -> PreflightReport {
+        let servers = [try await server(v1), try await server(v2)]
+        var checks = try await checkSource(v1, profile: profile)
+        checks += try await checkTarget(v2, profile: profile)
+        if servers[1].versionNumber < 150000 {
+            checks.append(PreflightCheck(side: "V2", name: "server version", passed: false, detail: "V2 runs \(servers[1].version); PostgreSQL 15 or newer is required"))
+        }
+        return PreflightReport(servers: servers, checks: checks)
+    }
+}
