@@ -55,6 +55,7 @@ let package = Package(
             name: "CocoaTrack",
             dependencies: [
                 "MigrationEngine",
+                "Sandbox",
                 "CCrypt",
                 .product(name: "Logging", package: "swift-log"),
             ],
