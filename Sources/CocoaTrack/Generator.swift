@@ -176,7 +176,7 @@ struct GeneratorState {
     func phone(_ rng: inout SeededRandom, invalid: Bool) -> String? {
         if invalid { return rng.pick(GeneratorData.invalidPhones) }
         if rng.chance(0.15) { return nil }
-        let prefix = rng.pick(["01", "05", "07", "27"])
+        let prefix = rng.pick(["01", "05", "07"])
         let digits = prefix + String(format: "%08d", rng.int(100_000_000))
         let d = Array(digits)
         func pairs(_ sep: String) -> String {

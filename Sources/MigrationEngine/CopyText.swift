@@ -12,6 +12,12 @@ public struct CopyRow {
         first = true
     }
 
+    /// Starts another row after the previous `endRow()`, keeping the bytes written so far
+    /// (one buffer for a whole batch).
+    public mutating func newRow() {
+        first = true
+    }
+
     @inline(__always) private mutating func separator() {
         if first { first = false } else { bytes.append(0x09) }
     }
@@ -27,6 +33,16 @@ public struct CopyRow {
         separator()
         var v = value
         v.withUTF8 { buf in
+            // Fast path: most values need no escaping and are copied in one go.
+            var clean = true
+            for b in buf where b == 0x5C || b == 0x09 || b == 0x0A || b == 0x0D {
+                clean = false
+                break
+            }
+            if clean {
+                bytes.append(contentsOf: buf)
+                return
+            }
             for b in buf {
                 switch b {
                 case 0x5C: bytes.append(0x5C); bytes.append(0x5C)

@@ -139,9 +139,20 @@ public final class PGConnection: @unchecked Sendable {
     /// session loops check. Safe from any thread.
     public func cancel() {
         cancelFlag.store(true, ordering: .releasing)
+        sendCancelRequest()
+    }
+
+    /// Asks the server to stop the running statement, without marking the connection cancelled
+    /// (used to end a COPY early on purpose).
+    func sendCancelRequest() {
         guard let cancelHandle else { return }
         var buf = [CChar](repeating: 0, count: 256)
         _ = PQcancel(cancelHandle, &buf, 256)
+    }
+
+    /// Clears the cancelled flag, for bookkeeping after an interrupt (recording the outcome).
+    public func clearCancellation() {
+        cancelFlag.store(false, ordering: .releasing)
     }
 
     public var isCancelled: Bool { cancelFlag.load(ordering: .acquiring) }
@@ -253,7 +264,7 @@ public struct PGSession {
                     do { try row(UnsafeRawBufferPointer(start: buf, count: Int(n))) } catch {
                         failure = error
                         // Drain by cancelling: the server stops sending.
-                        connection.cancel()
+                        connection.sendCancelRequest()
                     }
                 }
                 count += 1
@@ -345,6 +356,20 @@ public struct CopyInWriter: ~Copyable {
         buffer.append(contentsOf: bytes)
         rows += 1
         if buffer.count >= flushAt { try flush() }
+    }
+
+    /// Sends many complete rows at once (a whole batch), in slices, so that neither libpq's
+    /// buffer nor the server's grows with the batch.
+    public mutating func writeRows(bytes: UnsafeRawBufferPointer, count: Int) throws {
+        try flush()
+        var offset = 0
+        while offset < bytes.count {
+            let n = min(flushAt, bytes.count - offset)
+            let ok = PQputCopyData(session.conn, bytes.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self), Int32(n))
+            if ok != 1 { throw session.connectionError() }
+            offset += n
+        }
+        rows += count
     }
 
     public mutating func flush() throws {

@@ -15,6 +15,7 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
             SandboxCommand.self,
             GenerateV1Command.self,
             PreflightCommand.self,
+            MigrateCommand.self,
         ]
     )
 
@@ -47,6 +48,9 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
                 try c.run()
             }
             Foundation.exit(0)
+        } catch let error as MigrationError where error.code == .interrupted {
+            FileHandle.standardError.write(Data("\(error.message)\n".utf8))
+            Foundation.exit(error.exitCode)
         } catch let error as MigrationError {
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
             Foundation.exit(error.exitCode)

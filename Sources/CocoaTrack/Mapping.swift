@@ -1,0 +1,214 @@
+import Foundation
+import MigrationEngine
+
+/// The V1 → V2 mapping of DATA_MODEL.md as load specs: one per V2 table (two from V1 `users`:
+/// `auth.users` and `profiles`). Every value rule comes from `CocoaTrackRules`.
+public enum CocoaTrackMapping {
+    public static let stateSchema = "cocoatrack_migration"
+
+    /// Cross-row facts the rules need, read from V1 before loading.
+    public struct Context: Sendable {
+        /// V1 user id → the id of the lower user with the same normalised email (duplicates only).
+        public var duplicateOf: [Int64: Int64] = [:]
+        public init() {}
+    }
+
+    public static func context(v1: PGConnection) async throws -> Context {
+        var ctx = Context()
+        let rows = try await v1.query("SELECT id, email FROM public.users ORDER BY id").rows
+        var first: [String: Int64] = [:]
+        for r in rows {
+            guard let id = Int64(r[0] ?? ""), let email = r[1] else { continue }
+            let key = CocoaTrackRules.email(email)
+            if let winner = first[key] { ctx.duplicateOf[id] = winner } else { first[key] = id }
+        }
+        return ctx
+    }
+
+    public static func plan(context: Context, appRole: String = CocoaTrackSchema.defaultAppRole) -> MigrationPlan {
+        MigrationPlan(loads: loads(context), stateSchema: stateSchema, appRole: appRole, sourceSchemas: ["public"],
+                      targetSchemas: ["public"], extraTargetTables: [TableName("auth", "users")])
+    }
+
+    static func v1(_ t: String) -> TableName { TableName("public", t) }
+    static func v2(_ t: String) -> TableName { TableName("public", t) }
+
+    public static func loads(_ ctx: Context) -> [LoadSpec] {
+        [regions(), cooperatives(), authUsers(ctx), profiles(ctx), warehouses(), invoices(), chefPlanteurs(),
+         planteurs(), deliveries(), deliveryPhotos(), auditLog()]
+    }
+
+    typealias R = CocoaTrackRules
+
+    static func phone(_ v: String?, _ column: String, _ issues: inout RowIssues) -> String? {
+        let (value, invalid) = R.phone(v)
+        if invalid { issues.warn("invalid_phone", column: column, "phone \(R.jsonString(v ?? "")) is not an Ivorian number; set to NULL") }
+        return value
+    }
+
+    static func regions() -> LoadSpec {
+        let cols = ["id", "name", "code", "created_at"]
+        return LoadSpec(name: "regions", source: v1("regions"), sourceColumns: cols, target: v2("regions"),
+                        targetColumns: ["id", "name", "code", "created_at"]) { r, _ in
+            [R.uuid("regions", r[0]!), r[1], r[2], R.timestamptz(r[3])]
+        }
+    }
+
+    static func cooperatives() -> LoadSpec {
+        let cols = ["id", "region_id", "name", "code", "phone", "address", "is_active", "created_at", "updated_at"]
+        return LoadSpec(name: "cooperatives", source: v1("cooperatives"), sourceColumns: cols, target: v2("cooperatives"),
+                        targetColumns: ["id", "region_id", "name", "code", "phone", "address", "is_active", "created_at", "updated_at"],
+                        references: [ReferenceRule("region_id", parent: "regions", required: true)]) { r, issues in
+            [R.uuid("cooperatives", r[0]!), R.uuid("regions", r[1]!), r[2], r[3], phone(r[4], "phone", &issues), r[5], r[6],
+             R.timestamptz(r[7]), R.updatedAt(r[8], created: r[7])]
+        }
+    }
+
+    static let userColumns = ["id", "email", "password_hash", "full_name", "role", "cooperative_id", "phone", "is_active",
+                              "last_login_at", "created_at", "updated_at"]
+
+    /// The rejections of a V1 user, identical for both loads that read `users`.
+    static func userRejected(_ r: [String?], _ ctx: Context, _ issues: inout RowIssues) -> Bool {
+        let id = Int64(r[0]!)!
+        if let winner = ctx.duplicateOf[id] {
+            issues.reject("duplicate_email", column: "email", "email \(R.jsonString(R.email(r[1] ?? ""))) already belongs to user \(winner)")
+            return true
+        }
+        if R.role(r[4] ?? "") == nil {
+            issues.reject("invalid_role", column: "role", "role \(R.jsonString(r[4] ?? "")) is not admin, manager, agent or viewer")
+            return true
+        }
+        return false
+    }
+
+    static func authUsers(_ ctx: Context) -> LoadSpec {
+        LoadSpec(name: "auth_users", source: v1("users"), sourceColumns: userColumns, target: TableName("auth", "users"),
+                 targetColumns: ["instance_id", "id", "aud", "role", "email", "encrypted_password", "email_confirmed_at",
+                                 "raw_app_meta_data", "raw_user_meta_data", "created_at", "updated_at", "banned_until"],
+                 mayRebuildIndexes: false) { r, issues in
+            if userRejected(r, ctx, &issues) { return nil }
+            return [R.authInstanceID, R.uuid("users", r[0]!), "authenticated", "authenticated", R.email(r[1]!), r[2],
+                    R.timestamptz(r[9]), R.appMetaData, "{\"full_name\": \(R.jsonString(r[3] ?? ""))}",
+                    R.timestamptz(r[9]), R.updatedAt(r[10], created: r[9]), r[7] == "t" ? nil : "infinity"]
+        }
+    }
+
+    static func profiles(_ ctx: Context) -> LoadSpec {
+        LoadSpec(name: "profiles", source: v1("users"), sourceColumns: userColumns, target: v2("profiles"),
+                 targetColumns: ["id", "email", "full_name", "role", "cooperative_id", "phone", "is_active", "last_login_at",
+                                 "created_at", "updated_at"],
+                 references: [ReferenceRule("cooperative_id", parent: "cooperatives", required: false)]) { r, issues in
+            if userRejected(r, ctx, &issues) { return nil }
+            return [R.uuid("users", r[0]!), R.email(r[1]!), r[3], R.role(r[4]!), r[5].map { R.uuid("cooperatives", $0) },
+                    phone(r[6], "phone", &issues), r[7], R.timestamptz(r[8]), R.timestamptz(r[9]), R.updatedAt(r[10], created: r[9])]
+        }
+    }
+
+    static func warehouses() -> LoadSpec {
+        let cols = ["id", "cooperative_id", "name", "location", "capacity_kg", "latitude", "longitude", "created_at"]
+        return LoadSpec(name: "warehouses", source: v1("warehouses"), sourceColumns: cols, target: v2("warehouses"), targetColumns: cols,
+                        references: [ReferenceRule("cooperative_id", parent: "cooperatives", required: true)]) { r, _ in
+            [R.uuid("warehouses", r[0]!), R.uuid("cooperatives", r[1]!), r[2], r[3], r[4], r[5], r[6], R.timestamptz(r[7])]
+        }
+    }
+
+    static func invoices() -> LoadSpec {
+        let cols = ["id", "cooperative_id", "invoice_number", "period_start", "period_end", "total_amount_fcfa", "status", "paid_at", "created_at"]
+        return LoadSpec(name: "invoices", source: v1("invoices"), sourceColumns: cols, target: v2("invoices"),
+                        targetColumns: ["id", "cooperative_id", "invoice_number", "period_start", "period_end", "total_amount", "currency",
+                                        "status", "paid_at", "created_at"],
+                        references: [ReferenceRule("cooperative_id", parent: "cooperatives", required: true)]) { r, issues in
+            guard let status = r[6], R.invoiceStatuses.contains(status) else {
+                issues.reject("invalid_status", column: "status", "status \(R.jsonString(r[6] ?? "NULL")) is not draft, sent, paid or cancelled")
+                return nil
+            }
+            return [R.uuid("invoices", r[0]!), R.uuid("cooperatives", r[1]!), r[2], r[3], r[4], r[5], "XOF", status,
+                    R.timestamptz(r[7]), R.timestamptz(r[8])]
+        }
+    }
+
+    static func chefPlanteurs() -> LoadSpec {
+        let cols = ["id", "cooperative_id", "first_name", "last_name", "phone", "village", "created_at"]
+        return LoadSpec(name: "chef_planteurs", source: v1("chef_planteurs"), sourceColumns: cols, target: v2("chef_planteurs"), targetColumns: cols,
+                        references: [ReferenceRule("cooperative_id", parent: "cooperatives", required: true)]) { r, issues in
+            [R.uuid("chef_planteurs", r[0]!), R.uuid("cooperatives", r[1]!), r[2], r[3], phone(r[4], "phone", &issues), r[5], R.timestamptz(r[6])]
+        }
+    }
+
+    static func planteurs() -> LoadSpec {
+        let cols = ["id", "chef_planteur_id", "cooperative_id", "first_name", "last_name", "phone", "village", "gender", "birth_year",
+                    "farm_size_ha", "certifications", "created_at", "updated_at", "deleted_at"]
+        return LoadSpec(name: "planteurs", source: v1("planteurs"), sourceColumns: cols, target: v2("planteurs"), targetColumns: cols,
+                        references: [ReferenceRule("chef_planteur_id", parent: "chef_planteurs", required: false),
+                                     ReferenceRule("cooperative_id", parent: "cooperatives", required: true)]) { r, issues in
+            var gender = r[7]
+            if let g = gender, g != "M" && g != "F" {
+                issues.warn("invalid_gender", column: "gender", "gender \(R.jsonString(g)) is not M or F; set to NULL")
+                gender = nil
+            }
+            return [R.uuid("planteurs", r[0]!), r[1].map { R.uuid("chef_planteurs", $0) }, R.uuid("cooperatives", r[2]!), r[3], r[4],
+                    phone(r[5], "phone", &issues), r[6], gender, r[8], r[9], R.textArrayLiteral(R.certifications(r[10])),
+                    R.timestamptz(r[11]), R.updatedAt(r[12], created: r[11]), R.timestamptz(r[13])]
+        }
+    }
+
+    static func deliveries() -> LoadSpec {
+        let cols = ["id", "planteur_id", "warehouse_id", "invoice_id", "agent_id", "delivery_date", "weight_kg", "bags", "quality_grade",
+                    "humidity_pct", "price_per_kg_fcfa", "total_amount_fcfa", "notes", "created_at", "updated_at"]
+        return LoadSpec(name: "deliveries", source: v1("deliveries"), sourceColumns: cols, target: v2("deliveries"),
+                        targetColumns: ["id", "planteur_id", "warehouse_id", "invoice_id", "created_by", "delivered_on", "weight_kg", "bags",
+                                        "quality_grade", "humidity_pct", "price_per_kg", "total_amount", "notes", "created_at", "updated_at"],
+                        references: [ReferenceRule("planteur_id", parent: "planteurs", required: true),
+                                     ReferenceRule("warehouse_id", parent: "warehouses", required: true),
+                                     ReferenceRule("invoice_id", parent: "invoices", required: false),
+                                     ReferenceRule("agent_id", parent: "users", required: false)]) { r, issues in
+            guard let w = r[6], let weight = Double(w), weight > 0 else {
+                issues.reject("invalid_weight", column: "weight_kg", "weight_kg \(r[6] ?? "NULL") is not positive")
+                return nil
+            }
+            var grade: String?
+            if let g = r[8] {
+                guard let mapped = R.gradeMap[g] else {
+                    issues.reject("invalid_quality_grade", column: "quality_grade", "quality_grade \(R.jsonString(g)) is not A, B, C or REJ")
+                    return nil
+                }
+                grade = mapped
+            }
+            return [R.uuid("deliveries", r[0]!), R.uuid("planteurs", r[1]!), R.uuid("warehouses", r[2]!), r[3].map { R.uuid("invoices", $0) },
+                    r[4].map { R.uuid("users", $0) }, r[5], w, r[7], grade, r[9], r[10], r[11], r[12],
+                    R.timestamptz(r[13]), R.updatedAt(r[14], created: r[13])]
+        }
+    }
+
+    static func deliveryPhotos() -> LoadSpec {
+        let cols = ["id", "delivery_id", "url", "caption", "taken_at", "uploaded_by", "created_at"]
+        return LoadSpec(name: "delivery_photos", source: v1("delivery_photos"), sourceColumns: cols, target: v2("delivery_photos"),
+                        targetColumns: ["id", "delivery_id", "storage_path", "caption", "taken_at", "uploaded_by", "created_at"],
+                        references: [ReferenceRule("delivery_id", parent: "deliveries", required: true),
+                                     ReferenceRule("uploaded_by", parent: "users", required: false)]) { r, issues in
+            guard let path = R.storagePath(r[2] ?? "") else {
+                issues.reject("unrecognized_photo_url", column: "url", "url \(R.jsonString(r[2] ?? "")) is not an Azure blob URL in container photos")
+                return nil
+            }
+            return [R.uuid("delivery_photos", r[0]!), R.uuid("deliveries", r[1]!), path, r[3], R.timestamptz(r[4]),
+                    r[5].map { R.uuid("users", $0) }, R.timestamptz(r[6])]
+        }
+    }
+
+    static func auditLog() -> LoadSpec {
+        let cols = ["id", "user_id", "action", "table_name", "record_id", "old_data", "new_data", "ip_address", "created_at"]
+        return LoadSpec(name: "audit_log", source: v1("audit_log"), sourceColumns: cols, target: v2("audit_log"),
+                        targetColumns: ["id", "actor_id", "action", "entity", "entity_id", "old_data", "new_data", "ip_address", "created_at"],
+                        references: [ReferenceRule("user_id", parent: "users", required: false)]) { r, issues in
+            var entityID: String?
+            if let t = r[3], let rec = r[4], CocoaTrackSchema.v1Tables.contains(t) { entityID = R.uuid(t, rec) }
+            let (old, oldBad) = R.auditJSON(r[5])
+            if oldBad { issues.warn("invalid_json", column: "old_data", "old_data is not valid JSON; kept as {\"_unparsed\": …}") }
+            let (new, newBad) = R.auditJSON(r[6])
+            if newBad { issues.warn("invalid_json", column: "new_data", "new_data is not valid JSON; kept as {\"_unparsed\": …}") }
+            let (ip, ipBad) = R.ipAddress(r[7])
+            if ipBad { issues.warn("invalid_ip_address", column: "ip_address", "ip_address \(R.jsonString(r[7] ?? "")) is not an IP address; set to NULL") }
+            return [R.uuid("audit_log", r[0]!), r[1].map { R.uuid("users", $0) }, r[2], r[3], entityID, old, new, ip, R.timestamptz(r[8])]
+        }
+    }
+}

@@ -1,0 +1,306 @@
+import Foundation
+import MigrationEngine
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every value rule of DATA_MODEL.md, once. The load specs (migrate), verification, change
+/// assessment and reverse sync all call these: there is no second copy of a rule.
+public enum CocoaTrackRules {
+    public static let namespace = UUIDv5Namespace("4b6f0c3e-2a1d-4c8e-9f57-3d2e1a0b9c8d")!
+    public static let authInstanceID = "00000000-0000-0000-0000-000000000000"
+    public static let appMetaData = "{\"provider\":\"email\",\"providers\":[\"email\"]}"
+
+    /// Ids: uuid5 of "<v1 table>:<v1 id>".
+    public static func uuid(_ table: String, _ id: String) -> String {
+        namespace.uuid("\(table):\(id)")
+    }
+
+    /// V1 naive UTC → the same instant as timestamptz input.
+    public static func timestamptz(_ v1: String?) -> String? {
+        guard let v1 else { return nil }
+        return v1 + "+00"
+    }
+
+    /// A NULL `updated_at` becomes `created_at`.
+    public static func updatedAt(_ updated: String?, created: String?) -> String? {
+        timestamptz(updated ?? created)
+    }
+
+    /// Phones: strip spaces, dots, dashes, parentheses; `+225`+10 digits, `00225`+10 digits or
+    /// 10 digits starting with 0 → `+225` and the 10 digits. Anything else → invalid (NULL).
+    public static func phone(_ raw: String?) -> (value: String?, invalid: Bool) {
+        guard let raw else { return (nil, false) }
+        let s = raw.filter { !($0 == " " || $0 == "." || $0 == "-" || $0 == "(" || $0 == ")") }
+        func digits10(_ d: Substring) -> Bool { d.count == 10 && d.allSatisfy { $0.isASCII && $0.isNumber } }
+        if s.hasPrefix("+225"), digits10(s.dropFirst(4)) { return ("+225" + s.dropFirst(4), false) }
+        if s.hasPrefix("00225"), digits10(s.dropFirst(5)) { return ("+225" + s.dropFirst(5), false) }
+        if s.hasPrefix("0"), digits10(Substring(s)) { return ("+225" + s, false) }
+        return (nil, true)
+    }
+
+    /// Emails: trim and lowercase.
+    public static func email(_ raw: String) -> String {
+        raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+    }
+
+    /// Roles: `agent` → `field_agent`; the others keep their names; anything else is not a role.
+    public static func role(_ v1: String) -> String? {
+        switch v1 {
+        case "agent": return "field_agent"
+        case "admin", "manager", "viewer": return v1
+        default: return nil
+        }
+    }
+
+    public static let gradeMap = ["A": "grade_a", "B": "grade_b", "C": "grade_c", "REJ": "rejected"]
+    public static let invoiceStatuses: Set<String> = ["draft", "sent", "paid", "cancelled"]
+
+    /// Certifications: split on commas, trim, lowercase, drop empties, keep first-seen order,
+    /// drop repeats. NULL or empty → [].
+    public static func certifications(_ v1: String?) -> [String] {
+        guard let v1 else { return [] }
+        var seen = Set<String>()
+        var out: [String] = []
+        for part in v1.split(separator: ",", omittingEmptySubsequences: false) {
+            let c = part.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+            if c.isEmpty || seen.contains(c) { continue }
+            seen.insert(c)
+            out.append(c)
+        }
+        return out
+    }
+
+    /// A PostgreSQL array literal of text elements, every element quoted.
+    public static func textArrayLiteral(_ items: [String]) -> String {
+        "{" + items.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+            .joined(separator: ",") + "}"
+    }
+
+    /// Photos: `https://<account>.blob.core.windows.net/photos/<path>` → `delivery-photos/<path>`.
+    public static func storagePath(_ url: String) -> String? {
+        let prefix = "https://"
+        guard url.hasPrefix(prefix) else { return nil }
+        let rest = url.dropFirst(prefix.count)
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        let host = rest[..<slash]
+        let suffix = ".blob.core.windows.net"
+        guard host.hasSuffix(suffix) else { return nil }
+        let account = host.dropLast(suffix.count)
+        guard !account.isEmpty, account.utf8.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) }) else { return nil }
+        let path = rest[slash...].dropFirst()
+        guard path.hasPrefix("photos/") else { return nil }
+        let photo = path.dropFirst("photos/".count)
+        guard !photo.isEmpty else { return nil }
+        return "delivery-photos/" + photo
+    }
+
+    /// A JSON string literal for `s`.
+    public static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+
+    /// Audit JSON: valid JSON (as PostgreSQL's jsonb reads it) is kept; anything else becomes
+    /// `{"_unparsed": "<original text>"}` (invalid = true).
+    public static func auditJSON(_ text: String?) -> (value: String?, invalid: Bool) {
+        guard let text else { return (nil, false) }
+        if JSONValidator.isValid(text) { return (text, false) }
+        return ("{\"_unparsed\": \(jsonString(text))}", true)
+    }
+
+    /// IP addresses as PostgreSQL's `inet` reads them: IPv4 dotted quad or IPv6, with an
+    /// optional /prefix.
+    public static func isValidInet(_ text: String) -> Bool {
+        var addr = Substring(text)
+        var bits: Int?
+        if let slash = text.firstIndex(of: "/") {
+            addr = text[..<slash]
+            let b = text[text.index(after: slash)...]
+            guard !b.isEmpty, b.count <= 3, b.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(b) else { return false }
+            bits = n
+        }
+        if !addr.contains(":") {
+            let parts = addr.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 4 else { return false }
+            for p in parts {
+                guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }), let v = Int(p), v <= 255 else { return false }
+            }
+            return (bits ?? 32) <= 32
+        }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, String(addr), &v6) == 1 else { return false }
+        return (bits ?? 128) <= 128
+    }
+
+    public static func ipAddress(_ raw: String?) -> (value: String?, invalid: Bool) {
+        guard let raw else { return (nil, false) }
+        return isValidInet(raw) ? (raw, false) : (nil, true)
+    }
+}
+
+/// RFC 8259 JSON, with PostgreSQL jsonb's restrictions (no `\u0000`, no lone surrogates).
+public enum JSONValidator {
+    public static func isValid(_ text: String) -> Bool {
+        var p = Parser(Array(text.utf8))
+        p.skipWS()
+        guard p.value(depth: 0) else { return false }
+        p.skipWS()
+        return p.i == p.b.count
+    }
+
+    struct Parser {
+        let b: [UInt8]
+        var i = 0
+        init(_ b: [UInt8]) { self.b = b }
+
+        mutating func skipWS() {
+            while i < b.count, b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0A || b[i] == 0x0D { i += 1 }
+        }
+
+        mutating func literal(_ s: String) -> Bool {
+            let u = Array(s.utf8)
+            guard i + u.count <= b.count, Array(b[i..<i + u.count]) == u else { return false }
+            i += u.count
+            return true
+        }
+
+        mutating func value(depth: Int) -> Bool {
+            guard depth < 6000, i < b.count else { return false }
+            switch b[i] {
+            case 0x7B: return object(depth: depth)
+            case 0x5B: return array(depth: depth)
+            case 0x22: return string()
+            case 0x74: return literal("true")
+            case 0x66: return literal("false")
+            case 0x6E: return literal("null")
+            default: return number()
+            }
+        }
+
+        mutating func object(depth: Int) -> Bool {
+            i += 1
+            skipWS()
+            if i < b.count, b[i] == 0x7D { i += 1; return true }
+            while true {
+                skipWS()
+                guard i < b.count, b[i] == 0x22, string() else { return false }
+                skipWS()
+                guard i < b.count, b[i] == 0x3A else { return false }
+                i += 1
+                skipWS()
+                guard value(depth: depth + 1) else { return false }
+                skipWS()
+                guard i < b.count else { return false }
+                if b[i] == 0x2C { i += 1; continue }
+                if b[i] == 0x7D { i += 1; return true }
+                return false
+            }
+        }
+
+        mutating func array(depth: Int) -> Bool {
+            i += 1
+            skipWS()
+            if i < b.count, b[i] == 0x5D { i += 1; return true }
+            while true {
+                skipWS()
+                guard value(depth: depth + 1) else { return false }
+                skipWS()
+                guard i < b.count else { return false }
+                if b[i] == 0x2C { i += 1; continue }
+                if b[i] == 0x5D { i += 1; return true }
+                return false
+            }
+        }
+
+        mutating func hex4() -> UInt32? {
+            guard i + 4 <= b.count else { return nil }
+            var v: UInt32 = 0
+            for k in 0..<4 {
+                let c = b[i + k]
+                let d: UInt32
+                switch c {
+                case 0x30...0x39: d = UInt32(c - 0x30)
+                case 0x41...0x46: d = UInt32(c - 0x41 + 10)
+                case 0x61...0x66: d = UInt32(c - 0x61 + 10)
+                default: return nil
+                }
+                v = v * 16 + d
+            }
+            i += 4
+            return v
+        }
+
+        mutating func string() -> Bool {
+            i += 1
+            while i < b.count {
+                let c = b[i]
+                if c == 0x22 { i += 1; return true }
+                if c < 0x20 { return false }
+                if c == 0x5C {
+                    i += 1
+                    guard i < b.count else { return false }
+                    let e = b[i]
+                    i += 1
+                    switch e {
+                    case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74: continue
+                    case 0x75:
+                        guard let u = hex4(), u != 0 else { return false }
+                        if (0xD800...0xDBFF).contains(u) {
+                            guard i + 2 <= b.count, b[i] == 0x5C, b[i + 1] == 0x75 else { return false }
+                            i += 2
+                            guard let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return false }
+                        } else if (0xDC00...0xDFFF).contains(u) {
+                            return false
+                        }
+                    default: return false
+                    }
+                    continue
+                }
+                i += 1
+            }
+            return false
+        }
+
+        mutating func number() -> Bool {
+            let start = i
+            if i < b.count, b[i] == 0x2D { i += 1 }
+            guard i < b.count else { return false }
+            if b[i] == 0x30 {
+                i += 1
+            } else if (0x31...0x39).contains(b[i]) {
+                while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+            } else {
+                return false
+            }
+            if i < b.count, b[i] == 0x2E {
+                i += 1
+                let s = i
+                while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+                if i == s { return false }
+            }
+            if i < b.count, b[i] == 0x65 || b[i] == 0x45 {
+                i += 1
+                if i < b.count, b[i] == 0x2B || b[i] == 0x2D { i += 1 }
+                let s = i
+                while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+                if i == s { return false }
+            }
+            return i > start
+        }
+    }
+}

@@ -1,0 +1,135 @@
+/// Parses one row of PostgreSQL's COPY text format (as `PQgetCopyData` returns it, with its
+/// trailing newline) into fields: `nil` for `\N`, escapes decoded.
+public enum CopyTextParser {
+    public static func fields(_ row: UnsafeRawBufferPointer, into out: inout [String?]) {
+        out.removeAll(keepingCapacity: true)
+        var end = row.count
+        if end > 0 && row[end - 1] == 0x0A { end -= 1 }
+        var field: [UInt8] = []
+        field.reserveCapacity(64)
+        var i = 0
+        var isNull = false
+        var hasEscape = false
+        var start = 0
+        func flush(_ upTo: Int) {
+            if isNull {
+                out.append(nil)
+            } else if !hasEscape {
+                out.append(String(decoding: UnsafeRawBufferPointer(rebasing: row[start..<upTo]), as: UTF8.self))
+            } else {
+                out.append(String(decoding: field, as: UTF8.self))
+            }
+            field.removeAll(keepingCapacity: true)
+            isNull = false
+            hasEscape = false
+        }
+        while i < end {
+            let b = row[i]
+            if b == 0x09 {
+                flush(i)
+                i += 1
+                start = i
+                continue
+            }
+            if b == 0x5C && i + 1 < end {
+                if !hasEscape {
+                    field.append(contentsOf: UnsafeRawBufferPointer(rebasing: row[start..<i]))
+                    hasEscape = true
+                }
+                let c = row[i + 1]
+                i += 2
+                switch c {
+                case 0x4E: // \N
+                    isNull = true
+                case 0x74: field.append(0x09)
+                case 0x6E: field.append(0x0A)
+                case 0x72: field.append(0x0D)
+                case 0x62: field.append(0x08)
+                case 0x66: field.append(0x0C)
+                case 0x76: field.append(0x0B)
+                case 0x30...0x37:
+                    // \ooo octal
+                    var v = Int(c - 0x30)
+                    var n = 1
+                    while n < 3 && i < end && (0x30...0x37).contains(row[i]) {
+                        v = v * 8 + Int(row[i] - 0x30)
+                        i += 1
+                        n += 1
+                    }
+                    field.append(UInt8(truncatingIfNeeded: v))
+                case 0x78: // \xhh
+                    var v = 0
+                    var n = 0
+                    while n < 2 && i < end, let d = hexValue(row[i]) {
+                        v = v * 16 + d
+                        i += 1
+                        n += 1
+                    }
+                    field.append(UInt8(truncatingIfNeeded: v))
+                default:
+                    field.append(c)
+                }
+                continue
+            }
+            if hasEscape { field.append(b) }
+            i += 1
+        }
+        flush(end)
+    }
+
+    @inline(__always) static func hexValue(_ b: UInt8) -> Int? {
+        switch b {
+        case 0x30...0x39: return Int(b - 0x30)
+        case 0x41...0x46: return Int(b - 0x41 + 10)
+        case 0x61...0x66: return Int(b - 0x61 + 10)
+        default: return nil
+        }
+    }
+}
+
+/// A set of non-negative integer ids as a bit array: a million ids in 125 KB.
+public struct IDBitset: Sendable {
+    private var words: [UInt64] = []
+    public private(set) var count = 0
+
+    public init() {}
+
+    public mutating func insert(_ id: Int64) {
+        guard id >= 0 else { return }
+        let w = Int(id >> 6)
+        if w >= words.count { words.append(contentsOf: repeatElement(0, count: w - words.count + 1 + words.count / 2)) }
+        let bit = UInt64(1) << UInt64(id & 63)
+        if words[w] & bit == 0 {
+            words[w] |= bit
+            count += 1
+        }
+    }
+
+    public mutating func remove(_ id: Int64) {
+        guard id >= 0 else { return }
+        let w = Int(id >> 6)
+        guard w < words.count else { return }
+        let bit = UInt64(1) << UInt64(id & 63)
+        if words[w] & bit != 0 {
+            words[w] &= ~bit
+            count -= 1
+        }
+    }
+
+    func _forEach(_ body: (Int64) -> Void) {
+        for (w, word) in words.enumerated() where word != 0 {
+            var bits = word
+            while bits != 0 {
+                let b = bits.trailingZeroBitCount
+                body(Int64(w) * 64 + Int64(b))
+                bits &= bits - 1
+            }
+        }
+    }
+
+    public func contains(_ id: Int64) -> Bool {
+        guard id >= 0 else { return false }
+        let w = Int(id >> 6)
+        return w < words.count && words[w] & (UInt64(1) << UInt64(id & 63)) != 0
+    }
+}

@@ -1,0 +1,226 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Live counters of one load, read by the progress reporter.
+public final class LoadCounters: Sendable {
+    public let read = Atomic<Int64>(0)
+    public let written = Atomic<Int64>(0)
+    public let rejected = Atomic<Int64>(0)
+    public let committedRead = Atomic<Int64>(0)
+    public init() {}
+}
+
+/// One batch: the target rows and the issues of up to `batchRows` consecutive source rows. A
+/// batch is written, with its checkpoint, in one target transaction.
+struct Batch: Sendable {
+    var rows = CopyRowBuffer()
+    var issues = CopyRowBuffer()
+    var read: Int64 = 0
+    var written: Int64 = 0
+    var rejected: Int64 = 0
+    var warnings: Int64 = 0
+    var lastSourceID: Int64 = 0
+}
+
+/// A CopyRow that can cross threads.
+struct CopyRowBuffer: @unchecked Sendable {
+    var row = CopyRow()
+}
+
+public struct LoadResult: Sendable {
+    public var read: Int64 = 0
+    public var written: Int64 = 0
+    public var rejected: Int64 = 0
+    public var warnings: Int64 = 0
+    public var rejectedIDs = IDBitset()
+    public var seconds: Double = 0
+    /// Rows that would be written / rejected, per issue rule (dry run and summaries).
+    public var issuesByRule: [String: Int64] = [:]
+}
+
+public struct LoadOptions: Sendable {
+    public var batchRows: Int = 50_000
+    public var batchBytes: Int = 4 << 20
+    public var rebuildIndexes = true
+    public var replicationRoleReplica = true
+    public init() {}
+}
+
+/// Streams one load: a reader on a V1 connection (COPY TO, parse, map, encode) hands batches
+/// through a bounded channel to a writer on a V2 connection (COPY FROM, issues, checkpoint,
+/// COMMIT). Resumes after the last committed source id.
+struct LoadPipeline {
+    let spec: LoadSpec
+    let state: MigrationState
+    let options: LoadOptions
+    let runID: String
+    let index: ReferenceIndex
+    let counters: LoadCounters
+    let logger: Logger
+    let snapshot: String?
+
+    func sourceQuery(after lastID: Int64) -> String {
+        let cols = spec.sourceColumns.map(SQL.ident).joined(separator: ", ")
+        let key = SQL.ident(spec.sourceColumns[0])
+        return "COPY (SELECT \(cols) FROM \(spec.source.sql) WHERE \(key) > \(lastID) ORDER BY \(key)) TO STDOUT"
+    }
+
+    /// Reads and maps rows after `lastID`, sending batches; returns the rejected source ids.
+    func read(_ v1: PGConnection, after lastID: Int64, channel: BlockingChannel<Batch>?, collect: @escaping @Sendable (Batch) -> Void = { _ in }) async throws -> LoadResult {
+        let spec = self.spec
+        let options = self.options
+        let index = self.index
+        let counters = self.counters
+        let query = sourceQuery(after: lastID)
+        let snapshot = self.snapshot
+        return try await v1.withSession { s in
+            try s.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            if let snapshot { try s.execute("SET TRANSACTION SNAPSHOT \(SQL.literal(snapshot))") }
+            var result = LoadResult()
+            var mapper = RowMapper(spec: spec, index: index)
+            var batch = Batch()
+            var fields: [String?] = []
+            let sourceName = spec.source.name
+            do {
+                try s.copyOut(query) { raw in
+                    CopyTextParser.fields(raw, into: &fields)
+                    guard let idText = fields[0], let id = Int64(idText) else {
+                        throw MigrationError(.queryFailed, "\(spec.source): a row without an integer key")
+                    }
+                    if let out = mapper.map(fields) {
+                        batch.rows.row.newRow()
+                        for v in out { batch.rows.row.text(v) }
+                        batch.rows.row.endRow()
+                        batch.written += 1
+                    } else {
+                        batch.rejected += 1
+                        result.rejectedIDs.insert(id)
+                    }
+                    for issue in mapper.issues.items {
+                        if issue.kind == .warning { batch.warnings += 1 }
+                        result.issuesByRule[issue.rule, default: 0] += 1
+                        batch.issues.row.newRow()
+                        batch.issues.row.text(spec.name)
+                        batch.issues.row.text(sourceName)
+                        batch.issues.row.int(id)
+                        batch.issues.row.text(issue.kind.rawValue)
+                        batch.issues.row.text(issue.rule)
+                        batch.issues.row.text(issue.column)
+                        batch.issues.row.text(issue.detail)
+                        batch.issues.row.endRow()
+                    }
+                    batch.read += 1
+                    batch.lastSourceID = id
+                    counters.read.add(1, ordering: .relaxed)
+                    if batch.read >= options.batchRows || batch.rows.row.bytes.count >= options.batchBytes {
+                        try s.checkCancelled()
+                        result.read += batch.read; result.written += batch.written
+                        result.rejected += batch.rejected; result.warnings += batch.warnings
+                        if let channel {
+                            guard channel.send(batch) else { throw MigrationError(.interrupted, "the writer stopped") }
+                        } else {
+                            collect(batch)
+                        }
+                        batch = Batch()
+                    }
+                }
+                if batch.read > 0 {
+                    result.read += batch.read; result.written += batch.written
+                    result.rejected += batch.rejected; result.warnings += batch.warnings
+                    if let channel { _ = channel.send(batch) } else { collect(batch) }
+                }
+                try s.execute("COMMIT")
+                channel?.close()
+            } catch {
+                try? s.execute("ROLLBACK")
+                channel?.close(failure: error)
+                throw error
+            }
+            return result
+        }
+    }
+
+    /// Writes batches until the channel closes; each batch with its checkpoint in one transaction.
+    func write(_ v2: PGConnection, channel: BlockingChannel<Batch>, startedAt: Date, priorSeconds: Double) async throws {
+        let spec = self.spec
+        let state = self.state
+        let options = self.options
+        let runID = self.runID
+        let counters = self.counters
+        try await v2.withSession { s in
+            do {
+                try s.execute("SET synchronous_commit = off")
+                if options.replicationRoleReplica { try s.execute("SET session_replication_role = replica") }
+                let cols = spec.targetColumns.map(SQL.ident).joined(separator: ", ")
+                while let batch = try channel.receive() {
+                    try s.checkCancelled()
+                    try s.execute("BEGIN")
+                    do {
+                        if batch.written > 0 {
+                            var w = try s.copyIn("COPY \(spec.target.sql) (\(cols)) FROM STDIN")
+                            try batch.rows.row.bytes.withUnsafeBytes { try w.writeRows(bytes: $0, count: Int(batch.written)) }
+                            _ = try w.finish()
+                        }
+                        if !batch.issues.row.bytes.isEmpty {
+                            var w = try s.copyIn("COPY \(state.t("row_issues")) (load_name, source_table, source_id, kind, rule, column_name, detail) FROM STDIN")
+                            try batch.issues.row.bytes.withUnsafeBytes { try w.writeRows(bytes: $0, count: 0) }
+                            _ = try w.finish()
+                        }
+                        let seconds = priorSeconds + Date().timeIntervalSince(startedAt)
+                        _ = try s.query("""
+                            UPDATE \(state.t("load_progress")) SET status = 'loading', last_source_id = $2,
+                                rows_read = rows_read + $3, rows_written = rows_written + $4, rows_rejected = rows_rejected + $5,
+                                warnings = warnings + $6, batches = batches + 1, load_seconds = $7, run_id = $8
+                            WHERE load_name = $1
+                            """, [spec.name, String(batch.lastSourceID), String(batch.read), String(batch.written),
+                                  String(batch.rejected), String(batch.warnings), String(seconds), runID])
+                        try s.execute("COMMIT")
+                    } catch {
+                        try? s.execute("ROLLBACK")
+                        throw error
+                    }
+                    counters.written.add(batch.written, ordering: .relaxed)
+                    counters.rejected.add(batch.rejected, ordering: .relaxed)
+                    counters.committedRead.add(batch.read, ordering: .relaxed)
+                }
+                if options.replicationRoleReplica { try s.execute("SET session_replication_role = origin") }
+            } catch {
+                channel.close(failure: error)
+                throw error
+            }
+        }
+    }
+
+    /// Drops the target's secondary indexes (non-unique, backing no constraint), recording each
+    /// definition in the same transaction, so that they are rebuilt exactly even after a crash.
+    func dropSecondaryIndexes(_ v2: PGConnection) async throws -> Int {
+        let state = self.state
+        let target = spec.target
+        let runID = self.runID
+        return try await v2.withSession { s in
+            try s.execute("BEGIN")
+            do {
+                let r = try s.query("""
+                    SELECT n.nspname, c.relname, pg_get_indexdef(i.indexrelid)
+                    FROM pg_index i
+                    JOIN pg_class c ON c.oid = i.indexrelid
+                    JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE i.indrelid = $1::regclass AND NOT i.indisprimary AND NOT i.indisunique
+                      AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)
+                    ORDER BY c.relname
+                    """, [target.sql])
+                for row in r.rows {
+                    _ = try s.query("INSERT INTO \(state.t("dropped_indexes")) (index_schema, index_name, table_name, definition, run_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                                    [row[0]!, row[1]!, target.description, row[2]!, runID])
+                    try s.execute("DROP INDEX \(SQL.qualified(row[0]!, row[1]!))")
+                }
+                try s.execute("COMMIT")
+                return r.rows.count
+            } catch {
+                try? s.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+}

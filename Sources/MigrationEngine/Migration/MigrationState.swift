@@ -1,0 +1,169 @@
+import Foundation
+
+/// The migration's memory, kept in the target database (a schema of its own that rollback never
+/// empties), so that it survives any crash of this process: runs, per-load checkpoints committed
+/// with the rows they cover, row issues, and any DDL changed during the load.
+public struct MigrationState: Sendable {
+    public let schema: String
+
+    public init(schema: String) { self.schema = schema }
+
+    public func t(_ table: String) -> String { SQL.qualified(schema, table) }
+
+    public var ddl: String {
+        """
+        CREATE SCHEMA IF NOT EXISTS \(SQL.ident(schema));
+        CREATE TABLE IF NOT EXISTS \(t("runs")) (
+            run_id        uuid PRIMARY KEY,
+            command       text NOT NULL,
+            started_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+            finished_at   timestamptz,
+            tool_version  text NOT NULL,
+            v1_url        text,
+            v2_url        text,
+            os_user       text,
+            outcome       text NOT NULL DEFAULT 'running',
+            counts        jsonb,
+            message       text
+        );
+        CREATE TABLE IF NOT EXISTS \(t("identity")) (
+            side        text PRIMARY KEY,
+            system_id   text NOT NULL,
+            database    text NOT NULL,
+            recorded_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        );
+        CREATE TABLE IF NOT EXISTS \(t("load_progress")) (
+            load_name       text PRIMARY KEY,
+            source_table    text NOT NULL,
+            target_table    text NOT NULL,
+            status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'loading', 'done')),
+            last_source_id  bigint NOT NULL DEFAULT 0,
+            source_rows     bigint,
+            rows_read       bigint NOT NULL DEFAULT 0,
+            rows_written    bigint NOT NULL DEFAULT 0,
+            rows_rejected   bigint NOT NULL DEFAULT 0,
+            warnings        bigint NOT NULL DEFAULT 0,
+            batches         integer NOT NULL DEFAULT 0,
+            started_at      timestamptz,
+            finished_at     timestamptz,
+            load_seconds    double precision NOT NULL DEFAULT 0,
+            run_id          uuid
+        );
+        CREATE TABLE IF NOT EXISTS \(t("row_issues")) (
+            load_name     text NOT NULL,
+            source_table  text NOT NULL,
+            source_id     bigint NOT NULL,
+            kind          text NOT NULL CHECK (kind IN ('reject', 'warning')),
+            rule          text NOT NULL,
+            column_name   text NOT NULL,
+            detail        text NOT NULL,
+            run_id        uuid,
+            PRIMARY KEY (load_name, source_id, rule, column_name)
+        );
+        CREATE INDEX IF NOT EXISTS row_issues_source_idx ON \(t("row_issues")) (source_table, kind, source_id);
+        CREATE TABLE IF NOT EXISTS \(t("dropped_indexes")) (
+            index_schema  text NOT NULL,
+            index_name    text NOT NULL,
+            table_name    text NOT NULL,
+            definition    text NOT NULL,
+            dropped_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+            run_id        uuid,
+            PRIMARY KEY (index_schema, index_name)
+        );
+        """
+    }
+
+    public func exists(_ c: PGConnection) async throws -> Bool {
+        try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [t("load_progress")]) == "t"
+    }
+
+    public func create(_ c: PGConnection) async throws {
+        try await c.execute(ddl)
+    }
+
+    public struct Progress: Sendable {
+        public var loadName: String
+        public var status: String
+        public var lastSourceID: Int64
+        public var sourceRows: Int64?
+        public var rowsRead: Int64
+        public var rowsWritten: Int64
+        public var rowsRejected: Int64
+        public var warnings: Int64
+        public var seconds: Double
+    }
+
+    public func progress(_ c: PGConnection) async throws -> [String: Progress] {
+        guard try await exists(c) else { return [:] }
+        let r = try await c.query("SELECT load_name, status, last_source_id, source_rows, rows_read, rows_written, rows_rejected, warnings, load_seconds FROM \(t("load_progress"))")
+        var out: [String: Progress] = [:]
+        for row in r.rows {
+            out[row[0]!] = Progress(loadName: row[0]!, status: row[1]!, lastSourceID: Int64(row[2]!)!, sourceRows: row[3].flatMap { Int64($0) },
+                                    rowsRead: Int64(row[4]!)!, rowsWritten: Int64(row[5]!)!, rowsRejected: Int64(row[6]!)!,
+                                    warnings: Int64(row[7]!)!, seconds: Double(row[8]!) ?? 0)
+        }
+        return out
+    }
+
+    /// Source ids rejected so far, per source table (for the reference rules after a resume).
+    public func rejectedIDs(_ c: PGConnection) async throws -> [String: IDBitset] {
+        guard try await exists(c) else { return [:] }
+        var out: [String: IDBitset] = [:]
+        let r = try await c.query("SELECT DISTINCT source_table, source_id FROM \(t("row_issues")) WHERE kind = 'reject'")
+        for row in r.rows {
+            out[row[0]!, default: IDBitset()].insert(Int64(row[1]!)!)
+        }
+        return out
+    }
+
+    public struct DroppedIndex: Sendable {
+        public var schema: String
+        public var name: String
+        public var table: String
+        public var definition: String
+    }
+
+    public func droppedIndexes(_ c: PGConnection) async throws -> [DroppedIndex] {
+        guard try await exists(c) else { return [] }
+        return try await c.query("SELECT index_schema, index_name, table_name, definition FROM \(t("dropped_indexes")) ORDER BY index_schema, index_name")
+            .rows.map { DroppedIndex(schema: $0[0]!, name: $0[1]!, table: $0[2]!, definition: $0[3]!) }
+    }
+
+    /// Recreates every index a load dropped, exactly as recorded, and forgets the record, in one
+    /// transaction per table. Safe to call at any time (also after a crash).
+    public func restoreDroppedIndexes(_ c: PGConnection, table: String? = nil) async throws -> [DroppedIndex] {
+        let dropped = try await droppedIndexes(c).filter { table == nil || $0.table == table }
+        let byTable = Dictionary(grouping: dropped, by: \.table)
+        for (_, indexes) in byTable.sorted(by: { $0.key < $1.key }) {
+            try await c.withSession { s in
+                try s.execute("BEGIN")
+                do {
+                    for ix in indexes {
+                        let exists = try s.query("SELECT to_regclass($1) IS NOT NULL", [SQL.qualified(ix.schema, ix.name)]).rows[0][0] == "t"
+                        if !exists { try s.execute(ix.definition) }
+                        _ = try s.query("DELETE FROM \(self.t("dropped_indexes")) WHERE index_schema = $1 AND index_name = $2", [ix.schema, ix.name])
+                    }
+                    try s.execute("COMMIT")
+                } catch {
+                    try? s.execute("ROLLBACK")
+                    throw error
+                }
+            }
+        }
+        return dropped
+    }
+
+    /// Records a side's identity on first use; afterwards refuses a different database.
+    public func checkIdentity(_ c: PGConnection, side: String, of other: PGConnection) async throws {
+        let r = try await other.query("SELECT (SELECT system_identifier::text FROM pg_control_system()), current_database()")
+        let systemID = r.rows[0][0] ?? "?"
+        let database = r.rows[0][1] ?? "?"
+        if let recorded = try await c.query("SELECT system_id, database FROM \(t("identity")) WHERE side = $1", [side]).rows.first {
+            if recorded[0] != systemID || recorded[1] != database {
+                throw MigrationError(.refused, "\(side) is not the database this migration started with (recorded: system \(recorded[0]!), database \(recorded[1]!); given: system \(systemID), database \(database)). Point \(side)_DATABASE_URL at the original database, or clear V2 with `rollback --clear-v2` to start over.")
+            }
+        } else {
+            try await c.query("INSERT INTO \(t("identity")) (side, system_id, database) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", [side, systemID, database])
+        }
+    }
+}

@@ -1,0 +1,539 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Everything the engine needs to know about one migration, supplied by the application module.
+public struct MigrationPlan: Sendable {
+    public var loads: [LoadSpec]
+    /// The schema in the target that holds the migration's state (never emptied by rollback).
+    public var stateSchema: String
+    /// The source role the application writes with (must not be able to write during the load).
+    public var appRole: String
+    public var sourceSchemas: [String]
+    public var targetSchemas: [String]
+    public var extraTargetTables: [TableName]
+
+    public init(loads: [LoadSpec], stateSchema: String, appRole: String, sourceSchemas: [String],
+                targetSchemas: [String], extraTargetTables: [TableName]) {
+        self.loads = loads
+        self.stateSchema = stateSchema
+        self.appRole = appRole
+        self.sourceSchemas = sourceSchemas
+        self.targetSchemas = targetSchemas
+        self.extraTargetTables = extraTargetTables
+    }
+}
+
+public struct MigrateOptions: Sendable {
+    public var dryRun = false
+    public var allowWritableSource = false
+    /// Loads that may run at once (tables that do not depend on each other).
+    public var jobs = 2
+    public var load = LoadOptions()
+    public var toolVersion = "dev"
+    public init() {}
+}
+
+public struct LoadStatus: Sendable {
+    public var name: String
+    public var source: String
+    public var target: String
+    public var sourceRows: Int64
+    public var read: Int64
+    public var written: Int64
+    public var rejected: Int64
+    public var warnings: Int64
+    public var seconds: Double
+    public var state: String
+}
+
+public enum MigrationEvent: Sendable {
+    case message(String)
+    case planned([LoadStatus])
+    case progress([LoadStatus])
+    case loadFinished(LoadStatus)
+}
+
+public struct IssueCount: Sendable {
+    public var load: String
+    public var kind: String
+    public var rule: String
+    public var count: Int64
+}
+
+public struct MigrationSummary: Sendable {
+    public var runID: String
+    public var dryRun: Bool
+    public var alreadyComplete: Bool
+    public var loads: [LoadStatus]
+    public var issues: [IssueCount]
+    public var orphans: [(String, Int64)]
+    public var seconds: Double
+}
+
+/// Runs a migration: guards, order from the target's foreign keys, parallel streaming loads with
+/// per-batch checkpoints, index rebuilds, a final orphan check and the run record.
+public struct Migrator: Sendable {
+    public let plan: MigrationPlan
+    public let source: ConnectionConfig
+    public let target: ConnectionConfig
+    public let options: MigrateOptions
+    public let logger: Logger
+    public let events: @Sendable (MigrationEvent) -> Void
+
+    /// Advisory lock key held on the target for the whole run: one migrate at a time.
+    public static let lockKey: Int64 = 0x636F_636F_6174_7261
+
+    public init(plan: MigrationPlan, source: ConnectionConfig, target: ConnectionConfig, options: MigrateOptions,
+                logger: Logger, events: @escaping @Sendable (MigrationEvent) -> Void = { _ in }) {
+        self.plan = plan
+        self.source = source
+        self.target = target
+        self.options = options
+        self.logger = logger
+        self.events = events
+    }
+
+    var state: MigrationState { MigrationState(schema: plan.stateSchema) }
+
+    public func run() async throws -> MigrationSummary {
+        let started = Date()
+        let v1 = try await PGConnection.connect(source, logger: logger)
+        let v2: PGConnection
+        do { v2 = try await PGConnection.connect(target, logger: logger) } catch { await v1.close(); throw error }
+        var runID = UUID().uuidString.lowercased()
+        var registered = false
+        do {
+            // 1. One migrate at a time against this target.
+            let locked = try await v2.scalar("SELECT pg_try_advisory_lock($1)", [String(Self.lockKey)]) == "t"
+            guard locked else {
+                throw MigrationError(.refused, "another migrate is already running against V2 (it holds the migration lock). Wait for it to finish, or stop it; its progress is kept.")
+            }
+            // 2. The right databases, with every column the mapping needs.
+            try await checkSchemas(v1: v1, v2: v2)
+            // 3. V1 must be read-only for the application.
+            if !options.allowWritableSource {
+                try await checkSourceReadOnly(v1)
+            }
+            if options.dryRun {
+                let summary = try await dryRun(v1: v1, v2: v2, started: started)
+                await v1.close(); await v2.close()
+                return summary
+            }
+            // 4. V2 holds nothing this migration did not write (checked before anything is written).
+            var progress = try await state.progress(v2)
+            try await checkNoForeignRows(v2, progress: progress)
+            // 5. State schema, identity of both sides.
+            try await state.create(v2)
+            try await state.checkIdentity(v2, side: "V1", of: v1)
+            try await state.checkIdentity(v2, side: "V2", of: v2)
+            // 6. A crash may have left indexes dropped for a finished load: rebuild them now.
+            for load in plan.loads where progress[load.name]?.status == "done" {
+                let restored = try await state.restoreDroppedIndexes(v2, table: load.target.description)
+                if !restored.isEmpty { events(.message("rebuilt \(restored.count) index(es) on \(load.target) left from an interrupted run")) }
+            }
+            if !plan.loads.isEmpty && plan.loads.allSatisfy({ progress[$0.name]?.status == "done" }) {
+                let summary = try await summarize(v2, runID: progress.values.first.map { _ in runID } ?? runID, started: started, alreadyComplete: true)
+                try await v2.execute("SELECT pg_advisory_unlock(\(Self.lockKey))")
+                await v1.close(); await v2.close()
+                return summary
+            }
+            // 7. The run record, and a checkpoint row per load with its source size.
+            try await v2.query("INSERT INTO \(state.t("runs")) (run_id, command, tool_version, v1_url, v2_url, os_user) VALUES ($1, 'migrate', $2, $3, $4, $5)",
+                               [runID, options.toolVersion, source.redactedURL, target.redactedURL, ProcessInfo.processInfo.environment["USER"] ?? ""])
+            registered = true
+            for load in plan.loads {
+                let n = try await v1.scalar("SELECT count(*) FROM \(load.source.sql)") ?? "0"
+                try await v2.query("""
+                    INSERT INTO \(state.t("load_progress")) (load_name, source_table, target_table, source_rows, run_id)
+                    VALUES ($1, $2, $3, $4, $5)
+                    ON CONFLICT (load_name) DO UPDATE SET source_rows = EXCLUDED.source_rows
+                    """, [load.name, load.source.description, load.target.description, n, runID])
+            }
+            progress = try await state.progress(v2)
+            // 8. Reference index: source ids per parent table, minus rejects already recorded.
+            var index = ReferenceIndex()
+            let parents = Set(plan.loads.flatMap { $0.references.map(\.parentTable) })
+            for parent in parents.sorted() {
+                index.present[parent] = try await presentIDs(v1, table: parent)
+            }
+            index.rejected = try await state.rejectedIDs(v2)
+            // 9. Load, in foreign-key order, independent tables in parallel.
+            let targetCatalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
+            let snapshot = try await exportSnapshot(v1)
+            try await runLoads(progress: progress, index: index, catalog: targetCatalog, runID: runID, snapshot: snapshot)
+            try? await v1.execute("COMMIT")
+            // 10. Fail closed: no orphan anywhere (the load ran with triggers off).
+            let orphans = try await orphanCounts(v2, catalog: targetCatalog)
+            for load in plan.loads { try await v2.execute("ANALYZE \(load.target.sql)") }
+            var summary = try await summarize(v2, runID: runID, started: started, alreadyComplete: false)
+            summary.orphans = orphans
+            let bad = orphans.filter { $0.1 > 0 }
+            let outcome = bad.isEmpty ? "completed" : "failed"
+            try await v2.query("UPDATE \(state.t("runs")) SET finished_at = clock_timestamp(), outcome = $2, counts = $3::jsonb, message = $4 WHERE run_id = $1",
+                               [runID, outcome, countsJSON(summary.loads), bad.isEmpty ? nil : "orphans: \(bad)"])
+            try await v2.execute("SELECT pg_advisory_unlock(\(Self.lockKey))")
+            await v1.close(); await v2.close()
+            if !bad.isEmpty {
+                throw MigrationError(.checkFailed, "the load finished but \(bad.map { "\($0.0): \($0.1)" }.joined(separator: ", ")) orphaned rows exist in V2. Do not cut over; run verify-integrity and clear V2 with rollback --clear-v2.")
+            }
+            return summary
+        } catch {
+            let interrupted = (error as? MigrationError)?.code == .interrupted || error is CancellationError || Task.isCancelled
+            if registered {
+                let message = Redactor.redact(String(describing: error))
+                let stateRef = state
+                let id = runID
+                await Task.detached {
+                    v2.clearCancellation()
+                    _ = try? await v2.query("UPDATE \(stateRef.t("runs")) SET finished_at = clock_timestamp(), outcome = $2, message = $3 WHERE run_id = $1",
+                                            [id, interrupted ? "interrupted" : "failed", message])
+                }.value
+            }
+            runID = ""
+            await v1.close(); await v2.close()
+            if interrupted, !((error as? MigrationError)?.code == .interrupted) {
+                throw MigrationError(.interrupted, "interrupted at a safe point", cause: TextCause("\(error)"))
+            }
+            throw error
+        }
+    }
+
+    // MARK: guards
+
+    func checkSchemas(v1: PGConnection, v2: PGConnection) async throws {
+        let sameServer = try await v1.scalar("SELECT (SELECT system_identifier::text FROM pg_control_system()) || '/' || current_database()")
+        let sameServer2 = try await v2.scalar("SELECT (SELECT system_identifier::text FROM pg_control_system()) || '/' || current_database()")
+        if sameServer == sameServer2 {
+            throw MigrationError(.refused, "V1 and V2 are the same database (\(source.redactedURL)). Check V1_DATABASE_URL and V2_DATABASE_URL.")
+        }
+        let c1 = try await Catalog.read(v1, schemas: plan.sourceSchemas)
+        let c2 = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
+        var problems: [String] = []
+        for load in plan.loads {
+            if let t = c1.tables[load.source] {
+                let have = Set(t.columns.map(\.name))
+                let missing = load.sourceColumns.filter { !have.contains($0) }
+                if !missing.isEmpty { problems.append("V1 \(load.source) lacks \(missing.joined(separator: ", "))") }
+            } else {
+                problems.append("V1 has no table \(load.source)")
+            }
+            if let t = c2.tables[load.target] {
+                let have = Set(t.columns.map(\.name))
+                let missing = load.targetColumns.filter { !have.contains($0) }
+                if !missing.isEmpty { problems.append("V2 \(load.target) lacks \(missing.joined(separator: ", "))") }
+            } else {
+                problems.append("V2 has no table \(load.target)")
+            }
+        }
+        if !problems.isEmpty {
+            throw MigrationError(.refused, "the databases do not have the schemas the mapping needs: \(problems.joined(separator: "; ")). Check that V1_DATABASE_URL points at V1 and V2_DATABASE_URL at V2 with the V2 schema applied. Nothing was written.")
+        }
+    }
+
+    func checkSourceReadOnly(_ v1: PGConnection) async throws {
+        guard try await v1.scalar("SELECT 1 FROM pg_roles WHERE rolname = $1", [plan.appRole]) != nil else {
+            throw MigrationError(.configuration, "V1 has no role \(plan.appRole). Name the application's role with --app-role (or app_role in the config file).")
+        }
+        let r = try await v1.query("""
+            SELECT n.nspname || '.' || c.relname,
+                   array_to_string(array_remove(ARRAY[
+                     CASE WHEN has_table_privilege($1, c.oid, 'INSERT') THEN 'INSERT' END,
+                     CASE WHEN has_table_privilege($1, c.oid, 'UPDATE') THEN 'UPDATE' END,
+                     CASE WHEN has_table_privilege($1, c.oid, 'DELETE') THEN 'DELETE' END,
+                     CASE WHEN has_table_privilege($1, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END], NULL), ',')
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($2::text[])
+            ORDER BY 1
+            """, [plan.appRole, "{" + plan.sourceSchemas.joined(separator: ",") + "}"])
+        let writable = r.rows.filter { !($0[1] ?? "").isEmpty }
+        if !writable.isEmpty {
+            let sample = writable.prefix(4).map { "\($0[0]!) (\($0[1]!))" }.joined(separator: ", ")
+            throw MigrationError(.refused, "V1 is still writable by \(plan.appRole): \(sample)\(writable.count > 4 ? " and \(writable.count - 4) more tables" : ""). The plan requires V1 read-only first: run `read-only enable --app-role \(plan.appRole)`, or pass --allow-writable-v1 for a rehearsal. Nothing was written.")
+        }
+    }
+
+    func checkNoForeignRows(_ v2: PGConnection, progress: [String: MigrationState.Progress]) async throws {
+        var foreign: [String] = []
+        for load in plan.loads {
+            let count = Int64(try await v2.scalar("SELECT count(*) FROM \(load.target.sql)") ?? "0") ?? 0
+            let ours = progress[load.name]?.rowsWritten ?? 0
+            if count != ours {
+                foreign.append("\(load.target): \(count) rows, \(ours) written by this migration")
+            }
+        }
+        if !foreign.isEmpty {
+            throw MigrationError(.refused, "V2 already holds rows this migration did not write (\(foreign.joined(separator: "; "))). Clear them with `cocoatrack-migrate rollback --clear-v2` (it snapshots first), then migrate again. Nothing was written.")
+        }
+    }
+
+    // MARK: loads
+
+    func presentIDs(_ v1: PGConnection, table: String) async throws -> IDBitset {
+        let schema = plan.sourceSchemas.first ?? "public"
+        let key = plan.loads.first { $0.source.name == table }?.sourceColumns.first ?? "id"
+        return try await v1.withSession { s in
+            var set = IDBitset()
+            var fields: [String?] = []
+            try s.copyOut("COPY (SELECT \(SQL.ident(key)) FROM \(SQL.qualified(schema, table))) TO STDOUT") { raw in
+                CopyTextParser.fields(raw, into: &fields)
+                if let t = fields[0], let id = Int64(t) { set.insert(id) }
+            }
+            return set
+        }
+    }
+
+    func exportSnapshot(_ v1: PGConnection) async throws -> String? {
+        try await v1.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return try await v1.scalar("SELECT pg_export_snapshot()")
+    }
+
+    /// Load → the loads it waits for: those filling a table its target references (target
+    /// foreign keys), and those reading a source table its reference rules look up.
+    func dependencies(catalog: Catalog) -> [String: Set<String>] {
+        var deps: [String: Set<String>] = [:]
+        for load in plan.loads {
+            var d: Set<String> = []
+            for fk in catalog.foreignKeys where fk.table == load.target && fk.referencedTable != load.target {
+                for m in plan.loads where m.target == fk.referencedTable { d.insert(m.name) }
+            }
+            for ref in load.references {
+                for m in plan.loads where m.source.name == ref.parentTable && m.name != load.name { d.insert(m.name) }
+            }
+            deps[load.name] = d
+        }
+        return deps
+    }
+
+    func runLoads(progress: [String: MigrationState.Progress], index startIndex: ReferenceIndex, catalog: Catalog,
+                  runID: String, snapshot: String?) async throws {
+        let deps = dependencies(catalog: catalog)
+        let byName = Dictionary(uniqueKeysWithValues: plan.loads.map { ($0.name, $0) })
+        // Weight of a load: its rows plus everything that waits on it (longest chain first).
+        var weight: [String: Int64] = [:]
+        func chain(_ name: String) -> Int64 {
+            if let w = weight[name] { return w }
+            let own = progress[name]?.sourceRows ?? 0
+            let below = plan.loads.filter { deps[$0.name]!.contains(name) }.map { chain($0.name) }.max() ?? 0
+            weight[name] = own + below
+            return own + below
+        }
+        for l in plan.loads { _ = chain(l.name) }
+        var finished = Set(plan.loads.filter { progress[$0.name]?.status == "done" }.map(\.name))
+        var pending = plan.loads.map(\.name).filter { !finished.contains($0) }
+        if let stuck = pending.first(where: { name in deps[name]!.contains(where: { !byName.keys.contains($0) }) }) {
+            throw MigrationError(.internal, "load \(stuck) depends on an unknown load")
+        }
+        let counters = Dictionary(uniqueKeysWithValues: plan.loads.map { ($0.name, LoadCounters()) })
+        events(.planned(plan.loads.map { status($0, progress[$0.name], counters[$0.name]!, state: progress[$0.name]?.status ?? "pending") }))
+        var index = startIndex
+        let running = LockedSet()
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                let names = running.snapshot
+                if names.isEmpty { continue }
+                events(.progress(plan.loads.filter { names.contains($0.name) }.map { status($0, progress[$0.name], counters[$0.name]!, state: "loading") }))
+            }
+        }
+        defer { ticker.cancel() }
+        try await withThrowingTaskGroup(of: (String, LoadResult).self) { group in
+            var active = 0
+            func startReady() throws {
+                let ready = pending.filter { deps[$0]!.isSubset(of: finished) }.sorted { (weight[$0]!, $1) > (weight[$1]!, $0) }
+                for name in ready where active < max(1, options.jobs) {
+                    pending.removeAll { $0 == name }
+                    active += 1
+                    let spec = byName[name]!
+                    let snapshotIndex = index
+                    let prior = progress[name]
+                    let counter = counters[name]!
+                    running.insert(name)
+                    group.addTask {
+                        let r = try await self.runLoad(spec, prior: prior, index: snapshotIndex, runID: runID, counters: counter, snapshot: snapshot)
+                        return (name, r)
+                    }
+                }
+                if active == 0 && !pending.isEmpty {
+                    throw MigrationError(.internal, "no load can start: \(pending.joined(separator: ", ")) wait on each other")
+                }
+            }
+            try startReady()
+            while let (name, result) = try await group.next() {
+                active -= 1
+                finished.insert(name)
+                running.remove(name)
+                let spec = byName[name]!
+                var rejected = index.rejected[spec.source.name] ?? IDBitset()
+                result.rejectedIDs.forEachID { rejected.insert($0) }
+                index.rejected[spec.source.name] = rejected
+                try startReady()
+            }
+        }
+    }
+
+    func runLoad(_ spec: LoadSpec, prior: MigrationState.Progress?, index: ReferenceIndex, runID: String,
+                 counters: LoadCounters, snapshot: String?) async throws -> LoadResult {
+        let v1 = try await PGConnection.connect(source, logger: logger)
+        let v2: PGConnection
+        do { v2 = try await PGConnection.connect(target, logger: logger) } catch { await v1.close(); throw error }
+        defer { Task { await v1.close(); await v2.close() } }
+        let pipeline = LoadPipeline(spec: spec, state: state, options: options.load, runID: runID, index: index,
+                                    counters: counters, logger: logger, snapshot: snapshot)
+        counters.read.store(prior?.rowsRead ?? 0, ordering: .relaxed)
+        counters.committedRead.store(prior?.rowsRead ?? 0, ordering: .relaxed)
+        counters.written.store(prior?.rowsWritten ?? 0, ordering: .relaxed)
+        counters.rejected.store(prior?.rowsRejected ?? 0, ordering: .relaxed)
+        let started = Date()
+        if prior?.status ?? "pending" == "pending" {
+            var dropped = 0
+            if spec.mayRebuildIndexes && options.load.rebuildIndexes {
+                dropped = try await pipeline.dropSecondaryIndexes(v2)
+            }
+            try await v2.query("UPDATE \(state.t("load_progress")) SET status = 'loading', started_at = coalesce(started_at, clock_timestamp()), run_id = $2 WHERE load_name = $1", [spec.name, runID])
+            logger.info("load started", metadata: ["load": "\(spec.name)", "indexes_dropped": "\(dropped)"])
+        } else {
+            logger.info("load resumed", metadata: ["load": "\(spec.name)", "after_id": "\(prior?.lastSourceID ?? 0)"])
+        }
+        let channel = BlockingChannel<Batch>(capacity: 2)
+        async let readResult = pipeline.read(v1, after: prior?.lastSourceID ?? 0, channel: channel)
+        async let writeDone: Void = pipeline.write(v2, channel: channel, startedAt: started, priorSeconds: prior?.seconds ?? 0)
+        var result: LoadResult
+        do {
+            result = try await readResult
+            try await writeDone
+        } catch {
+            channel.close(failure: error)
+            _ = try? await writeDone
+            throw error
+        }
+        // Rebuild what was dropped, exactly as recorded, then mark the load done.
+        let restored = try await state.restoreDroppedIndexes(v2, table: spec.target.description)
+        try await v2.query("UPDATE \(state.t("load_progress")) SET status = 'done', finished_at = clock_timestamp(), load_seconds = $2 WHERE load_name = $1",
+                           [spec.name, String((prior?.seconds ?? 0) + Date().timeIntervalSince(started))])
+        result.seconds = Date().timeIntervalSince(started)
+        let p = try await state.progress(v2)[spec.name]
+        events(.loadFinished(status(spec, p, counters, state: "done")))
+        logger.info("load done", metadata: ["load": "\(spec.name)", "indexes_rebuilt": "\(restored.count)", "seconds": "\(Int(result.seconds))"])
+        return result
+    }
+
+    func status(_ spec: LoadSpec, _ p: MigrationState.Progress?, _ c: LoadCounters, state: String) -> LoadStatus {
+        LoadStatus(name: spec.name, source: spec.source.description, target: spec.target.description,
+                   sourceRows: p?.sourceRows ?? 0, read: c.read.load(ordering: .relaxed),
+                   written: c.written.load(ordering: .relaxed), rejected: c.rejected.load(ordering: .relaxed),
+                   warnings: p?.warnings ?? 0, seconds: p?.seconds ?? 0, state: state)
+    }
+
+    // MARK: checks and summaries
+
+    func orphanCounts(_ v2: PGConnection, catalog: Catalog) async throws -> [(String, Int64)] {
+        let targets = Set(plan.loads.map(\.target))
+        var out: [(String, Int64)] = []
+        for fk in catalog.foreignKeys where targets.contains(fk.table) {
+            let notNull = fk.columns.map { "c.\(SQL.ident($0)) IS NOT NULL" }.joined(separator: " AND ")
+            let match = zip(fk.columns, fk.referencedColumns).map { "p.\(SQL.ident($1)) = c.\(SQL.ident($0))" }.joined(separator: " AND ")
+            let n = try await v2.scalar("SELECT count(*) FROM \(fk.table.sql) c WHERE \(notNull) AND NOT EXISTS (SELECT 1 FROM \(fk.referencedTable.sql) p WHERE \(match))") ?? "0"
+            out.append(("\(fk.table).\(fk.columns.joined(separator: ",")) → \(fk.referencedTable)", Int64(n) ?? 0))
+        }
+        return out
+    }
+
+    func summarize(_ v2: PGConnection, runID: String, started: Date, alreadyComplete: Bool) async throws -> MigrationSummary {
+        let progress = try await state.progress(v2)
+        let loads = plan.loads.map { l -> LoadStatus in
+            let p = progress[l.name]
+            return LoadStatus(name: l.name, source: l.source.description, target: l.target.description, sourceRows: p?.sourceRows ?? 0,
+                              read: p?.rowsRead ?? 0, written: p?.rowsWritten ?? 0, rejected: p?.rowsRejected ?? 0,
+                              warnings: p?.warnings ?? 0, seconds: p?.seconds ?? 0, state: p?.status ?? "pending")
+        }
+        let issues = try await v2.query("SELECT load_name, kind, rule, count(*) FROM \(state.t("row_issues")) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+            .rows.map { IssueCount(load: $0[0]!, kind: $0[1]!, rule: $0[2]!, count: Int64($0[3]!)!) }
+        return MigrationSummary(runID: runID, dryRun: false, alreadyComplete: alreadyComplete, loads: loads, issues: issues,
+                                orphans: [], seconds: Date().timeIntervalSince(started))
+    }
+
+    func countsJSON(_ loads: [LoadStatus]) -> String {
+        let obj = Dictionary(uniqueKeysWithValues: loads.map { ($0.name, ["source_rows": $0.sourceRows, "written": $0.written, "rejected": $0.rejected, "warnings": $0.warnings]) })
+        let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    // MARK: dry run
+
+    func dryRun(v1: PGConnection, v2: PGConnection, started: Date) async throws -> MigrationSummary {
+        let catalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
+        let deps = dependencies(catalog: catalog)
+        var index = ReferenceIndex()
+        for parent in Set(plan.loads.flatMap { $0.references.map(\.parentTable) }).sorted() {
+            index.present[parent] = try await presentIDs(v1, table: parent)
+        }
+        var done: Set<String> = []
+        var order: [LoadSpec] = []
+        while order.count < plan.loads.count {
+            guard let next = plan.loads.first(where: { !done.contains($0.name) && deps[$0.name]!.isSubset(of: done) }) else {
+                throw MigrationError(.internal, "the loads wait on each other")
+            }
+            order.append(next)
+            done.insert(next.name)
+        }
+        var loads: [LoadStatus] = []
+        var issues: [IssueCount] = []
+        for spec in order {
+            let counters = LoadCounters()
+            let pipeline = LoadPipeline(spec: spec, state: state, options: options.load, runID: "", index: index,
+                                        counters: counters, logger: logger, snapshot: nil)
+            let t0 = Date()
+            let r = try await pipeline.read(v1, after: Int64.min, channel: nil)
+            var rejected = index.rejected[spec.source.name] ?? IDBitset()
+            r.rejectedIDs.forEachID { rejected.insert($0) }
+            index.rejected[spec.source.name] = rejected
+            let st = LoadStatus(name: spec.name, source: spec.source.description, target: spec.target.description, sourceRows: r.read,
+                                read: r.read, written: r.written, rejected: r.rejected, warnings: r.warnings,
+                                seconds: Date().timeIntervalSince(t0), state: "dry-run")
+            loads.append(st)
+            events(.loadFinished(st))
+            for (rule, n) in r.issuesByRule.sorted(by: { $0.key < $1.key }) {
+                issues.append(IssueCount(load: spec.name, kind: "issue", rule: rule, count: n))
+            }
+        }
+        return MigrationSummary(runID: "", dryRun: true, alreadyComplete: false, loads: loads, issues: issues, orphans: [],
+                                seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Writes every recorded reject and warning as CSV (table, V1 id, kind, rule, column, detail).
+    public static func exportIssuesCSV(_ v2: PGConnection, stateSchema: String, to path: String) async throws -> Int {
+        let state = MigrationState(schema: stateSchema)
+        guard try await state.exists(v2) else {
+            try Data("load,source_table,source_id,kind,rule,column,detail\n".utf8).write(to: URL(fileURLWithPath: path))
+            return 0
+        }
+        let r = try await v2.query("SELECT load_name, source_table, source_id, kind, rule, column_name, detail FROM \(state.t("row_issues")) ORDER BY source_table, source_id, load_name, rule")
+        var out = "load,source_table,source_id,kind,rule,column,detail\n"
+        func q(_ s: String?) -> String {
+            let v = s ?? ""
+            return v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : v
+        }
+        for row in r.rows { out += row.map(q).joined(separator: ",") + "\n" }
+        do {
+            try Data(out.utf8).write(to: URL(fileURLWithPath: path))
+        } catch {
+            throw MigrationError(.configuration, "cannot write \(path): \(error.localizedDescription). Choose a writable path for --rejects-csv.")
+        }
+        return r.rows.count
+    }
+}
+
+extension IDBitset {
+    /// Calls `body` for every id in the set, in increasing order.
+    public func forEachID(_ body: (Int64) -> Void) {
+        _forEach(body)
+    }
+}
+
+final class LockedSet: Sendable {
+    private let set = Mutex<Set<String>>([])
+    func insert(_ s: String) { set.withLock { _ = $0.insert(s) } }
+    func remove(_ s: String) { set.withLock { _ = $0.remove(s) } }
+    var snapshot: Set<String> { self.set.withLock { $0 } }
+}

@@ -1,0 +1,199 @@
+import ArgumentParser
+import CocoaTrack
+import Foundation
+import MigrationEngine
+
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Copy V1 into V2 through DATA_MODEL.md's mapping: resumable, exact, with every reject recorded.",
+        discussion: """
+            Loads every V2 table in foreign-key order (independent tables in parallel), in batches whose rows and \
+            checkpoint commit together, so a crash or Ctrl+C loses nothing and duplicates nothing: run migrate again \
+            (or with --resume) to continue. Refuses (exit 4) when V2 holds rows this migration did not write, when V1 \
+            is still writable by the application role (unless --allow-writable-v1), or when another migrate runs.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Continue an interrupted migration (migrate always resumes; this flag only makes it explicit).")
+    var resume = false
+
+    @Flag(name: .customLong("dry-run"), help: "Read V1 and apply the mapping; print would-write and would-reject counts; write nothing.")
+    var dryRun = false
+
+    @Option(name: .customLong("rejects-csv"), help: "Write every reject and warning to this CSV file at the end.")
+    var rejectsCSV: String?
+
+    @Flag(name: .customLong("allow-writable-v1"), help: "Proceed although the application role can still write V1 (rehearsals only).")
+    var allowWritableV1 = false
+
+    @Option(name: .customLong("app-role"), help: "The V1 role the application connects as.")
+    var appRole: String = CocoaTrackSchema.defaultAppRole
+
+    @Option(help: "Loads that may run at once.")
+    var jobs: Int = 2
+
+    @Option(name: .customLong("batch-rows"), help: "Source rows per committed batch.")
+    var batchRows: Int = 50_000
+
+    @Flag(name: .customLong("keep-indexes"), help: "Do not drop and rebuild V2's secondary indexes around each load.")
+    var keepIndexes = false
+
+    func validate() throws {
+        guard jobs >= 1, jobs <= 16 else { throw ValidationError("--jobs must be between 1 and 16") }
+        guard batchRows >= 1 else { throw ValidationError("--batch-rows must be positive") }
+    }
+
+    func run() async throws {
+        let logger = global.makeLogger()
+        let v1Config = try global.config("V1")
+        let v2Config = try global.config("V2")
+        let v1 = try await PGConnection.connect(v1Config, logger: logger)
+        let context = try await CocoaTrackMapping.context(v1: v1)
+        await v1.close()
+        var options = MigrateOptions()
+        options.dryRun = dryRun
+        options.allowWritableSource = allowWritableV1
+        options.jobs = jobs
+        options.load.batchRows = batchRows
+        options.load.rebuildIndexes = !keepIndexes
+        options.toolVersion = CocoaTrackMigrate.version
+        let renderer = ProgressRenderer(json: global.json)
+        let migrator = Migrator(plan: CocoaTrackMapping.plan(context: context, appRole: appRole), source: v1Config, target: v2Config,
+                                options: options, logger: logger, events: { renderer.handle($0) })
+        Out.info("\(dryRun ? "dry run: " : "")migrating \(v1Config.redactedURL) → \(v2Config.redactedURL)")
+        let summary: MigrationSummary
+        do {
+            summary = try await migrator.run()
+        } catch let e as MigrationError where e.code == .interrupted {
+            renderer.finish()
+            throw MigrationError(.interrupted, "interrupted at a safe point: every committed batch is kept in V2 with its checkpoint. Resume with: cocoatrack-migrate migrate --resume")
+        }
+        renderer.finish()
+        if let rejectsCSV, !dryRun {
+            let c = try await PGConnection.connect(v2Config, logger: logger)
+            let n = try await Migrator.exportIssuesCSV(c, stateSchema: CocoaTrackMapping.stateSchema, to: rejectsCSV)
+            await c.close()
+            Out.info("wrote \(n) rejects and warnings to \(rejectsCSV)")
+        }
+        render(summary)
+    }
+
+    func render(_ s: MigrationSummary) {
+        if global.json {
+            Out.json([
+                "event": "summary", "dry_run": s.dryRun, "already_complete": s.alreadyComplete, "run_id": s.runID, "seconds": s.seconds,
+                "loads": s.loads.map { ["name": $0.name, "source": $0.source, "target": $0.target, "source_rows": $0.sourceRows,
+                                        "written": $0.written, "rejected": $0.rejected, "warnings": $0.warnings, "seconds": $0.seconds] },
+                "issues": s.issues.map { ["load": $0.load, "kind": $0.kind, "rule": $0.rule, "count": $0.count] },
+                "orphans": Dictionary(uniqueKeysWithValues: s.orphans.map { ($0.0, $0.1) }),
+            ])
+            return
+        }
+        if s.alreadyComplete { Out.result("migration already complete; nothing to do.") }
+        let verb = s.dryRun ? "would write" : "written"
+        Out.result(pad("load", 16) + pad("source rows", 13, right: true) + pad(verb, 13, right: true) + pad("rejected", 10, right: true) + pad("warnings", 10, right: true))
+        for l in s.loads {
+            Out.result(pad(l.name, 16) + pad(fmt(l.sourceRows), 13, right: true) + pad(fmt(l.written), 13, right: true)
+                       + pad(fmt(l.rejected), 10, right: true) + pad(fmt(l.warnings), 10, right: true))
+        }
+        if !s.issues.isEmpty {
+            Out.result("rejects and warnings by rule:")
+            for i in s.issues { Out.result("  \(pad(i.load, 16)) \(pad(i.kind, 8)) \(pad(i.rule, 28)) \(fmt(i.count))") }
+        }
+        let bad = s.orphans.filter { $0.1 > 0 }
+        if !s.dryRun && !s.alreadyComplete {
+            Out.result(bad.isEmpty ? "foreign keys: \(s.orphans.count) checked, no orphan" : "ORPHANS: \(bad)")
+        }
+        let total = s.loads.reduce(Int64(0)) { $0 + $1.read }
+        Out.result(String(format: "%@ in %.1f s", s.dryRun ? "dry run" : "migration", s.seconds) + (s.seconds > 0 && total > 0 ? " (\(fmt(Int64(Double(total) / s.seconds))) source rows/s)" : ""))
+    }
+}
+
+func fmt(_ n: Int64) -> String {
+    let s = String(n)
+    var out = ""
+    for (i, c) in s.reversed().enumerated() {
+        if i > 0 && i % 3 == 0 && c != "-" { out.append(",") }
+        out.append(c)
+    }
+    return String(out.reversed())
+}
+
+func pad(_ s: String, _ n: Int, right: Bool = false) -> String {
+    let count = s.count
+    if count >= n { return s + " " }
+    return right ? String(repeating: " ", count: n - count) + s + " " : s + String(repeating: " ", count: n - count)
+}
+
+/// Progress on stderr: a live line on a terminal, a plain line every few seconds otherwise,
+/// JSON events on stdout with --json.
+final class ProgressRenderer: @unchecked Sendable {
+    let json: Bool
+    let tty = isatty(2) == 1
+    private let lock = NSLock()
+    private var last: [String: (Date, Int64)] = [:]
+    private var rates: [String: Double] = [:]
+    private var lastPlain = Date.distantPast
+    private var liveShown = false
+
+    init(json: Bool) { self.json = json }
+
+    func handle(_ event: MigrationEvent) {
+        lock.withLock {
+            switch event {
+            case .message(let m):
+                clearLive()
+                Out.info(m)
+            case .planned(let loads):
+                if json {
+                    Out.json(["event": "planned", "loads": loads.map { ["name": $0.name, "source_rows": $0.sourceRows, "state": $0.state] }])
+                }
+            case .progress(let loads):
+                let now = Date()
+                var parts: [String] = []
+                for l in loads {
+                    if let (t, r) = last[l.name], now.timeIntervalSince(t) > 0.2 {
+                        let inst = Double(l.read - r) / now.timeIntervalSince(t)
+                        rates[l.name] = rates[l.name].map { 0.7 * $0 + 0.3 * inst } ?? inst
+                    }
+                    last[l.name] = (now, l.read)
+                    let rate = rates[l.name] ?? 0
+                    let left = max(0, l.sourceRows - l.read)
+                    let eta = rate > 0 ? "\(Int(Double(left) / rate)) s" : "?"
+                    let pct = l.sourceRows > 0 ? Int(100 * Double(l.read) / Double(l.sourceRows)) : 100
+                    parts.append("\(l.name) \(pct)% \(fmt(l.read))/\(fmt(l.sourceRows)) \(fmt(Int64(rate)))/s ETA \(eta)")
+                    if json {
+                        Out.json(["event": "progress", "load": l.name, "read": l.read, "total": l.sourceRows, "written": l.written,
+                                  "rejected": l.rejected, "rows_per_s": Int(rate), "eta_s": rate > 0 ? Int(Double(left) / rate) : -1])
+                    }
+                }
+                let line = parts.joined(separator: " | ")
+                if tty {
+                    FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+                    liveShown = true
+                } else if now.timeIntervalSince(lastPlain) >= 5 {
+                    lastPlain = now
+                    Out.info("progress: " + line)
+                }
+            case .loadFinished(let l):
+                clearLive()
+                Out.info("\(l.state == "dry-run" ? "checked" : "loaded") \(pad(l.name, 16)) \(fmt(l.written)) written, \(fmt(l.rejected)) rejected, \(fmt(l.warnings)) warnings")
+                if json {
+                    Out.json(["event": "load_finished", "load": l.name, "written": l.written, "rejected": l.rejected, "warnings": l.warnings])
+                }
+            }
+        }
+    }
+
+    private func clearLive() {
+        if liveShown {
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            liveShown = false
+        }
+    }
+
+    func finish() { lock.withLock { clearLive() } }
+}
