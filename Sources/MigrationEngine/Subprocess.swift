@@ -52,6 +52,33 @@ public enum Subprocess {
         _ = try spawn(executable, arguments, environment: nil, attr: &attr, actions: &actions)
     }
 
+    /// Starts a process with stdout and stderr appended to `logFile` and returns its pid; reap it
+    /// with `wait(pid:)`.
+    public static func launch(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, logFile: String) throws -> pid_t {
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        return try spawn(executable, arguments, environment: environment, attr: &attr, actions: &actions)
+    }
+
+    /// Waits for `pid` to exit (on a background thread) and returns its exit status
+    /// (128 + signal when killed).
+    public static func wait(pid: pid_t) async -> Int32 {
+        await withCheckedContinuation { cont in
+            DispatchQueue.global().async {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+                cont.resume(returning: (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
+            }
+        }
+    }
+
     static func spawn(
         _ executable: String, _ arguments: [String], environment: [String: String]?,
         attr: inout posix_spawnattr_t, actions: inout posix_spawn_file_actions_t

@@ -67,7 +67,7 @@ struct MigrateCommand: AsyncParsableCommand {
         let summary: MigrationSummary
         do {
             summary = try await migrator.run()
-        } catch let e as MigrationError where e.code == .interrupted {
+        } catch where Task.isCancelled || (error as? MigrationError)?.code == .interrupted {
             renderer.finish()
             throw MigrationError(.interrupted, "interrupted at a safe point: every committed batch is kept in V2 with its checkpoint. Resume with: cocoatrack-migrate migrate --resume")
         }

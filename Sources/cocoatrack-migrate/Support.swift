@@ -52,8 +52,10 @@ enum Interrupts {
         defer { sources.forEach { $0.cancel() } }
         do {
             try await task.value
+        } catch let error as MigrationError where error.code == .interrupted {
+            throw error
         } catch {
-            if counter.value > 0, !(error is MigrationError && (error as! MigrationError).code != .interrupted) {
+            if counter.value > 0 {
                 throw MigrationError(.interrupted, "interrupted at a safe point; run the same command again to resume.", cause: TextCause("\(error)"))
             }
             throw error
