@@ -10,8 +10,15 @@ public enum CocoaTrackMapping {
     public struct Context: Sendable {
         /// V1 user id → the id of the lower user with the same normalised email (duplicates only).
         public var duplicateOf: [Int64: Int64] = [:]
+        /// Precomputed uuids of the referenced parent tables (ids up to `uuidCacheLimit`).
+        public var uuids: [String: UUIDTable] = [:]
         public init() {}
+
+        func ids(_ table: String) -> UUIDTable { uuids[table] ?? UUIDTable(table: table, maxID: 0) }
     }
+
+    /// Parent tables whose ids are precomputed when their largest id is at most this.
+    public static let uuidCacheLimit = 250_000
 
     public static func context(v1: PGConnection) async throws -> Context {
         var ctx = Context()
@@ -21,6 +28,10 @@ public enum CocoaTrackMapping {
             guard let id = Int64(r[0] ?? ""), let email = r[1] else { continue }
             let key = CocoaTrackRules.email(email)
             if let winner = first[key] { ctx.duplicateOf[id] = winner } else { first[key] = id }
+        }
+        for table in ["regions", "cooperatives", "users", "warehouses", "invoices", "chef_planteurs", "planteurs"] {
+            let maxID = Int(try await v1.scalar("SELECT coalesce(max(id), 0) FROM public.\(table)") ?? "0") ?? 0
+            ctx.uuids[table] = UUIDTable(table: table, maxID: maxID <= uuidCacheLimit ? maxID : 0)
         }
         return ctx
     }
@@ -34,8 +45,8 @@ public enum CocoaTrackMapping {
     static func v2(_ t: String) -> TableName { TableName("public", t) }
 
     public static func loads(_ ctx: Context) -> [LoadSpec] {
-        [regions(), cooperatives(), authUsers(ctx), profiles(ctx), warehouses(), invoices(), chefPlanteurs(),
-         planteurs(), deliveries(), deliveryPhotos(), auditLog()]
+        [regions(ctx), cooperatives(ctx), authUsers(ctx), profiles(ctx), warehouses(ctx), invoices(ctx), chefPlanteurs(ctx),
+         planteurs(ctx), deliveries(ctx), deliveryPhotos(ctx), auditLog(ctx)]
     }
 
     typealias R = CocoaTrackRules
@@ -46,20 +57,23 @@ public enum CocoaTrackMapping {
         return value
     }
 
-    static func regions() -> LoadSpec {
+    static func regions(_ ctx: Context) -> LoadSpec {
+        let regionIDs = ctx.ids("regions")
         let cols = ["id", "name", "code", "created_at"]
         return LoadSpec(name: "regions", source: v1("regions"), sourceColumns: cols, target: v2("regions"),
                         targetColumns: ["id", "name", "code", "created_at"]) { r, _ in
-            [R.uuid("regions", r[0]!), r[1], r[2], R.timestamptz(r[3])]
+            [regionIDs(r[0]!), r[1], r[2], R.timestamptz(r[3])]
         }
     }
 
-    static func cooperatives() -> LoadSpec {
+    static func cooperatives(_ ctx: Context) -> LoadSpec {
+        let coopIDs = ctx.ids("cooperatives")
+        let regionIDs = ctx.ids("regions")
         let cols = ["id", "region_id", "name", "code", "phone", "address", "is_active", "created_at", "updated_at"]
         return LoadSpec(name: "cooperatives", source: v1("cooperatives"), sourceColumns: cols, target: v2("cooperatives"),
                         targetColumns: ["id", "region_id", "name", "code", "phone", "address", "is_active", "created_at", "updated_at"],
                         references: [ReferenceRule("region_id", parent: "regions", required: true)]) { r, issues in
-            [R.uuid("cooperatives", r[0]!), R.uuid("regions", r[1]!), r[2], r[3], phone(r[4], "phone", &issues), r[5], r[6],
+            [coopIDs(r[0]!), regionIDs(r[1]!), r[2], r[3], phone(r[4], "phone", &issues), r[5], r[6],
              R.timestamptz(r[7]), R.updatedAt(r[8], created: r[7])]
         }
     }
@@ -82,37 +96,44 @@ public enum CocoaTrackMapping {
     }
 
     static func authUsers(_ ctx: Context) -> LoadSpec {
-        LoadSpec(name: "auth_users", source: v1("users"), sourceColumns: userColumns, target: TableName("auth", "users"),
+        let userIDs = ctx.ids("users")
+        return LoadSpec(name: "auth_users", source: v1("users"), sourceColumns: userColumns, target: TableName("auth", "users"),
                  targetColumns: ["instance_id", "id", "aud", "role", "email", "encrypted_password", "email_confirmed_at",
                                  "raw_app_meta_data", "raw_user_meta_data", "created_at", "updated_at", "banned_until"],
                  mayRebuildIndexes: false) { r, issues in
             if userRejected(r, ctx, &issues) { return nil }
-            return [R.authInstanceID, R.uuid("users", r[0]!), "authenticated", "authenticated", R.email(r[1]!), r[2],
+            return [R.authInstanceID, userIDs(r[0]!), "authenticated", "authenticated", R.email(r[1]!), r[2],
                     R.timestamptz(r[9]), R.appMetaData, "{\"full_name\": \(R.jsonString(r[3] ?? ""))}",
                     R.timestamptz(r[9]), R.updatedAt(r[10], created: r[9]), r[7] == "t" ? nil : "infinity"]
         }
     }
 
     static func profiles(_ ctx: Context) -> LoadSpec {
-        LoadSpec(name: "profiles", source: v1("users"), sourceColumns: userColumns, target: v2("profiles"),
+        let coopIDs = ctx.ids("cooperatives")
+        let userIDs = ctx.ids("users")
+        return LoadSpec(name: "profiles", source: v1("users"), sourceColumns: userColumns, target: v2("profiles"),
                  targetColumns: ["id", "email", "full_name", "role", "cooperative_id", "phone", "is_active", "last_login_at",
                                  "created_at", "updated_at"],
                  references: [ReferenceRule("cooperative_id", parent: "cooperatives", required: false)]) { r, issues in
             if userRejected(r, ctx, &issues) { return nil }
-            return [R.uuid("users", r[0]!), R.email(r[1]!), r[3], R.role(r[4]!), r[5].map { R.uuid("cooperatives", $0) },
+            return [userIDs(r[0]!), R.email(r[1]!), r[3], R.role(r[4]!), r[5].map { coopIDs($0) },
                     phone(r[6], "phone", &issues), r[7], R.timestamptz(r[8]), R.timestamptz(r[9]), R.updatedAt(r[10], created: r[9])]
         }
     }
 
-    static func warehouses() -> LoadSpec {
+    static func warehouses(_ ctx: Context) -> LoadSpec {
+        let coopIDs = ctx.ids("cooperatives")
+        let warehouseIDs = ctx.ids("warehouses")
         let cols = ["id", "cooperative_id", "name", "location", "capacity_kg", "latitude", "longitude", "created_at"]
         return LoadSpec(name: "warehouses", source: v1("warehouses"), sourceColumns: cols, target: v2("warehouses"), targetColumns: cols,
                         references: [ReferenceRule("cooperative_id", parent: "cooperatives", required: true)]) { r, _ in
-            [R.uuid("warehouses", r[0]!), R.uuid("cooperatives", r[1]!), r[2], r[3], r[4], r[5], r[6], R.timestamptz(r[7])]
+            [warehouseIDs(r[0]!), coopIDs(r[1]!), r[2], r[3], r[4], r[5], r[6], R.timestamptz(r[7])]
         }
     }
 
-    static func invoices() -> LoadSpec {
+    static func invoices(_ ctx: Context) -> LoadSpec {
+        let coopIDs = ctx.ids("cooperatives")
+        let invoiceIDs = ctx.ids("invoices")
         let cols = ["id", "cooperative_id", "invoice_number", "period_start", "period_end", "total_amount_fcfa", "status", "paid_at", "created_at"]
         return LoadSpec(name: "invoices", source: v1("invoices"), sourceColumns: cols, target: v2("invoices"),
                         targetColumns: ["id", "cooperative_id", "invoice_number", "period_start", "period_end", "total_amount", "currency",
@@ -122,20 +143,25 @@ public enum CocoaTrackMapping {
                 issues.reject("invalid_status", column: "status", "status \(R.jsonString(r[6] ?? "NULL")) is not draft, sent, paid or cancelled")
                 return nil
             }
-            return [R.uuid("invoices", r[0]!), R.uuid("cooperatives", r[1]!), r[2], r[3], r[4], r[5], "XOF", status,
+            return [invoiceIDs(r[0]!), coopIDs(r[1]!), r[2], r[3], r[4], r[5], "XOF", status,
                     R.timestamptz(r[7]), R.timestamptz(r[8])]
         }
     }
 
-    static func chefPlanteurs() -> LoadSpec {
+    static func chefPlanteurs(_ ctx: Context) -> LoadSpec {
+        let chefIDs = ctx.ids("chef_planteurs")
+        let coopIDs = ctx.ids("cooperatives")
         let cols = ["id", "cooperative_id", "first_name", "last_name", "phone", "village", "created_at"]
         return LoadSpec(name: "chef_planteurs", source: v1("chef_planteurs"), sourceColumns: cols, target: v2("chef_planteurs"), targetColumns: cols,
                         references: [ReferenceRule("cooperative_id", parent: "cooperatives", required: true)]) { r, issues in
-            [R.uuid("chef_planteurs", r[0]!), R.uuid("cooperatives", r[1]!), r[2], r[3], phone(r[4], "phone", &issues), r[5], R.timestamptz(r[6])]
+            [chefIDs(r[0]!), coopIDs(r[1]!), r[2], r[3], phone(r[4], "phone", &issues), r[5], R.timestamptz(r[6])]
         }
     }
 
-    static func planteurs() -> LoadSpec {
+    static func planteurs(_ ctx: Context) -> LoadSpec {
+        let chefIDs = ctx.ids("chef_planteurs")
+        let coopIDs = ctx.ids("cooperatives")
+        let planteurIDs = ctx.ids("planteurs")
         let cols = ["id", "chef_planteur_id", "cooperative_id", "first_name", "last_name", "phone", "village", "gender", "birth_year",
                     "farm_size_ha", "certifications", "created_at", "updated_at", "deleted_at"]
         return LoadSpec(name: "planteurs", source: v1("planteurs"), sourceColumns: cols, target: v2("planteurs"), targetColumns: cols,
@@ -146,13 +172,17 @@ public enum CocoaTrackMapping {
                 issues.warn("invalid_gender", column: "gender", "gender \(R.jsonString(g)) is not M or F; set to NULL")
                 gender = nil
             }
-            return [R.uuid("planteurs", r[0]!), r[1].map { R.uuid("chef_planteurs", $0) }, R.uuid("cooperatives", r[2]!), r[3], r[4],
+            return [planteurIDs(r[0]!), r[1].map { chefIDs($0) }, coopIDs(r[2]!), r[3], r[4],
                     phone(r[5], "phone", &issues), r[6], gender, r[8], r[9], R.textArrayLiteral(R.certifications(r[10])),
                     R.timestamptz(r[11]), R.updatedAt(r[12], created: r[11]), R.timestamptz(r[13])]
         }
     }
 
-    static func deliveries() -> LoadSpec {
+    static func deliveries(_ ctx: Context) -> LoadSpec {
+        let invoiceIDs = ctx.ids("invoices")
+        let planteurIDs = ctx.ids("planteurs")
+        let userIDs = ctx.ids("users")
+        let warehouseIDs = ctx.ids("warehouses")
         let cols = ["id", "planteur_id", "warehouse_id", "invoice_id", "agent_id", "delivery_date", "weight_kg", "bags", "quality_grade",
                     "humidity_pct", "price_per_kg_fcfa", "total_amount_fcfa", "notes", "created_at", "updated_at"]
         return LoadSpec(name: "deliveries", source: v1("deliveries"), sourceColumns: cols, target: v2("deliveries"),
@@ -162,7 +192,7 @@ public enum CocoaTrackMapping {
                                      ReferenceRule("warehouse_id", parent: "warehouses", required: true),
                                      ReferenceRule("invoice_id", parent: "invoices", required: false),
                                      ReferenceRule("agent_id", parent: "users", required: false)]) { r, issues in
-            guard let w = r[6], let weight = Double(w), weight > 0 else {
+            guard let w = r[6], R.isPositiveNumeric(w) else {
                 issues.reject("invalid_weight", column: "weight_kg", "weight_kg \(r[6] ?? "NULL") is not positive")
                 return nil
             }
@@ -174,13 +204,14 @@ public enum CocoaTrackMapping {
                 }
                 grade = mapped
             }
-            return [R.uuid("deliveries", r[0]!), R.uuid("planteurs", r[1]!), R.uuid("warehouses", r[2]!), r[3].map { R.uuid("invoices", $0) },
-                    r[4].map { R.uuid("users", $0) }, r[5], w, r[7], grade, r[9], r[10], r[11], r[12],
+            return [R.uuid("deliveries", r[0]!), planteurIDs(r[1]!), warehouseIDs(r[2]!), r[3].map { invoiceIDs($0) },
+                    r[4].map { userIDs($0) }, r[5], w, r[7], grade, r[9], r[10], r[11], r[12],
                     R.timestamptz(r[13]), R.updatedAt(r[14], created: r[13])]
         }
     }
 
-    static func deliveryPhotos() -> LoadSpec {
+    static func deliveryPhotos(_ ctx: Context) -> LoadSpec {
+        let userIDs = ctx.ids("users")
         let cols = ["id", "delivery_id", "url", "caption", "taken_at", "uploaded_by", "created_at"]
         return LoadSpec(name: "delivery_photos", source: v1("delivery_photos"), sourceColumns: cols, target: v2("delivery_photos"),
                         targetColumns: ["id", "delivery_id", "storage_path", "caption", "taken_at", "uploaded_by", "created_at"],
@@ -191,11 +222,12 @@ public enum CocoaTrackMapping {
                 return nil
             }
             return [R.uuid("delivery_photos", r[0]!), R.uuid("deliveries", r[1]!), path, r[3], R.timestamptz(r[4]),
-                    r[5].map { R.uuid("users", $0) }, R.timestamptz(r[6])]
+                    r[5].map { userIDs($0) }, R.timestamptz(r[6])]
         }
     }
 
-    static func auditLog() -> LoadSpec {
+    static func auditLog(_ ctx: Context) -> LoadSpec {
+        let userIDs = ctx.ids("users")
         let cols = ["id", "user_id", "action", "table_name", "record_id", "old_data", "new_data", "ip_address", "created_at"]
         return LoadSpec(name: "audit_log", source: v1("audit_log"), sourceColumns: cols, target: v2("audit_log"),
                         targetColumns: ["id", "actor_id", "action", "entity", "entity_id", "old_data", "new_data", "ip_address", "created_at"],
@@ -208,7 +240,7 @@ public enum CocoaTrackMapping {
             if newBad { issues.warn("invalid_json", column: "new_data", "new_data is not valid JSON; kept as {\"_unparsed\": …}") }
             let (ip, ipBad) = R.ipAddress(r[7])
             if ipBad { issues.warn("invalid_ip_address", column: "ip_address", "ip_address \(R.jsonString(r[7] ?? "")) is not an IP address; set to NULL") }
-            return [R.uuid("audit_log", r[0]!), r[1].map { R.uuid("users", $0) }, r[2], r[3], entityID, old, new, ip, R.timestamptz(r[8])]
+            return [R.uuid("audit_log", r[0]!), r[1].map { userIDs($0) }, r[2], r[3], entityID, old, new, ip, R.timestamptz(r[8])]
         }
     }
 }

@@ -14,13 +14,14 @@ public enum CocoaTrackRules {
 
     /// Ids: uuid5 of "<v1 table>:<v1 id>".
     public static func uuid(_ table: String, _ id: String) -> String {
-        namespace.uuid("\(table):\(id)")
+        namespace.uuid(table + ":" + id)
     }
 
-    /// V1 naive UTC → the same instant as timestamptz input.
+    /// V1 naive UTC → the same instant as timestamptz input. Every session of the tool runs
+    /// with TimeZone UTC (see `ConnectionConfig`), so the naive text already names that instant.
+    @inline(__always)
     public static func timestamptz(_ v1: String?) -> String? {
-        guard let v1 else { return nil }
-        return v1 + "+00"
+        v1
     }
 
     /// A NULL `updated_at` becomes `created_at`.
@@ -32,11 +33,24 @@ public enum CocoaTrackRules {
     /// 10 digits starting with 0 → `+225` and the 10 digits. Anything else → invalid (NULL).
     public static func phone(_ raw: String?) -> (value: String?, invalid: Bool) {
         guard let raw else { return (nil, false) }
-        let s = raw.filter { !($0 == " " || $0 == "." || $0 == "-" || $0 == "(" || $0 == ")") }
-        func digits10(_ d: Substring) -> Bool { d.count == 10 && d.allSatisfy { $0.isASCII && $0.isNumber } }
-        if s.hasPrefix("+225"), digits10(s.dropFirst(4)) { return ("+225" + s.dropFirst(4), false) }
-        if s.hasPrefix("00225"), digits10(s.dropFirst(5)) { return ("+225" + s.dropFirst(5), false) }
-        if s.hasPrefix("0"), digits10(Substring(s)) { return ("+225" + s, false) }
+        var digits: [UInt8] = []
+        digits.reserveCapacity(16)
+        var plus = false
+        for (k, b) in raw.utf8.enumerated() {
+            switch b {
+            case 0x20, 0x2E, 0x2D, 0x28, 0x29: continue           // space . - ( )
+            case 0x2B where k == 0 || (digits.isEmpty && !plus): plus = true  // leading +
+            case 0x30...0x39: digits.append(b)
+            default: return (nil, true)
+            }
+        }
+        let d = String(decoding: digits, as: UTF8.self)
+        if plus {
+            if digits.count == 13, d.hasPrefix("225") { return ("+" + d, false) }
+            return (nil, true)
+        }
+        if digits.count == 15, d.hasPrefix("00225") { return ("+" + d.dropFirst(2), false) }
+        if digits.count == 10, digits[0] == 0x30 { return ("+225" + d, false) }
         return (nil, true)
     }
 
@@ -80,20 +94,20 @@ public enum CocoaTrackRules {
 
     /// Photos: `https://<account>.blob.core.windows.net/photos/<path>` → `delivery-photos/<path>`.
     public static func storagePath(_ url: String) -> String? {
-        let prefix = "https://"
-        guard url.hasPrefix(prefix) else { return nil }
-        let rest = url.dropFirst(prefix.count)
-        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        let u = url.utf8
+        let prefix = "https://".utf8
+        guard u.starts(with: prefix) else { return nil }
+        let rest = u.dropFirst(prefix.count)
+        guard let slash = rest.firstIndex(of: 0x2F) else { return nil }
         let host = rest[..<slash]
-        let suffix = ".blob.core.windows.net"
-        guard host.hasSuffix(suffix) else { return nil }
+        let suffix = ".blob.core.windows.net".utf8
+        guard host.count > suffix.count, host.suffix(suffix.count).elementsEqual(suffix) else { return nil }
         let account = host.dropLast(suffix.count)
-        guard !account.isEmpty, account.utf8.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) }) else { return nil }
-        let path = rest[slash...].dropFirst()
-        guard path.hasPrefix("photos/") else { return nil }
-        let photo = path.dropFirst("photos/".count)
-        guard !photo.isEmpty else { return nil }
-        return "delivery-photos/" + photo
+        guard account.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) }) else { return nil }
+        let path = rest[rest.index(after: slash)...]
+        let photos = "photos/".utf8
+        guard path.starts(with: photos), path.count > photos.count else { return nil }
+        return "delivery-photos/" + String(decoding: path.dropFirst(photos.count), as: UTF8.self)
     }
 
     /// A JSON string literal for `s`.
@@ -126,25 +140,49 @@ public enum CocoaTrackRules {
     /// IP addresses as PostgreSQL's `inet` reads them: IPv4 dotted quad or IPv6, with an
     /// optional /prefix.
     public static func isValidInet(_ text: String) -> Bool {
-        var addr = Substring(text)
+        let u = Array(text.utf8)
+        var end = u.count
         var bits: Int?
-        if let slash = text.firstIndex(of: "/") {
-            addr = text[..<slash]
-            let b = text[text.index(after: slash)...]
-            guard !b.isEmpty, b.count <= 3, b.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(b) else { return false }
-            bits = n
+        if let slash = u.firstIndex(of: 0x2F) {
+            let b = u[(slash + 1)...]
+            guard !b.isEmpty, b.count <= 3, b.allSatisfy({ (0x30...0x39).contains($0) }) else { return false }
+            bits = b.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+            end = slash
         }
-        if !addr.contains(":") {
-            let parts = addr.split(separator: ".", omittingEmptySubsequences: false)
-            guard parts.count == 4 else { return false }
-            for p in parts {
-                guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }), let v = Int(p), v <= 255 else { return false }
+        let addr = u[..<end]
+        if !addr.contains(0x3A) {
+            var parts = 0, value = 0, len = 0
+            for b in addr {
+                if b == 0x2E {
+                    guard len > 0, value <= 255 else { return false }
+                    parts += 1; value = 0; len = 0
+                } else if (0x30...0x39).contains(b) {
+                    len += 1
+                    guard len <= 3 else { return false }
+                    value = value * 10 + Int(b - 0x30)
+                } else {
+                    return false
+                }
             }
+            guard len > 0, value <= 255, parts == 3 else { return false }
             return (bits ?? 32) <= 32
         }
         var v6 = in6_addr()
-        guard inet_pton(AF_INET6, String(addr), &v6) == 1 else { return false }
+        guard inet_pton(AF_INET6, String(decoding: addr, as: UTF8.self), &v6) == 1 else { return false }
         return (bits ?? 128) <= 128
+    }
+
+    /// A positive numeric text (`weight_kg > 0`), decided on its digits: no sign, some non-zero digit.
+    public static func isPositiveNumeric(_ text: String) -> Bool {
+        var nonZero = false
+        for b in text.utf8 {
+            switch b {
+            case 0x31...0x39: nonZero = true
+            case 0x30, 0x2E: continue
+            default: return false
+            }
+        }
+        return nonZero
     }
 
     public static func ipAddress(_ raw: String?) -> (value: String?, invalid: Bool) {
@@ -153,29 +191,51 @@ public enum CocoaTrackRules {
     }
 }
 
+/// The uuid5 ids of one V1 table, computed once for every id up to a bound (small parent
+/// tables are referenced millions of times); larger ids are computed on demand.
+public struct UUIDTable: Sendable {
+    public let table: String
+    let ids: [String]
+
+    public init(table: String, maxID: Int) {
+        self.table = table
+        ids = maxID <= 0 ? [] : (0...maxID).map { CocoaTrackRules.uuid(table, String($0)) }
+    }
+
+    public func callAsFunction(_ id: String) -> String {
+        if let n = Int(id), n >= 0, n < ids.count { return ids[n] }
+        return CocoaTrackRules.uuid(table, id)
+    }
+}
+
 /// RFC 8259 JSON, with PostgreSQL jsonb's restrictions (no `\u0000`, no lone surrogates).
 public enum JSONValidator {
     public static func isValid(_ text: String) -> Bool {
-        var p = Parser(Array(text.utf8))
-        p.skipWS()
-        guard p.value(depth: 0) else { return false }
-        p.skipWS()
-        return p.i == p.b.count
+        var text = text
+        return text.withUTF8 { bytes in
+            var p = Parser(bytes)
+            p.skipWS()
+            guard p.value(depth: 0) else { return false }
+            p.skipWS()
+            return p.i == p.b.count
+        }
     }
 
     struct Parser {
-        let b: [UInt8]
+        let b: UnsafeBufferPointer<UInt8>
         var i = 0
-        init(_ b: [UInt8]) { self.b = b }
+        init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
 
         mutating func skipWS() {
             while i < b.count, b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0A || b[i] == 0x0D { i += 1 }
         }
 
-        mutating func literal(_ s: String) -> Bool {
-            let u = Array(s.utf8)
-            guard i + u.count <= b.count, Array(b[i..<i + u.count]) == u else { return false }
-            i += u.count
+        mutating func literal(_ s: StaticString) -> Bool {
+            let n = s.utf8CodeUnitCount
+            guard i + n <= b.count else { return false }
+            let p = s.utf8Start
+            for k in 0..<n where b[i + k] != p[k] { return false }
+            i += n
             return true
         }
 

@@ -16,7 +16,7 @@ enum HostResolver {
               !host.contains(","), !host.hasPrefix("/"), !host.hasPrefix("@"), !isNumeric(host) else { return config }
         let result: Result<String, MigrationError> = await withCheckedContinuation { cont in
             let once = ResumeOnce(cont)
-            DispatchQueue.global().async {
+            BlockingThread.run {
                 var hints = addrinfo()
                 hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
                 var res: UnsafeMutablePointer<addrinfo>?

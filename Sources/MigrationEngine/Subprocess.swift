@@ -24,7 +24,7 @@ public enum Subprocess {
         check: Bool = true
     ) async throws -> Output {
         let output: Output = try await withCheckedThrowingContinuation { cont in
-            DispatchQueue.global().async {
+            BlockingThread.run {
                 cont.resume(with: Result { try runBlocking(executable, arguments, environment: environment, stdin: stdin) })
             }
         }
@@ -71,7 +71,7 @@ public enum Subprocess {
     /// (128 + signal when killed).
     public static func wait(pid: pid_t) async -> Int32 {
         await withCheckedContinuation { cont in
-            DispatchQueue.global().async {
+            BlockingThread.run {
                 var status: Int32 = 0
                 while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
                 cont.resume(returning: (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
@@ -135,7 +135,7 @@ public enum Subprocess {
         let errBox = DataBox()
         for (fd, box) in [(outPipe[0], outBox), (errPipe[0], errBox)] {
             group.enter()
-            DispatchQueue.global().async {
+            BlockingThread.run {
                 box.data = readAll(fd)
                 close(fd)
                 group.leave()
@@ -182,4 +182,14 @@ public enum Subprocess {
 
 private final class DataBox: @unchecked Sendable {
     var data = Data()
+}
+
+/// Runs blocking work (waitpid, pipe reads, getaddrinfo) on a thread of its own: the global
+/// dispatch pool has as many threads as cores, and blocking it would stall unrelated work.
+enum BlockingThread {
+    static func run(_ body: @escaping @Sendable () -> Void) {
+        let thread = Thread { body() }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
 }

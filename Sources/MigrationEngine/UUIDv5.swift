@@ -73,33 +73,30 @@ enum SHA1 {
                             w[i] = UInt32(buf[j]) << 24 | UInt32(buf[j + 1]) << 16 | UInt32(buf[j + 2]) << 8 | UInt32(buf[j + 3])
                         }
                         var a = h0, b = h1, c = h2, d = h3, e = h4
-                        for i in 0..<80 {
-                            let wi: UInt32
-                            if i < 16 {
-                                wi = w[i]
-                            } else {
-                                let x = w[(i - 3) & 15] ^ w[(i - 8) & 15] ^ w[(i - 14) & 15] ^ w[i & 15]
-                                wi = (x << 1) | (x >> 31)
-                                w[i & 15] = wi
-                            }
-                            let f: UInt32, k: UInt32
-                            if i < 20 { f = (b & c) | (~b & d); k = 0x5A82_7999 }
-                            else if i < 40 { f = b ^ c ^ d; k = 0x6ED9_EBA1 }
-                            else if i < 60 { f = (b & c) | (b & d) | (c & d); k = 0x8F1B_BCDC }
-                            else { f = b ^ c ^ d; k = 0xCA62_C1D6 }
+                        @inline(__always) func schedule(_ i: Int) -> UInt32 {
+                            if i < 16 { return w[i] }
+                            let x = w[(i &- 3) & 15] ^ w[(i &- 8) & 15] ^ w[(i &- 14) & 15] ^ w[i & 15]
+                            let v = (x << 1) | (x >> 31)
+                            w[i & 15] = v
+                            return v
+                        }
+                        @inline(__always) func round(_ f: UInt32, _ k: UInt32, _ wi: UInt32) {
                             let t = ((a << 5) | (a >> 27)) &+ f &+ e &+ k &+ wi
                             e = d; d = c; c = (b << 30) | (b >> 2); b = a; a = t
                         }
+                        for i in 0..<20 { round((b & c) | (~b & d), 0x5A82_7999, schedule(i)) }
+                        for i in 20..<40 { round(b ^ c ^ d, 0x6ED9_EBA1, schedule(i)) }
+                        for i in 40..<60 { round((b & c) | (b & d) | (c & d), 0x8F1B_BCDC, schedule(i)) }
+                        for i in 60..<80 { round(b ^ c ^ d, 0xCA62_C1D6, schedule(i)) }
                         h0 = h0 &+ a; h1 = h1 &+ b; h2 = h2 &+ c; h3 = h3 &+ d; h4 = h4 &+ e
                     }
                 }
                 let out = UnsafeMutableBufferPointer(rebasing: buf[end..<end + 20])
-                var o = 0
-                for h in [h0, h1, h2, h3, h4] {
+                @inline(__always) func put(_ h: UInt32, _ o: Int) {
                     out[o] = UInt8(h >> 24); out[o + 1] = UInt8((h >> 16) & 0xFF)
                     out[o + 2] = UInt8((h >> 8) & 0xFF); out[o + 3] = UInt8(h & 0xFF)
-                    o += 4
                 }
+                put(h0, 0); put(h1, 4); put(h2, 8); put(h3, 12); put(h4, 16)
                 return body(out)
             }
         }

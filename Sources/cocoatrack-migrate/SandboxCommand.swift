@@ -84,13 +84,18 @@ struct SandboxCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print `export V1_DATABASE_URL=… V2_DATABASE_URL=…` for eval (contains the sandbox passwords).")
         @OptionGroup var location: Location
+        @Flag(help: "Also export V1_SUPERUSER_URL and V2_SUPERUSER_URL (the clusters' superusers; for benchmarks and tests).")
+        var superuser = false
 
         func run() async throws {
             guard let state = try location.manager.readState() else {
                 throw MigrationError(.sandbox, "no sandbox at \(location.manager.root.path). Run `cocoatrack-migrate sandbox up` first.")
             }
             // The one place secrets are printed on purpose: the operator asked for them.
-            let exports = state.clusters.map { "\($0.environmentVariable)='\($0.url())'" }
+            var exports = state.clusters.map { "\($0.environmentVariable)='\($0.url())'" }
+            if superuser {
+                exports += state.clusters.map { "\($0.name.uppercased())_SUPERUSER_URL='\($0.superuserURL)'" }
+            }
             print("export " + exports.joined(separator: " "))
         }
     }

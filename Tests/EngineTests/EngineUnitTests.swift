@@ -141,3 +141,72 @@ struct ErrorTests {
         #expect(MigrationError.Code.interrupted.exitCode == 130)
     }
 }
+
+import CocoaTrack
+
+@Suite("CocoaTrack value rules")
+struct RuleTests {
+    typealias R = CocoaTrackRules
+
+    @Test(arguments: [
+        ("+225 07 08 09 10 11", "+2250708091011"), ("0708091011", "+2250708091011"), ("00225 0708091011", "+2250708091011"),
+        ("07.08.09.10.11", "+2250708091011"), ("(07) 08-09-10-11", "+2250708091011"), ("+2250708091011", "+2250708091011"),
+    ])
+    func validPhones(raw: String, expected: String) {
+        #expect(R.phone(raw) == (expected, false))
+    }
+
+    @Test(arguments: ["123", "07 08 09", "+33 6 12 34 56 78", "N/A", "tel: 0708", "0708091011121314", "+2250708", "1708091011", "+225070809101a", "0225 0708091011"])
+    func invalidPhones(raw: String) {
+        #expect(R.phone(raw) == (nil, true))
+    }
+
+    @Test func nullPhoneIsNotAWarning() { #expect(R.phone(nil) == (nil, false)) }
+
+    @Test func emailsRolesGradesCertifications() {
+        #expect(R.email("  Jean.KOUASSI@Gmail.com ") == "jean.kouassi@gmail.com")
+        #expect(R.role("agent") == "field_agent")
+        #expect(R.role("admin") == "admin")
+        #expect(R.role("superuser") == nil)
+        #expect(R.gradeMap["REJ"] == "rejected")
+        #expect(R.certifications(" , Bio,") == ["bio"])
+        #expect(R.certifications("Fairtrade, FAIRTRADE, fairtrade") == ["fairtrade"])
+        #expect(R.certifications("UTZ,Rainforest Alliance, fairtrade") == ["utz", "rainforest alliance", "fairtrade"])
+        #expect(R.certifications(nil) == [] && R.certifications("") == [] && R.certifications("  ") == [])
+        #expect(R.textArrayLiteral(["a\"b", "c\\d"]) == "{\"a\\\"b\",\"c\\\\d\"}")
+    }
+
+    @Test func photoURLs() {
+        #expect(R.storagePath("https://cocoatrackv1.blob.core.windows.net/photos/2023/01/9/x.jpg") == "delivery-photos/2023/01/9/x.jpg")
+        #expect(R.storagePath("https://acct2.blob.core.windows.net/photos/lot%20sp%C3%A9cial/a.jpg") == "delivery-photos/lot%20sp%C3%A9cial/a.jpg")
+        for bad in ["http://example.com/photo.jpg", "s3://old-bucket/photos/lot4.jpg", "https://otheraccount.blob.core.windows.net/images/x.jpg",
+                    "ftp://cocoatrackv1.blob.core.windows.net/photos/a.jpg", "photos/2023/01/sans-domaine.jpg",
+                    "https://cocoatrackv1.blob.core.windows.net/photos/", "https://.blob.core.windows.net/photos/a.jpg", "https://UPPER.blob.core.windows.net/photos/a"] {
+            #expect(R.storagePath(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func inetLikePostgres() {
+        for ok in ["41.202.77.12", "010.0.0.1", "192.168.1.20/32", "1.2.3.4/24", "2c0f:f0f8:1::42", "::ffff:1.2.3.4", "::1/128"] {
+            #expect(R.isValidInet(ok), "\(ok)")
+        }
+        for bad in ["999.12.0.1", "unknown", "192.168.1", "10.0.0.1, 10.0.0.2", "::ffff:zz", "", "1.2.3.4/33", "1.2.3.4/", "::1/129", "1.2.3.4.5"] {
+            #expect(!R.isValidInet(bad), "\(bad)")
+        }
+    }
+
+    @Test func jsonAsJsonbReadsIt() {
+        for ok in ["{}", "[1, 2, 3]", "null", "\"x\"", "1.50", "-0.5e10", "{\"a\": {\"b\": [true, false, null]}}", "{\"é\": \"🍫\\n\\u00e9\"}", " {\"a\":1} "] {
+            #expect(JSONValidator.isValid(ok), "\(ok)")
+        }
+        for bad in ["{status: 'sent'}", "{\"weight_kg\": 12.5,", "<xml/>", "", "{\"a\":1}}", "NaN", "{'quote': \"single\"}", "01", "1.", "\"\\u0000\"", "\"\\ud800\"", "\"tab\there\"", "[1,]"] {
+            #expect(!JSONValidator.isValid(bad), "\(bad)")
+        }
+        #expect(R.auditJSON("{bad") == ("{\"_unparsed\": \"{bad\"}", true))
+    }
+
+    @Test func weights() {
+        #expect(R.isPositiveNumeric("0.01") && R.isPositiveNumeric("1398.54"))
+        #expect(!R.isPositiveNumeric("0.00") && !R.isPositiveNumeric("0") && !R.isPositiveNumeric("-12.00") && !R.isPositiveNumeric(""))
+    }
+}

@@ -65,7 +65,7 @@ struct MigrateResumeTests {
         #expect(actual == expected, "no row lost, none duplicated, none different")
         let ddlAfter = try await pair.v2Owner().using { try await MigrationFixture.catalogDDL($0) }
         #expect(ddlAfter == ddlBefore, "indexes, constraints, triggers identical after crashes and resume")
-        #expect(try await watcher.scalar("SELECT count(*) FROM cocoatrack_migration.dropped_indexes") == "0")
+        #expect(try await watcher.scalar("SELECT count(*) FROM cocoatrack_migration.dropped_ddl") == "0")
         // Running it again changes nothing.
         let again = try await CLI.run(["migrate", "--allow-writable-v1"], env: ["V1_DATABASE_URL": pair.v1URL, "V2_DATABASE_URL": pair.v2URL])
         #expect(again.status == 0)

@@ -191,36 +191,4 @@ struct LoadPipeline {
             }
         }
     }
-
-    /// Drops the target's secondary indexes (non-unique, backing no constraint), recording each
-    /// definition in the same transaction, so that they are rebuilt exactly even after a crash.
-    func dropSecondaryIndexes(_ v2: PGConnection) async throws -> Int {
-        let state = self.state
-        let target = spec.target
-        let runID = self.runID
-        return try await v2.withSession { s in
-            try s.execute("BEGIN")
-            do {
-                let r = try s.query("""
-                    SELECT n.nspname, c.relname, pg_get_indexdef(i.indexrelid)
-                    FROM pg_index i
-                    JOIN pg_class c ON c.oid = i.indexrelid
-                    JOIN pg_namespace n ON n.oid = c.relnamespace
-                    WHERE i.indrelid = $1::regclass AND NOT i.indisprimary AND NOT i.indisunique
-                      AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)
-                    ORDER BY c.relname
-                    """, [target.sql])
-                for row in r.rows {
-                    _ = try s.query("INSERT INTO \(state.t("dropped_indexes")) (index_schema, index_name, table_name, definition, run_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                                    [row[0]!, row[1]!, target.description, row[2]!, runID])
-                    try s.execute("DROP INDEX \(SQL.qualified(row[0]!, row[1]!))")
-                }
-                try s.execute("COMMIT")
-                return r.rows.count
-            } catch {
-                try? s.execute("ROLLBACK")
-                throw error
-            }
-        }
-    }
 }

@@ -61,14 +61,14 @@ public struct MigrationState: Sendable {
             PRIMARY KEY (load_name, source_id, rule, column_name)
         );
         CREATE INDEX IF NOT EXISTS row_issues_source_idx ON \(t("row_issues")) (source_table, kind, source_id);
-        CREATE TABLE IF NOT EXISTS \(t("dropped_indexes")) (
-            index_schema  text NOT NULL,
-            index_name    text NOT NULL,
+        CREATE TABLE IF NOT EXISTS \(t("dropped_ddl")) (
             table_name    text NOT NULL,
-            definition    text NOT NULL,
+            object_name   text NOT NULL,
+            kind          text NOT NULL CHECK (kind IN ('index', 'constraint', 'foreign_key')),
+            restore_sql   text NOT NULL,
             dropped_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
             run_id        uuid,
-            PRIMARY KEY (index_schema, index_name)
+            PRIMARY KEY (table_name, object_name)
         );
         """
     }
@@ -114,43 +114,6 @@ public struct MigrationState: Sendable {
             out[row[0]!, default: IDBitset()].insert(Int64(row[1]!)!)
         }
         return out
-    }
-
-    public struct DroppedIndex: Sendable {
-        public var schema: String
-        public var name: String
-        public var table: String
-        public var definition: String
-    }
-
-    public func droppedIndexes(_ c: PGConnection) async throws -> [DroppedIndex] {
-        guard try await exists(c) else { return [] }
-        return try await c.query("SELECT index_schema, index_name, table_name, definition FROM \(t("dropped_indexes")) ORDER BY index_schema, index_name")
-            .rows.map { DroppedIndex(schema: $0[0]!, name: $0[1]!, table: $0[2]!, definition: $0[3]!) }
-    }
-
-    /// Recreates every index a load dropped, exactly as recorded, and forgets the record, in one
-    /// transaction per table. Safe to call at any time (also after a crash).
-    public func restoreDroppedIndexes(_ c: PGConnection, table: String? = nil) async throws -> [DroppedIndex] {
-        let dropped = try await droppedIndexes(c).filter { table == nil || $0.table == table }
-        let byTable = Dictionary(grouping: dropped, by: \.table)
-        for (_, indexes) in byTable.sorted(by: { $0.key < $1.key }) {
-            try await c.withSession { s in
-                try s.execute("BEGIN")
-                do {
-                    for ix in indexes {
-                        let exists = try s.query("SELECT to_regclass($1) IS NOT NULL", [SQL.qualified(ix.schema, ix.name)]).rows[0][0] == "t"
-                        if !exists { try s.execute(ix.definition) }
-                        _ = try s.query("DELETE FROM \(self.t("dropped_indexes")) WHERE index_schema = $1 AND index_name = $2", [ix.schema, ix.name])
-                    }
-                    try s.execute("COMMIT")
-                } catch {
-                    try? s.execute("ROLLBACK")
-                    throw error
-                }
-            }
-        }
-        return dropped
     }
 
     /// Records a side's identity on first use; afterwards refuses a different database.

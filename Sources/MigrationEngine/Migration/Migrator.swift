@@ -127,15 +127,20 @@ public struct Migrator: Sendable {
             try await state.create(v2)
             try await state.checkIdentity(v2, side: "V1", of: v1)
             try await state.checkIdentity(v2, side: "V2", of: v2)
-            // 6. A crash may have left indexes dropped for a finished load: rebuild them now.
+            // 6. A crash may have left DDL dropped for a finished load: rebuild it now.
+            let journal = DDLJournal(state: state)
             for load in plan.loads where progress[load.name]?.status == "done" {
-                let restored = try await state.restoreDroppedIndexes(v2, table: load.target.description)
-                if !restored.isEmpty { events(.message("rebuilt \(restored.count) index(es) on \(load.target) left from an interrupted run")) }
+                let (restored, _) = try await journal.restore(v2, table: load.target.description, kinds: ["index", "constraint"])
+                if restored > 0 { events(.message("rebuilt \(restored) index(es) and key(s) on \(load.target) left from an interrupted run")) }
             }
             if !plan.loads.isEmpty && plan.loads.allSatisfy({ progress[$0.name]?.status == "done" }) {
-                let summary = try await summarize(v2, runID: progress.values.first.map { _ in runID } ?? runID, started: started, alreadyComplete: true)
+                let (_, broken) = try await journal.restore(v2)
+                var summary = try await summarize(v2, runID: runID, started: started, alreadyComplete: true)
+                let targetCatalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
+                summary.orphans = try await orphanCounts(v2, catalog: targetCatalog)
                 try await v2.execute("SELECT pg_advisory_unlock(\(Self.lockKey))")
                 await v1.close(); await v2.close()
+                try failOnOrphans(summary.orphans, broken: broken)
                 return summary
             }
             // 7. The run record, and a checkpoint row per load with its source size.
@@ -158,25 +163,33 @@ public struct Migrator: Sendable {
                 index.present[parent] = try await presentIDs(v1, table: parent)
             }
             index.rejected = try await state.rejectedIDs(v2)
-            // 9. Load, in foreign-key order, independent tables in parallel.
+            // 9. Keys and indexes out of the way (journaled), then load in foreign-key order,
+            //    independent tables in parallel; each table's keys come back when it is loaded.
             let targetCatalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
+            if options.load.rebuildIndexes {
+                let rebuildable = plan.loads.filter(\.mayRebuildIndexes)
+                let pendingTables = rebuildable.filter { progress[$0.name]?.status != "done" }.map(\.target)
+                let dropped = try await journal.drop(v2, tables: pendingTables, loadSet: Set(rebuildable.map(\.target)), runID: runID)
+                if dropped > 0 { logger.info("keys and indexes set aside for the load", metadata: ["objects": "\(dropped)"]) }
+            }
             let snapshot = try await exportSnapshot(v1)
             try await runLoads(progress: progress, index: index, catalog: targetCatalog, runID: runID, snapshot: snapshot)
             try? await v1.execute("COMMIT")
-            // 10. Fail closed: no orphan anywhere (the load ran with triggers off).
+            // 10. Foreign keys back, validating every row; fail closed on any orphan (the load
+            //     ran with triggers off).
+            events(.message("restoring foreign keys (validates every reference)"))
+            let (_, broken) = try await journal.restore(v2)
             let orphans = try await orphanCounts(v2, catalog: targetCatalog)
             for load in plan.loads { try await v2.execute("ANALYZE \(load.target.sql)") }
             var summary = try await summarize(v2, runID: runID, started: started, alreadyComplete: false)
             summary.orphans = orphans
             let bad = orphans.filter { $0.1 > 0 }
-            let outcome = bad.isEmpty ? "completed" : "failed"
+            let outcome = bad.isEmpty && broken.isEmpty ? "completed" : "failed"
             try await v2.query("UPDATE \(state.t("runs")) SET finished_at = clock_timestamp(), outcome = $2, counts = $3::jsonb, message = $4 WHERE run_id = $1",
-                               [runID, outcome, countsJSON(summary.loads), bad.isEmpty ? nil : "orphans: \(bad)"])
+                               [runID, outcome, countsJSON(summary.loads), outcome == "failed" ? "orphans: \(bad); broken foreign keys: \(broken.map(\.name))" : nil])
             try await v2.execute("SELECT pg_advisory_unlock(\(Self.lockKey))")
             await v1.close(); await v2.close()
-            if !bad.isEmpty {
-                throw MigrationError(.checkFailed, "the load finished but \(bad.map { "\($0.0): \($0.1)" }.joined(separator: ", ")) orphaned rows exist in V2. Do not cut over; run verify-integrity and clear V2 with rollback --clear-v2.")
-            }
+            try failOnOrphans(orphans, broken: broken)
             return summary
         } catch {
             let interrupted = (error as? MigrationError)?.code == .interrupted || error is CancellationError || Task.isCancelled
@@ -196,6 +209,14 @@ public struct Migrator: Sendable {
                 throw MigrationError(.interrupted, "interrupted at a safe point", cause: TextCause("\(error)"))
             }
             throw error
+        }
+    }
+
+    func failOnOrphans(_ orphans: [(String, Int64)], broken: [DDLJournal.BrokenForeignKey]) throws {
+        let bad = orphans.filter { $0.1 > 0 }
+        if !bad.isEmpty || !broken.isEmpty {
+            let what = bad.map { "\($0.0): \($0.1)" } + broken.map { "\($0.table).\($0.name) does not validate" }
+            throw MigrationError(.checkFailed, "the load finished but V2's references do not hold: \(what.joined(separator: "; ")). Do not cut over; run verify-integrity and clear V2 with rollback --clear-v2.")
         }
     }
 
@@ -386,12 +407,8 @@ public struct Migrator: Sendable {
         counters.rejected.store(prior?.rowsRejected ?? 0, ordering: .relaxed)
         let started = Date()
         if prior?.status ?? "pending" == "pending" {
-            var dropped = 0
-            if spec.mayRebuildIndexes && options.load.rebuildIndexes {
-                dropped = try await pipeline.dropSecondaryIndexes(v2)
-            }
             try await v2.query("UPDATE \(state.t("load_progress")) SET status = 'loading', started_at = coalesce(started_at, clock_timestamp()), run_id = $2 WHERE load_name = $1", [spec.name, runID])
-            logger.info("load started", metadata: ["load": "\(spec.name)", "indexes_dropped": "\(dropped)"])
+            logger.info("load started", metadata: ["load": "\(spec.name)"])
         } else {
             logger.info("load resumed", metadata: ["load": "\(spec.name)", "after_id": "\(prior?.lastSourceID ?? 0)"])
         }
@@ -407,14 +424,14 @@ public struct Migrator: Sendable {
             _ = try? await writeDone
             throw error
         }
-        // Rebuild what was dropped, exactly as recorded, then mark the load done.
-        let restored = try await state.restoreDroppedIndexes(v2, table: spec.target.description)
+        // Rebuild the table's keys and indexes, exactly as recorded, then mark the load done.
+        let (restored, _) = try await DDLJournal(state: state).restore(v2, table: spec.target.description, kinds: ["index", "constraint"])
         try await v2.query("UPDATE \(state.t("load_progress")) SET status = 'done', finished_at = clock_timestamp(), load_seconds = $2 WHERE load_name = $1",
                            [spec.name, String((prior?.seconds ?? 0) + Date().timeIntervalSince(started))])
         result.seconds = Date().timeIntervalSince(started)
         let p = try await state.progress(v2)[spec.name]
         events(.loadFinished(status(spec, p, counters, state: "done")))
-        logger.info("load done", metadata: ["load": "\(spec.name)", "indexes_rebuilt": "\(restored.count)", "seconds": "\(Int(result.seconds))"])
+        logger.info("load done", metadata: ["load": "\(spec.name)", "ddl_rebuilt": "\(restored)", "seconds": "\(Int(result.seconds))"])
         return result
     }
 

@@ -54,7 +54,14 @@ enum MigrationFixture {
               WHERE connamespace IN ('public'::regnamespace, 'auth'::regnamespace)
             UNION ALL
             SELECT 'trigger ' || tgrelid::regclass || '.' || tgname || ' ' || tgenabled::text FROM pg_trigger
-              WHERE tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace IN ('public'::regnamespace, 'auth'::regnamespace))
+              WHERE NOT tgisinternal AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace IN ('public'::regnamespace, 'auth'::regnamespace))
+            UNION ALL
+            SELECT 'validated ' || conrelid::regclass || '.' || conname || ' ' || convalidated::text FROM pg_constraint
+              WHERE connamespace IN ('public'::regnamespace, 'auth'::regnamespace)
+            UNION ALL
+            SELECT 'foreign key triggers on ' || tgrelid::regclass || ': ' || count(*) FROM pg_trigger
+              WHERE tgisinternal AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace IN ('public'::regnamespace, 'auth'::regnamespace))
+              GROUP BY tgrelid
             UNION ALL
             SELECT 'rls ' || oid::regclass || ' ' || relrowsecurity FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'
             ORDER BY 1
