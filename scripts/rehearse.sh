@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job, on local throwaway databases: start the sandbox (V1 + V2), fill V1 with
-# generated production-like data, check both sides, and show where things stand.
+# generated production-like data, check both sides, migrate V1 into V2 (every reject and
+# warning exported), and show where things stand.
 # Usage: scripts/rehearse.sh [SCALE]   (default 0.1 ≈ 370,000 rows; 1 ≈ 3.7 M rows)
 # Leaves the sandbox running for exploration; `cocoatrack-migrate sandbox down` removes it.
 set -euo pipefail
@@ -15,6 +16,8 @@ BIN="$(swift build -c release --show-bin-path)/cocoatrack-migrate"
 eval "$("$BIN" sandbox env)"
 "$BIN" generate-v1 --scale "$SCALE" --seed 42
 "$BIN" preflight
+# V1 read-only mode (read-only enable) is not built yet: the rehearsal allows a writable V1.
+"$BIN" migrate --allow-writable-v1 --rejects-csv rehearsal-rejects.csv
 "$BIN" sandbox status
 echo
 echo "V1 and V2 are running. Explore with:"

@@ -19,12 +19,14 @@ public struct DDLJournal: Sendable {
         public var name: String
         public var kind: String
         public var restoreSQL: String
+        /// For a foreign key: the table it references.
+        public var referencesTable: String?
     }
 
     public func entries(_ c: PGConnection) async throws -> [Entry] {
         guard try await state.exists(c) else { return [] }
-        return try await c.query("SELECT table_name, object_name, kind, restore_sql FROM \(state.t("dropped_ddl")) ORDER BY table_name, kind, object_name")
-            .rows.map { Entry(table: $0[0]!, name: $0[1]!, kind: $0[2]!, restoreSQL: $0[3]!) }
+        return try await c.query("SELECT table_name, object_name, kind, restore_sql, references_table FROM \(state.t("dropped_ddl")) ORDER BY table_name, kind, object_name")
+            .rows.map { Entry(table: $0[0]!, name: $0[1]!, kind: $0[2]!, restoreSQL: $0[3]!, referencesTable: $0[4]) }
     }
 
     /// Drops (and journals) the droppable DDL of `tables`, within the set `loadSet` (all tables
@@ -35,9 +37,9 @@ public struct DDLJournal: Sendable {
             try s.execute("BEGIN")
             do {
                 var dropped = 0
-                func journal(_ table: String, _ name: String, _ kind: String, _ restore: String) throws {
-                    _ = try s.query("INSERT INTO \(state.t("dropped_ddl")) (table_name, object_name, kind, restore_sql, run_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                                    [table, name, kind, restore, runID])
+                func journal(_ table: String, _ name: String, _ kind: String, _ restore: String, references: String? = nil) throws {
+                    _ = try s.query("INSERT INTO \(state.t("dropped_ddl")) (table_name, object_name, kind, restore_sql, references_table, run_id) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                                    [table, name, kind, restore, references, runID])
                     dropped += 1
                 }
                 let loadList = "{" + loadSet.map { "\"\($0.schema).\($0.name)\"" }.joined(separator: ",") + "}"
@@ -54,7 +56,7 @@ public struct DDLJournal: Sendable {
                             WHERE f.contype = 'f' AND f.confrelid = $1::regclass ORDER BY 1, 3
                             """, [table.sql]).rows
                         for fk in fks {
-                            try journal(fk[1]!, fk[2]!, "foreign_key", "ALTER TABLE \(fk[0]!) ADD CONSTRAINT \(SQL.ident(fk[2]!)) \(fk[3]!)")
+                            try journal(fk[1]!, fk[2]!, "foreign_key", "ALTER TABLE \(fk[0]!) ADD CONSTRAINT \(SQL.ident(fk[2]!)) \(fk[3]!)", references: table.description)
                             try s.execute("ALTER TABLE \(fk[0]!) DROP CONSTRAINT \(SQL.ident(fk[2]!))")
                         }
                         let keys = try s.query("""
@@ -98,7 +100,13 @@ public struct DDLJournal: Sendable {
     /// not validate is restored NOT VALID (the catalog is whole again) and reported.
     @discardableResult
     public func restore(_ c: PGConnection, table: String? = nil, kinds: Set<String> = ["index", "constraint", "foreign_key"]) async throws -> (restored: Int, broken: [BrokenForeignKey]) {
-        let todo = try await entries(c).filter { (table == nil || $0.table == table) && kinds.contains($0.kind) }
+        let r = try await restore(c) { (table == nil || $0.table == table) && kinds.contains($0.kind) }
+        return (r.restored.count, r.broken)
+    }
+
+    /// Restores the journaled objects `include` selects; returns them and the broken foreign keys.
+    public func restore(_ c: PGConnection, where include: (Entry) -> Bool) async throws -> (restored: [Entry], broken: [BrokenForeignKey]) {
+        let todo = try await entries(c).filter(include)
         // Keys before indexes before foreign keys (a foreign key needs the referenced key).
         let rank = ["constraint": 0, "index": 1, "foreign_key": 2]
         var broken: [BrokenForeignKey] = []
@@ -140,6 +148,6 @@ public struct DDLJournal: Sendable {
             }
             if let failure { broken.append(BrokenForeignKey(table: e.table, name: e.name, detail: failure)) }
         }
-        return (todo.count, broken)
+        return (todo, broken)
     }
 }

@@ -66,6 +66,7 @@ public struct MigrationState: Sendable {
             object_name   text NOT NULL,
             kind          text NOT NULL CHECK (kind IN ('index', 'constraint', 'foreign_key')),
             restore_sql   text NOT NULL,
+            references_table text,
             dropped_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
             run_id        uuid,
             PRIMARY KEY (table_name, object_name)

@@ -173,14 +173,21 @@ public struct Migrator: Sendable {
                 if dropped > 0 { logger.info("keys and indexes set aside for the load", metadata: ["objects": "\(dropped)"]) }
             }
             let snapshot = try await exportSnapshot(v1)
-            try await runLoads(progress: progress, index: index, catalog: targetCatalog, runID: runID, snapshot: snapshot)
+            let validated = try await runLoads(progress: progress, index: index, catalog: targetCatalog, runID: runID, snapshot: snapshot)
             try? await v1.execute("COMMIT")
             // 10. Foreign keys back, validating every row; fail closed on any orphan (the load
             //     ran with triggers off).
             events(.message("restoring foreign keys (validates every reference)"))
-            let (_, broken) = try await journal.restore(v2)
-            let orphans = try await orphanCounts(v2, catalog: targetCatalog)
-            for load in plan.loads { try await v2.execute("ANALYZE \(load.target.sql)") }
+            var t0 = Date()
+            let rest = try await journal.restore(v2) { _ in true }
+            let broken = validated.broken + rest.broken
+            let restoredFKs = validated.names.union(rest.restored.filter { $0.kind == "foreign_key" }.map { "\($0.table).\($0.name)" })
+                .subtracting(broken.map { "\($0.table).\($0.name)" })
+            logger.info("foreign keys restored", metadata: ["seconds": "\(Date().timeIntervalSince(t0))", "validated": "\(restoredFKs.count)"])
+            t0 = Date()
+            // Foreign keys restored (validated) in this run need no second look; all others do.
+            let orphans = try await orphanCounts(v2, catalog: targetCatalog, skipping: restoredFKs)
+            logger.info("orphans counted", metadata: ["seconds": "\(Date().timeIntervalSince(t0))"])
             var summary = try await summarize(v2, runID: runID, started: started, alreadyComplete: false)
             summary.orphans = orphans
             let bad = orphans.filter { $0.1 > 0 }
@@ -326,8 +333,19 @@ public struct Migrator: Sendable {
         return deps
     }
 
+    /// Foreign keys restored (and so validated) while loading, and those that did not validate.
+    struct Validated: Sendable {
+        var names: Set<String> = []
+        var broken: [DDLJournal.BrokenForeignKey] = []
+    }
+
+    enum TaskOutcome: Sendable {
+        case load(String, LoadResult)
+        case foreignKeys(Validated)
+    }
+
     func runLoads(progress: [String: MigrationState.Progress], index startIndex: ReferenceIndex, catalog: Catalog,
-                  runID: String, snapshot: String?) async throws {
+                  runID: String, snapshot: String?) async throws -> Validated {
         let deps = dependencies(catalog: catalog)
         let byName = Dictionary(uniqueKeysWithValues: plan.loads.map { ($0.name, $0) })
         // Weight of a load: its rows plus everything that waits on it (longest chain first).
@@ -358,8 +376,25 @@ public struct Migrator: Sendable {
             }
         }
         defer { ticker.cancel() }
-        try await withThrowingTaskGroup(of: (String, LoadResult).self) { group in
+        var validated = Validated()
+        let targetOf = Dictionary(uniqueKeysWithValues: plan.loads.map { ($0.name, $0.target.description) })
+        var restoring = false
+        try await withThrowingTaskGroup(of: TaskOutcome.self) { group in
             var active = 0
+            /// Restores, on a connection of its own, the foreign keys whose two tables are loaded.
+            func restoreReadyForeignKeys() {
+                guard !restoring else { return }
+                let loaded = Set(finished.compactMap { targetOf[$0] })
+                restoring = true
+                group.addTask {
+                    let c = try await PGConnection.connect(self.target, logger: self.logger)
+                    defer { Task { await c.close() } }
+                    let r = try await DDLJournal(state: self.state).restore(c) { e in
+                        e.kind == "foreign_key" && loaded.contains(e.table) && e.referencesTable.map(loaded.contains) == true
+                    }
+                    return .foreignKeys(Validated(names: Set(r.restored.map { "\($0.table).\($0.name)" }), broken: r.broken))
+                }
+            }
             func startReady() throws {
                 let ready = pending.filter { deps[$0]!.isSubset(of: finished) }.sorted { (weight[$0]!, $1) > (weight[$1]!, $0) }
                 for name in ready where active < max(1, options.jobs) {
@@ -372,7 +407,7 @@ public struct Migrator: Sendable {
                     running.insert(name)
                     group.addTask {
                         let r = try await self.runLoad(spec, prior: prior, index: snapshotIndex, runID: runID, counters: counter, snapshot: snapshot)
-                        return (name, r)
+                        return .load(name, r)
                     }
                 }
                 if active == 0 && !pending.isEmpty {
@@ -380,17 +415,31 @@ public struct Migrator: Sendable {
                 }
             }
             try startReady()
-            while let (name, result) = try await group.next() {
-                active -= 1
-                finished.insert(name)
-                running.remove(name)
-                let spec = byName[name]!
-                var rejected = index.rejected[spec.source.name] ?? IDBitset()
-                result.rejectedIDs.forEachID { rejected.insert($0) }
-                index.rejected[spec.source.name] = rejected
-                try startReady()
+            var pendingRestore = false
+            while let outcome = try await group.next() {
+                switch outcome {
+                case .foreignKeys(let v):
+                    validated.names.formUnion(v.names)
+                    validated.broken += v.broken
+                    restoring = false
+                    if pendingRestore {
+                        pendingRestore = false
+                        restoreReadyForeignKeys()
+                    }
+                case .load(let name, let result):
+                    active -= 1
+                    finished.insert(name)
+                    running.remove(name)
+                    let spec = byName[name]!
+                    var rejected = index.rejected[spec.source.name] ?? IDBitset()
+                    result.rejectedIDs.forEachID { rejected.insert($0) }
+                    index.rejected[spec.source.name] = rejected
+                    try startReady()
+                    if restoring { pendingRestore = true } else { restoreReadyForeignKeys() }
+                }
             }
         }
+        return validated
     }
 
     func runLoad(_ spec: LoadSpec, prior: MigrationState.Progress?, index: ReferenceIndex, runID: String,
@@ -424,8 +473,10 @@ public struct Migrator: Sendable {
             _ = try? await writeDone
             throw error
         }
-        // Rebuild the table's keys and indexes, exactly as recorded, then mark the load done.
+        // Rebuild the table's keys and indexes, exactly as recorded, refresh the planner's
+        // statistics, then mark the load done.
         let (restored, _) = try await DDLJournal(state: state).restore(v2, table: spec.target.description, kinds: ["index", "constraint"])
+        try await v2.execute("ANALYZE \(spec.target.sql)")
         try await v2.query("UPDATE \(state.t("load_progress")) SET status = 'done', finished_at = clock_timestamp(), load_seconds = $2 WHERE load_name = $1",
                            [spec.name, String((prior?.seconds ?? 0) + Date().timeIntervalSince(started))])
         result.seconds = Date().timeIntervalSince(started)
@@ -444,14 +495,19 @@ public struct Migrator: Sendable {
 
     // MARK: checks and summaries
 
-    func orphanCounts(_ v2: PGConnection, catalog: Catalog) async throws -> [(String, Int64)] {
+    func orphanCounts(_ v2: PGConnection, catalog: Catalog, skipping validated: Set<String> = []) async throws -> [(String, Int64)] {
         let targets = Set(plan.loads.map(\.target))
         var out: [(String, Int64)] = []
         for fk in catalog.foreignKeys where targets.contains(fk.table) {
+            let label = "\(fk.table).\(fk.columns.joined(separator: ",")) → \(fk.referencedTable)"
+            if validated.contains("\(fk.table).\(fk.name)") {
+                out.append((label, 0))
+                continue
+            }
             let notNull = fk.columns.map { "c.\(SQL.ident($0)) IS NOT NULL" }.joined(separator: " AND ")
             let match = zip(fk.columns, fk.referencedColumns).map { "p.\(SQL.ident($1)) = c.\(SQL.ident($0))" }.joined(separator: " AND ")
             let n = try await v2.scalar("SELECT count(*) FROM \(fk.table.sql) c WHERE \(notNull) AND NOT EXISTS (SELECT 1 FROM \(fk.referencedTable.sql) p WHERE \(match))") ?? "0"
-            out.append(("\(fk.table).\(fk.columns.joined(separator: ",")) → \(fk.referencedTable)", Int64(n) ?? 0))
+            out.append((label, Int64(n) ?? 0))
         }
         return out
     }
