@@ -72,4 +72,29 @@ struct CLITests {
         let unknown = try await CLI.run(["no-such-command"])
         #expect(unknown.status == 2)
     }
+
+    @Test("PGPASSWORD and a password file supply the password when the URL has none; none at all is a clear error")
+    func passwordSources() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CLI.binary), "build the executable first: swift build")
+        let pair = try await TestSandbox.shared.freshPair("pgpass")
+        let pw = pair.v1.passwords[CocoaTrackSandbox.v1Admin]!
+        let bare = "postgresql://\(CocoaTrackSandbox.v1Admin)@127.0.0.1:\(pair.v1.port)/\(pair.database)"
+        let none = "/nonexistent/pgpass"
+
+        let viaEnv = try await CLI.run(["preflight", "--v1", bare, "--v2", pair.v2URL], env: ["PGPASSWORD": pw, "PGPASSFILE": none])
+        #expect(viaEnv.status == 0, "\(viaEnv.stderr)")
+        #expect(!viaEnv.stdout.contains(pw) && !viaEnv.stderr.contains(pw))
+
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pgpass-\(UUID().uuidString)").path
+        #expect(FileManager.default.createFile(atPath: file, contents: Data("127.0.0.1:\(pair.v1.port):\(pair.database):\(CocoaTrackSandbox.v1Admin):\(pw)\n".utf8),
+                                               attributes: [.posixPermissions: 0o600]))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let viaFile = try await CLI.run(["preflight", "--v1", bare, "--v2", pair.v2URL], env: ["PGPASSFILE": file])
+        #expect(viaFile.status == 0, "\(viaFile.stderr)")
+        #expect(!viaFile.stdout.contains(pw) && !viaFile.stderr.contains(pw))
+
+        let missing = try await CLI.run(["preflight", "--v1", bare, "--v2", pair.v2URL], env: ["PGPASSFILE": none])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("asks for a password"), "\(missing.stderr)")
+    }
 }

@@ -40,6 +40,7 @@ struct MigrateResumeTests {
         let expected = try await reference.v2Owner().using { try await MigrationFixture.v2Fingerprints($0) }
 
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("ctm-kill-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
         let watcher = try await pair.v2Super()
         var kills = 0
         for killAt in [1, 3, 8, 15, 30, 45] {
@@ -80,6 +81,7 @@ struct MigrateResumeTests {
         let pair = try await TestSandbox.shared.freshPair("sigint")
         try await MigrationFixture.generate(pair, scale: 0.01, seed: 78)
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("ctm-int-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
         let watcher = try await pair.v2Super()
         let pid = try Subprocess.launch(CLI.binary, ["migrate", "--allow-writable-v1", "--batch-rows", "300"], environment: Self.env(pair), logFile: log)
         for _ in 0..<2000 {
