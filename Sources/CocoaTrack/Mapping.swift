@@ -100,7 +100,8 @@ public enum CocoaTrackMapping {
         return LoadSpec(name: "auth_users", source: v1("users"), sourceColumns: userColumns, target: TableName("auth", "users"),
                  targetColumns: ["instance_id", "id", "aud", "role", "email", "encrypted_password", "email_confirmed_at",
                                  "raw_app_meta_data", "raw_user_meta_data", "created_at", "updated_at", "banned_until"],
-                 mayRebuildIndexes: false) { r, issues in
+                 mayRebuildIndexes: false,
+                 ownedKeys: .init(column: "id") { n in n < 1 ? [] : (1...n).map { userIDs(String($0)) } }) { r, issues in
             if userRejected(r, ctx, &issues) { return nil }
             return [R.authInstanceID, userIDs(r[0]!), "authenticated", "authenticated", R.email(r[1]!), r[2],
                     R.timestamptz(r[9]), R.appMetaData, "{\"full_name\": \(R.jsonString(r[3] ?? ""))}",

@@ -77,3 +77,18 @@ extension CocoaTrackSchema {
                          extraTargetTables: [TableName("auth", "users")], appRole: appRole)
     }
 }
+
+extension CocoaTrackSchema {
+    /// What a snapshot of each side holds. V1: the whole database. V2: the public schema and the
+    /// migration's state schema in full, plus the `auth.users` rows (data only: on Supabase a
+    /// plain dump of the `auth` schema is not allowed, and its DDL belongs to Supabase).
+    public static func snapshotParts(side: String, label: String) -> [Snapshot.Part] {
+        if side == "v1" {
+            return [Snapshot.Part(stem: "v1_\(label)_backup", arguments: [])]
+        }
+        return [
+            Snapshot.Part(stem: "v2_\(label)_backup", arguments: ["-n", "public", "-n", CocoaTrackMapping.stateSchema]),
+            Snapshot.Part(stem: "v2_\(label)_auth_users", arguments: ["-t", "auth.users", "--data-only"]),
+        ]
+    }
+}

@@ -16,6 +16,8 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
             GenerateV1Command.self,
             PreflightCommand.self,
             MigrateCommand.self,
+            SnapshotCommand.self,
+            RollbackCommand.self,
         ]
     )
 

@@ -150,4 +150,28 @@ public struct DDLJournal: Sendable {
         }
         return (todo, broken)
     }
+
+    /// Restores every journaled object inside the caller's open transaction (used by
+    /// `rollback --clear-v2`, on tables it has just emptied). Returns how many it recreated.
+    public func restoreAll(in s: PGSession) throws -> Int {
+        let rows = try s.query("SELECT table_name, object_name, kind, restore_sql FROM \(state.t("dropped_ddl"))").rows
+        let rank = ["constraint": 0, "index": 1, "foreign_key": 2]
+        var n = 0
+        for r in rows.sorted(by: { (rank[$0[2]!]!, $0[0]!, $0[1]!) < (rank[$1[2]!]!, $1[0]!, $1[1]!) }) {
+            let (table, name, kind, sql) = (r[0]!, r[1]!, r[2]!, r[3]!)
+            let exists: Bool
+            if kind == "index" {
+                let schema = table.split(separator: ".").first.map(String.init) ?? "public"
+                exists = try s.query("SELECT to_regclass($1) IS NOT NULL", [SQL.qualified(schema, name)]).rows[0][0] == "t"
+            } else {
+                exists = try s.query("SELECT count(*) > 0 FROM pg_constraint WHERE conname = $1 AND conrelid = $2::regclass", [name, table]).rows[0][0] == "t"
+            }
+            if !exists {
+                try s.execute(sql)
+                n += 1
+            }
+            _ = try s.query("DELETE FROM \(state.t("dropped_ddl")) WHERE table_name = $1 AND object_name = $2", [table, name])
+        }
+        return n
+    }
 }

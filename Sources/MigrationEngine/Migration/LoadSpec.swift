@@ -65,9 +65,22 @@ public struct LoadSpec: Sendable {
     /// Whether the engine may drop this target's secondary indexes during the load and rebuild
     /// them after (never for tables owned by someone else, such as `auth.users`).
     public var mayRebuildIndexes: Bool
+    /// For a target shared with another owner (e.g. Supabase Auth's `auth.users`): the key
+    /// column and the keys this migration writes for source ids 1…n. Guards count, and
+    /// `rollback --clear-v2` deletes, only those rows. Nil: the migration owns the whole table.
+    public var ownedKeys: OwnedKeys?
+
+    public struct OwnedKeys: Sendable {
+        public var column: String
+        public var keys: @Sendable (_ upToSourceID: Int64) -> [String]
+        public init(column: String, keys: @escaping @Sendable (_ upToSourceID: Int64) -> [String]) {
+            self.column = column
+            self.keys = keys
+        }
+    }
 
     public init(name: String, source: TableName, sourceColumns: [String], target: TableName, targetColumns: [String],
-                references: [ReferenceRule] = [], mayRebuildIndexes: Bool = true,
+                references: [ReferenceRule] = [], mayRebuildIndexes: Bool = true, ownedKeys: OwnedKeys? = nil,
                 transform: @escaping @Sendable (_ row: [String?], _ issues: inout RowIssues) -> [String?]?) {
         self.name = name
         self.source = source
@@ -76,6 +89,7 @@ public struct LoadSpec: Sendable {
         self.targetColumns = targetColumns
         self.references = references
         self.mayRebuildIndexes = mayRebuildIndexes
+        self.ownedKeys = ownedKeys
         self.transform = transform
     }
 

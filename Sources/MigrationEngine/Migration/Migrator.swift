@@ -122,7 +122,7 @@ public struct Migrator: Sendable {
             }
             // 4. V2 holds nothing this migration did not write (checked before anything is written).
             var progress = try await state.progress(v2)
-            try await checkNoForeignRows(v2, progress: progress)
+            try await checkNoForeignRows(v2, progress: progress, v1: v1)
             // 5. State schema, identity of both sides.
             try await state.create(v2)
             try await state.checkIdentity(v2, side: "V1", of: v1)
@@ -281,10 +281,16 @@ public struct Migrator: Sendable {
         }
     }
 
-    func checkNoForeignRows(_ v2: PGConnection, progress: [String: MigrationState.Progress]) async throws {
+    func checkNoForeignRows(_ v2: PGConnection, progress: [String: MigrationState.Progress], v1: PGConnection) async throws {
         var foreign: [String] = []
         for load in plan.loads {
-            let count = Int64(try await v2.scalar("SELECT count(*) FROM \(load.target.sql)") ?? "0") ?? 0
+            let count: Int64
+            if let owned = load.ownedKeys {
+                let maxID = Int64(try await v1.scalar("SELECT coalesce(max(\(SQL.ident(load.sourceColumns[0]))), 0) FROM \(load.source.sql)") ?? "0") ?? 0
+                count = try await Self.countOwned(v2, load: load, owned: owned, upTo: maxID)
+            } else {
+                count = Int64(try await v2.scalar("SELECT count(*) FROM \(load.target.sql)") ?? "0") ?? 0
+            }
             let ours = progress[load.name]?.rowsWritten ?? 0
             if count != ours {
                 foreign.append("\(load.target): \(count) rows, \(ours) written by this migration")
@@ -293,6 +299,14 @@ public struct Migrator: Sendable {
         if !foreign.isEmpty {
             throw MigrationError(.refused, "V2 already holds rows this migration did not write (\(foreign.joined(separator: "; "))). Clear them with `cocoatrack-migrate rollback --clear-v2` (it snapshots first), then migrate again. Nothing was written.")
         }
+    }
+
+    /// Rows of a shared target whose key is one this migration writes for source ids 1…n.
+    static func countOwned(_ c: PGConnection, load: LoadSpec, owned: LoadSpec.OwnedKeys, upTo n: Int64) async throws -> Int64 {
+        let keys = owned.keys(n)
+        if keys.isEmpty { return 0 }
+        return Int64(try await c.scalar("SELECT count(*) FROM \(load.target.sql) WHERE \(SQL.ident(owned.column))::text = ANY($1::text[])",
+                                        [pgTextArray(keys)]) ?? "0") ?? 0
     }
 
     // MARK: loads
@@ -609,4 +623,9 @@ final class LockedSet: Sendable {
     func insert(_ s: String) { set.withLock { _ = $0.insert(s) } }
     func remove(_ s: String) { set.withLock { _ = $0.remove(s) } }
     var snapshot: Set<String> { self.set.withLock { $0 } }
+}
+
+/// A PostgreSQL array literal of text values (for `= ANY($1::text[])`).
+public func pgTextArray(_ items: [String]) -> String {
+    "{" + items.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
 }

@@ -1,0 +1,152 @@
+import Foundation
+import Logging
+
+/// `rollback --clear-v2`: empties every table a migration filled (and, in shared tables, only
+/// the rows it wrote), in one transaction, so that a failure leaves everything as it was.
+/// Refuses a database that holds no record of this migration (V1, or any other database).
+public struct ClearTarget: Sendable {
+    public let plan: MigrationPlan
+    public let target: ConnectionConfig
+    public let logger: Logger
+
+    public init(plan: MigrationPlan, target: ConnectionConfig, logger: Logger) {
+        self.plan = plan
+        self.target = target
+        self.logger = logger
+    }
+
+    var state: MigrationState { MigrationState(schema: plan.stateSchema) }
+
+    public struct TableCount: Sendable {
+        public var table: String
+        public var rows: Int64
+        /// "all rows" or "rows written by the migration".
+        public var scope: String
+    }
+
+    public struct Preview: Sendable {
+        public var database: String
+        public var url: String
+        public var order: [TableCount]
+        public var journaledDDL: Int
+        public var truncate: Bool
+        public var total: Int64 { order.reduce(0) { $0 + $1.rows } }
+    }
+
+    public struct Result: Sendable {
+        public var deleted: [TableCount]
+        public var ddlRestored: Int
+        public var remaining: Int64
+        public var runsKept: Int
+    }
+
+    /// Checks that `c` is the V2 this migration recorded; throws `.refused` otherwise.
+    func checkIsRecordedTarget(_ c: PGConnection) async throws {
+        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("identity")]) == "t" else {
+            throw MigrationError(.refused, "\(target.redactedURL) holds no record of a migration (no \(plan.stateSchema) schema): it is not the V2 this tool migrated into. Check V2_DATABASE_URL (is it pointing at V1?). Nothing was touched.")
+        }
+        let here = try await c.query("SELECT (SELECT system_identifier::text FROM pg_control_system()), current_database()").rows[0]
+        guard let recorded = try await c.query("SELECT system_id, database FROM \(state.t("identity")) WHERE side = 'V2'").rows.first else {
+            throw MigrationError(.refused, "\(target.redactedURL) has a migration schema but no recorded V2 identity. Refusing to clear it. Nothing was touched.")
+        }
+        if recorded[0] != here[0] || recorded[1] != here[1] {
+            throw MigrationError(.refused, "\(target.redactedURL) is not the V2 recorded by the migration (recorded: system \(recorded[0]!), database \(recorded[1]!); here: system \(here[0]!), database \(here[1]!)). It may be a restored copy; refusing to clear it. Nothing was touched.")
+        }
+    }
+
+    func order(_ c: PGConnection) async throws -> (tables: [TableName], shared: [LoadSpec], truncate: Bool) {
+        let catalog = try await Catalog.read(c, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
+        let owned = plan.loads.filter { $0.ownedKeys == nil }
+        let whole = Set(owned.map(\.target))
+        let order = try catalog.clearOrder(of: whole)
+        // TRUNCATE is safe only when no table outside the set references one inside it.
+        let outside = catalog.foreignKeys.filter { whole.contains($0.referencedTable) && !whole.contains($0.table) }
+        let shared = plan.loads.filter { $0.ownedKeys != nil }
+        return (order, shared, outside.isEmpty)
+    }
+
+    func sharedMax(_ c: PGConnection, _ load: LoadSpec) async throws -> Int64 {
+        let progress = try await state.progress(c)[load.name]
+        return progress?.lastSourceID ?? 0
+    }
+
+    public func preview() async throws -> Preview {
+        let c = try await PGConnection.connect(target, logger: logger)
+        defer { Task { await c.close() } }
+        try await checkIsRecordedTarget(c)
+        let (tables, shared, truncate) = try await order(c)
+        var counts: [TableCount] = []
+        for t in tables {
+            counts.append(TableCount(table: t.description, rows: Int64(try await c.scalar("SELECT count(*) FROM \(t.sql)") ?? "0") ?? 0, scope: "all rows"))
+        }
+        for load in shared {
+            let n = try await Migrator.countOwned(c, load: load, owned: load.ownedKeys!, upTo: try await sharedMax(c, load))
+            counts.append(TableCount(table: load.target.description, rows: n, scope: "rows written by the migration"))
+        }
+        let ddl = try await DDLJournal(state: state).entries(c).count
+        return Preview(database: try await c.scalar("SELECT current_database()") ?? "?", url: target.redactedURL, order: counts,
+                       journaledDDL: ddl, truncate: truncate)
+    }
+
+    public func run(toolVersion: String) async throws -> Result {
+        let c = try await PGConnection.connect(target, logger: logger)
+        defer { Task { await c.close() } }
+        try await checkIsRecordedTarget(c)
+        guard try await c.scalar("SELECT pg_try_advisory_lock($1)", [String(Migrator.lockKey)]) == "t" else {
+            throw MigrationError(.refused, "a migrate is running against this V2 (it holds the migration lock). Stop it first (Ctrl+C), then clear. Nothing was touched.")
+        }
+        let (tables, shared, truncate) = try await order(c)
+        var keyLists: [(LoadSpec, [String])] = []
+        for load in shared { keyLists.append((load, load.ownedKeys!.keys(try await sharedMax(c, load)))) }
+        let sharedKeys = keyLists
+        let state = self.state
+        let runID = UUID().uuidString.lowercased()
+        let url = target.redactedURL
+        let result: Result = try await c.withSession { s in
+            try s.execute("BEGIN")
+            do {
+                var deleted: [TableCount] = []
+                for t in tables {
+                    deleted.append(TableCount(table: t.description, rows: Int64(try s.query("SELECT count(*) FROM \(t.sql)").rows[0][0] ?? "0") ?? 0, scope: "all rows"))
+                }
+                if truncate {
+                    if !tables.isEmpty { try s.execute("TRUNCATE \(tables.map(\.sql).joined(separator: ", "))") }
+                } else {
+                    for t in tables { try s.execute("DELETE FROM \(t.sql)") }
+                }
+                for (load, keys) in sharedKeys {
+                    let r = try s.query("DELETE FROM \(load.target.sql) WHERE \(SQL.ident(load.ownedKeys!.column))::text = ANY($1::text[])", [pgTextArray(keys)])
+                    deleted.append(TableCount(table: load.target.description, rows: Int64(r.affected), scope: "rows written by the migration"))
+                }
+                // Keys and indexes a migration set aside come back on the now empty tables.
+                let ddl = try DDLJournal(state: state).restoreAll(in: s)
+                // The attempt's progress goes; the history of runs stays.
+                try s.execute("DELETE FROM \(state.t("load_progress")); DELETE FROM \(state.t("row_issues"));")
+                let counts = "{" + deleted.map { "\"\($0.table)\": \($0.rows)" }.joined(separator: ", ") + "}"
+                _ = try s.query("""
+                    INSERT INTO \(state.t("runs")) (run_id, command, tool_version, v2_url, os_user, outcome, finished_at, counts)
+                    VALUES ($1, 'rollback --clear-v2', $2, $3, $4, 'completed', clock_timestamp(), $5::jsonb)
+                    """, [runID, toolVersion, url, ProcessInfo.processInfo.environment["USER"] ?? "", counts])
+                try s.execute("COMMIT")
+                return Result(deleted: deleted, ddlRestored: ddl, remaining: 0, runsKept: 0)
+            } catch {
+                try? s.execute("ROLLBACK")
+                throw error
+            }
+        }
+        // Check afterwards: empty, and the history still there.
+        var r = result
+        var remaining: Int64 = 0
+        for t in tables { remaining += Int64(try await c.scalar("SELECT count(*) FROM \(t.sql)") ?? "0") ?? 0 }
+        for (load, keys) in sharedKeys where !keys.isEmpty {
+            remaining += Int64(try await c.scalar("SELECT count(*) FROM \(load.target.sql) WHERE \(SQL.ident(load.ownedKeys!.column))::text = ANY($1::text[])", [pgTextArray(keys)]) ?? "0") ?? 0
+        }
+        r.remaining = remaining
+        r.runsKept = Int(try await c.scalar("SELECT count(*) FROM \(state.t("runs"))") ?? "0") ?? 0
+        _ = try? await c.scalar("SELECT pg_advisory_unlock($1)", [String(Migrator.lockKey)])
+        if remaining != 0 {
+            throw MigrationError(.checkFailed, "after clearing, \(remaining) migrated rows are still in V2. Run rollback --clear-v2 again and check for concurrent writers.")
+        }
+        return r
+    }
+}
