@@ -16,10 +16,12 @@ BIN="$(swift build -c release --show-bin-path)/cocoatrack-migrate"
 eval "$("$BIN" sandbox env)"
 "$BIN" generate-v1 --scale "$SCALE" --seed 42
 "$BIN" preflight
-# V1 read-only mode (read-only enable) is not built yet: the rehearsal allows a writable V1.
-"$BIN" migrate --allow-writable-v1 --rejects-csv rehearsal-rejects.csv
+"$BIN" snapshot v1 --dir snapshots --label final
+"$BIN" read-only enable --app-role app_user --yes
+"$BIN" snapshot v2 --dir snapshots --label pre_migration
+"$BIN" migrate --rejects-csv rehearsal-rejects.csv
 "$BIN" sandbox status
 echo
-echo "V1 and V2 are running. Explore with:"
+echo "V1 is read-only for app_user (undo: $BIN read-only disable). V1 and V2 are running. Explore with:"
 echo "  eval \"\$($BIN sandbox env)\"; psql \"\$V1_DATABASE_URL\""
 echo "Remove everything with: $BIN sandbox down"

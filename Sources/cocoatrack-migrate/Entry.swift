@@ -18,6 +18,7 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
             MigrateCommand.self,
             SnapshotCommand.self,
             RollbackCommand.self,
+            ReadOnlyCommand.self,
         ]
     )
 

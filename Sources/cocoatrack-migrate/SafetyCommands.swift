@@ -87,3 +87,62 @@ struct RollbackCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct ReadOnlyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "read-only",
+        abstract: "V1 read-only mode for the application role: enable (revoke every write path, prove it), disable (restore exactly), status.",
+        discussion: """
+            enable records every write privilege that reaches the role (directly, through PUBLIC, through roles it \
+            belongs to, column grants, sequences) in schema cocoatrack_readonly of V1, revokes them in one transaction, \
+            sets default_transaction_read_only for the role, ends its sessions after letting open transactions finish, \
+            and probes every kind of write as the role in a rolled-back transaction. Any failure undoes it all.
+            """
+    )
+
+    @Argument(help: "enable, disable or status") var action: String
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .customLong("app-role"), help: "The V1 role the application connects as.") var appRole: String = CocoaTrackSchema.defaultAppRole
+    @Option(name: .customLong("session-timeout"), help: "Seconds to let the role's open transactions finish before ending its sessions.") var sessionTimeout: Int = 30
+
+    func validate() throws {
+        guard ["enable", "disable", "status"].contains(action) else { throw ValidationError("read-only takes enable, disable or status") }
+    }
+
+    func run() async throws {
+        let mode = ReadOnlyMode(source: try global.config("V1"), appRole: appRole, schemas: ["public"], logger: global.makeLogger())
+        switch action {
+        case "enable":
+            if !global.yes {
+                guard isatty(0) == 1 else {
+                    throw MigrationError(.refused, "read-only enable revokes \(appRole)'s writes on V1 and ends its sessions: pass --yes (or run it on a terminal and confirm). Nothing was changed.")
+                }
+                FileHandle.standardError.write(Data("revoke every write of \(appRole) on V1 and end its sessions? type yes: ".utf8))
+                guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
+                    throw MigrationError(.refused, "not confirmed. Nothing was changed.")
+                }
+            }
+            let r = try await mode.enable(sessionTimeout: .seconds(sessionTimeout))
+            for g in r.revoked { Out.info("revoked \(g)") }
+            Out.result("V1 is read-only for \(appRole): \(r.revoked.count) write privileges revoked (recorded for disable), default_transaction_read_only = on, \(r.sessionsEnded) sessions ended, \(r.probed) write probes refused.")
+        case "disable":
+            let r = try await mode.disable()
+            Out.result("V1 writable again for \(appRole): \(r.regranted) privileges re-granted exactly as recorded; role setting restored.")
+        default:
+            let st = try await mode.status()
+            Out.result("read-only mode: \(st.enabled ? "ENABLED" : "disabled"); role setting default_transaction_read_only: \(st.roleReadOnlySetting ? "on" : "off")")
+            if st.writable.isEmpty {
+                Out.result("\(appRole) can write no table or sequence through any grant.")
+            } else {
+                Out.result("\(appRole) can still write:")
+                for g in st.writable { Out.result("  \(g)") }
+            }
+            for b in st.blockers { Out.result("BLOCKER: \(b)") }
+            if global.json {
+                Out.json(["event": "read_only_status", "enabled": st.enabled, "role_setting_on": st.roleReadOnlySetting,
+                          "writable": st.writable.map(\.description), "blockers": st.blockers])
+            }
+            if !st.writable.isEmpty || !st.blockers.isEmpty { throw ExitCode(3) }
+        }
+    }
+}
