@@ -16,6 +16,7 @@ BIN="$(swift build -c release --show-bin-path)/cocoatrack-migrate"
 eval "$("$BIN" sandbox env)"
 "$BIN" generate-v1 --scale "$SCALE" --seed 42
 "$BIN" preflight
+"$BIN" inventory
 "$BIN" snapshot v1 --dir snapshots --label final
 "$BIN" read-only enable --app-role app_user --yes
 "$BIN" snapshot v2 --dir snapshots --label pre_migration

@@ -19,6 +19,7 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
             SnapshotCommand.self,
             RollbackCommand.self,
             ReadOnlyCommand.self,
+            InventoryCommand.self,
         ]
     )
 

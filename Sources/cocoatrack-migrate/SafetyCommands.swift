@@ -146,3 +146,38 @@ struct ReadOnlyCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct InventoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inventory",
+        abstract: "Exact row counts and sizes of every table on both sides, server versions, URLs and time; recorded in V2's migration schema.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let logger = global.makeLogger()
+        let v1 = try await PGConnection.connect(try global.config("V1"), logger: logger)
+        let v2 = try await PGConnection.connect(try global.config("V2"), logger: logger)
+        defer { Task { await v1.close(); await v2.close() } }
+        let plan = CocoaTrackMapping.plan(context: .init())
+        let report = Inventory.Report(takenAt: Date(), sides: [
+            try await Inventory.side(v1, schemas: plan.sourceSchemas),
+            try await Inventory.side(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables),
+        ])
+        let id = try await Inventory.record(report, state: MigrationState(schema: plan.stateSchema), in: v2)
+        if global.json {
+            Out.json(["event": "inventory", "inventory_id": id, "taken_at": ISO8601DateFormatter().string(from: report.takenAt),
+                      "sides": report.sides.map { s in
+                          ["side": s.label, "url": s.url, "version": s.version, "database": s.database, "database_bytes": s.databaseBytes,
+                           "tables": s.tables.map { ["table": $0.table, "rows": $0.rows, "bytes": $0.bytes] }] as [String: Any]
+                      }])
+            return
+        }
+        Out.result("inventory \(id) at \(ISO8601DateFormatter().string(from: report.takenAt))")
+        for s in report.sides {
+            Out.result("\(s.label): PostgreSQL \(s.version), \(s.url), database \(s.database), \(fmt(s.databaseBytes)) bytes")
+            for t in s.tables { Out.result("  \(pad(t.table, 28)) \(pad(fmt(t.rows), 12, right: true)) rows \(pad(fmt(t.bytes), 14, right: true)) bytes") }
+            Out.result("  \(pad("total", 28)) \(pad(fmt(s.tables.reduce(0) { $0 + $1.rows }), 12, right: true)) rows")
+        }
+    }
+}
