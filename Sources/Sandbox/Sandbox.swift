@@ -425,9 +425,9 @@ public enum ProcessStatus {
     }
 }
 
-enum FreePort {
+public enum FreePort {
     /// Asks the kernel for a free TCP port on 127.0.0.1.
-    static func find() throws -> Int {
+    public static func find() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw MigrationError(.environment, "socket() failed: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
