@@ -38,7 +38,10 @@ public struct ReadOnlyMode: Sendable {
         public var privilege: String
         public var grantable: Bool
         public var description: String {
-            "\(privilege) on \(objectKind) \(object)\(column.map { "(\($0))" } ?? "") via \(grantee == "PUBLIC" ? "PUBLIC" : grantee)"
+            if objectKind == "default" {
+                return "\(privilege) on future \((column ?? "TABLES").lowercased()) (default privileges \(object)) via \(grantee)"
+            }
+            return "\(privilege) on \(objectKind) \(object)\(column.map { "(\($0))" } ?? "") via \(grantee == "PUBLIC" ? "PUBLIC" : grantee)"
         }
     }
 
@@ -80,6 +83,17 @@ public struct ReadOnlyMode: Sendable {
             WHERE n.nspname = ANY($2::text[]) AND c.relkind IN ('r', 'p') AND att.attacl IS NOT NULL AND att.attnum > 0
               AND (a.grantee = 0 OR a.grantee IN (SELECT oid FROM reach)) AND a.grantee <> c.relowner
               AND a.privilege_type IN ('INSERT', 'UPDATE')
+            UNION ALL
+            SELECT 'default', format('FOR ROLE %I IN SCHEMA %I', pg_get_userbyid(d.defaclrole), n.nspname),
+                   CASE d.defaclobjtype WHEN 'S' THEN 'SEQUENCES' ELSE 'TABLES' END,
+                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, pg_get_userbyid(a.grantor),
+                   a.privilege_type, a.is_grantable
+            FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace
+            CROSS JOIN LATERAL aclexplode(d.defaclacl) a
+            WHERE n.nspname = ANY($2::text[]) AND d.defaclobjtype IN ('r', 'S')
+              AND (a.grantee = 0 OR a.grantee IN (SELECT oid FROM reach)) AND a.grantee <> d.defaclrole
+              AND ((d.defaclobjtype = 'r' AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'))
+                OR (d.defaclobjtype = 'S' AND a.privilege_type IN ('UPDATE', 'USAGE')))
             ORDER BY 2, 3, 4, 6
             """, [appRole, schemaList]).rows
         return rows.map { Grant(objectKind: $0[0]!, object: $0[1]!, column: $0[2], grantee: $0[3]!, grantor: $0[4]!, privilege: $0[5]!, grantable: $0[6] == "t") }
@@ -185,6 +199,10 @@ public struct ReadOnlyMode: Sendable {
     }
 
     static func revokeSQL(_ g: Grant) -> String {
+        if g.objectKind == "default" {
+            let grantee = g.grantee == "PUBLIC" ? "PUBLIC" : SQL.ident(g.grantee)
+            return "ALTER DEFAULT PRIVILEGES \(g.object) REVOKE \(g.privilege) ON \(g.column ?? "TABLES") FROM \(grantee)"
+        }
         let target = g.objectKind == "sequence" ? "SEQUENCE \(g.object)" : "TABLE \(g.object)"
         let priv = g.column.map { "\(g.privilege) (\(SQL.ident($0)))" } ?? g.privilege
         let grantee = g.grantee == "PUBLIC" ? "PUBLIC" : SQL.ident(g.grantee)
@@ -192,6 +210,10 @@ public struct ReadOnlyMode: Sendable {
     }
 
     static func grantSQL(_ g: Grant) -> String {
+        if g.objectKind == "default" {
+            let grantee = g.grantee == "PUBLIC" ? "PUBLIC" : SQL.ident(g.grantee)
+            return "ALTER DEFAULT PRIVILEGES \(g.object) GRANT \(g.privilege) ON \(g.column ?? "TABLES") TO \(grantee)\(g.grantable ? " WITH GRANT OPTION" : "")"
+        }
         let target = g.objectKind == "sequence" ? "SEQUENCE \(g.object)" : "TABLE \(g.object)"
         let priv = g.column.map { "\(g.privilege) (\(SQL.ident($0)))" } ?? g.privilege
         let grantee = g.grantee == "PUBLIC" ? "PUBLIC" : SQL.ident(g.grantee)

@@ -19,6 +19,10 @@ struct ReadOnlyTests {
             FROM pg_attribute att JOIN pg_class c ON c.oid = att.attrelid CROSS JOIN LATERAL aclexplode(att.attacl) a
             WHERE c.relnamespace = 'public'::regnamespace AND att.attacl IS NOT NULL
             UNION ALL
+            SELECT 'default ' || pg_get_userbyid(d.defaclrole) || ' ' || d.defaclobjtype::text || ' ' || pg_get_userbyid(a.grantor) || ' -> ' ||
+                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END || ' ' || a.privilege_type || ' ' || a.is_grantable
+            FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) a
+            UNION ALL
             SELECT 'setting ' || array_to_string(d.setconfig, ',') FROM pg_db_role_setting d JOIN pg_roles r ON r.oid = d.setrole WHERE r.rolname = 'app_user'
             ORDER BY 1
             """).rows.map { $0[0]! }
@@ -51,12 +55,15 @@ struct ReadOnlyTests {
         #expect(report.revoked.contains { $0.grantee == "PUBLIC" && $0.privilege == "INSERT" })
         #expect(report.revoked.contains { $0.grantee == writers && $0.object == "public.cooperatives" })
         #expect(report.revoked.contains { $0.objectKind == "column" && $0.column == "name" })
+        #expect(report.revoked.contains { $0.objectKind == "default" && $0.grantee == "app_user" && $0.privilege == "INSERT" })
         #expect(report.sessionsEnded >= 1)
         await #expect(throws: MigrationError.self) { try await appSession.execute("SELECT 1") }
         await appSession.close()
         let status = try await mode.status()
         #expect(status.enabled && status.writable.isEmpty && status.roleReadOnlySetting)
 
+        // A table created during the window does not hand the app writes through default privileges.
+        try await pair.v1Admin().using { try await $0.execute("CREATE TABLE public.created_in_window (id int)") }
         // Every kind of write, as the app, also after switching the read-only default off and
         // after switching to the role that held write grants.
         let writes = [
@@ -65,6 +72,7 @@ struct ReadOnlyTests {
             "UPDATE cooperatives SET name = name", "DELETE FROM cooperatives",
             "UPDATE warehouses SET name = name", "SELECT nextval('regions_id_seq')",
             "COPY regions (name, code, created_at) FROM STDIN",
+            "INSERT INTO created_in_window VALUES (1)",
         ]
         let app = try await pair.connect(pair.appUserURL, label: "app")
         for prelude in ["", "SET default_transaction_read_only = off; ", "SET default_transaction_read_only = off; SET ROLE \(writers); "] {
@@ -82,6 +90,7 @@ struct ReadOnlyTests {
         #expect(try await app.scalar("SELECT count(*) FROM regions") == "1")
         await app.close()
 
+        try await pair.v1Admin().using { try await $0.execute("DROP TABLE public.created_in_window") }
         let undo = try await mode.disable()
         #expect(undo.regranted == report.revoked.count)
         let after = try await pair.v1Admin().using { try await Self.aclState($0) }
