@@ -8,6 +8,12 @@ import Glibc
 /// capturing its output on dedicated threads (no pipe deadlock, no run-loop polling).
 /// Output is redacted before it reaches any error.
 public enum Subprocess {
+    /// Creating pipes, marking them close-on-exec and spawning happen under one lock: a child
+    /// spawned by another thread between `pipe()` and `fcntl()` would inherit our pipe's write end
+    /// and keep it open for its whole life (a pg_ctl-started server: forever), so our reader would
+    /// never see end-of-file.
+    static let spawnLock = NSLock()
+
     public struct Output: Sendable {
         public var status: Int32
         public var stdout: String
@@ -49,6 +55,8 @@ public enum Subprocess {
         for fd in [0, 1, 2] as [Int32] {
             posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
         }
+        spawnLock.lock()
+        defer { spawnLock.unlock() }
         _ = try spawn(executable, arguments, environment: nil, attr: &attr, actions: &actions)
     }
 
@@ -64,6 +72,8 @@ public enum Subprocess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        spawnLock.lock()
+        defer { spawnLock.unlock() }
         return try spawn(executable, arguments, environment: environment, attr: &attr, actions: &actions)
     }
 
@@ -102,6 +112,9 @@ public enum Subprocess {
         var outPipe: [Int32] = [0, 0]
         var errPipe: [Int32] = [0, 0]
         var inPipe: [Int32] = [0, 0]
+        spawnLock.lock()
+        var locked = true
+        defer { if locked { spawnLock.unlock() } }
         guard pipe(&outPipe) == 0, pipe(&errPipe) == 0, pipe(&inPipe) == 0 else {
             throw MigrationError(.environment, "pipe() failed: \(String(cString: strerror(errno)))")
         }
@@ -130,6 +143,8 @@ public enum Subprocess {
         close(outPipe[1])
         close(errPipe[1])
         close(inPipe[0])
+        spawnLock.unlock()
+        locked = false
         let group = DispatchGroup()
         let outBox = DataBox()
         let errBox = DataBox()
