@@ -115,15 +115,8 @@ public struct DDLJournal: Sendable {
             let failure: String? = try await c.withSession { s in
                 try s.execute("BEGIN")
                 do {
-                    let exists: Bool
-                    if e.kind == "index" {
-                        let schema = e.table.split(separator: ".").first.map(String.init) ?? "public"
-                        exists = try s.query("SELECT to_regclass($1) IS NOT NULL", [SQL.qualified(schema, e.name)]).rows[0][0] == "t"
-                    } else {
-                        exists = try s.query("SELECT count(*) > 0 FROM pg_constraint WHERE conname = $1 AND conrelid = $2::regclass", [e.name, e.table]).rows[0][0] == "t"
-                    }
                     var failure: String?
-                    if !exists {
+                    if try !Self.exists(s, table: e.table, name: e.name, kind: e.kind) {
                         if e.kind == "foreign_key" {
                             try s.execute("SAVEPOINT fk")
                             do {
@@ -159,19 +152,22 @@ public struct DDLJournal: Sendable {
         var n = 0
         for r in rows.sorted(by: { (rank[$0[2]!]!, $0[0]!, $0[1]!) < (rank[$1[2]!]!, $1[0]!, $1[1]!) }) {
             let (table, name, kind, sql) = (r[0]!, r[1]!, r[2]!, r[3]!)
-            let exists: Bool
-            if kind == "index" {
-                let schema = table.split(separator: ".").first.map(String.init) ?? "public"
-                exists = try s.query("SELECT to_regclass($1) IS NOT NULL", [SQL.qualified(schema, name)]).rows[0][0] == "t"
-            } else {
-                exists = try s.query("SELECT count(*) > 0 FROM pg_constraint WHERE conname = $1 AND conrelid = $2::regclass", [name, table]).rows[0][0] == "t"
-            }
-            if !exists {
+            if try !Self.exists(s, table: table, name: name, kind: kind) {
                 try s.execute(sql)
                 n += 1
             }
             _ = try s.query("DELETE FROM \(state.t("dropped_ddl")) WHERE table_name = $1 AND object_name = $2", [table, name])
         }
         return n
+    }
+
+    /// Whether a journaled object is present again (an index by name in the table's schema, a
+    /// constraint by name on the table).
+    static func exists(_ s: PGSession, table: String, name: String, kind: String) throws -> Bool {
+        if kind == "index" {
+            let schema = table.split(separator: ".").first.map(String.init) ?? "public"
+            return try s.query("SELECT to_regclass($1) IS NOT NULL", [SQL.qualified(schema, name)]).rows[0][0] == "t"
+        }
+        return try s.query("SELECT count(*) > 0 FROM pg_constraint WHERE conname = $1 AND conrelid = $2::regclass", [name, table]).rows[0][0] == "t"
     }
 }
