@@ -46,6 +46,7 @@ struct ClearV2Tests {
         try #require(FileManager.default.isExecutableFile(atPath: CLI.binary), "build the executable first: swift build")
         let pair = try await TestSandbox.shared.freshPair("clearpart")
         try await MigrationFixture.generate(pair, scale: 0.01, seed: 9)
+        let v1Before = try await pair.v1Admin().using { try await fingerprints($0) }
         let ddlBefore = try await pair.v2Owner().using { try await MigrationFixture.catalogDDL($0) }
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("ctm-clear-\(UUID().uuidString).log").path
         defer { try? FileManager.default.removeItem(atPath: log) }
@@ -69,6 +70,7 @@ struct ClearV2Tests {
             #expect(try await watcher.scalar("SELECT count(*) FROM public.\(t)") == "0", "\(t)")
         }
         #expect(try await watcher.scalar("SELECT count(*) FROM cocoatrack_migration.dropped_ddl") == "0")
+        #expect(try await pair.v1Admin().using { try await fingerprints($0) } == v1Before, "V1 untouched")
         await watcher.close()
     }
 
