@@ -102,7 +102,16 @@ struct GlobalOptions: ParsableArguments {
         return logger
     }
 
+    /// Settings files are not read yet: rather than ignore one silently, say so.
+    func checkConfigFile() throws {
+        let path = configFile ?? (FileManager.default.fileExists(atPath: "cocoatrack-migrate.yml") ? "cocoatrack-migrate.yml" : nil)
+        if let path {
+            throw MigrationError(.configuration, "settings files (\(path)) are not supported yet; nothing in it would be applied. Pass the settings as flags or environment variables (--v1/--v2, V1_DATABASE_URL, V2_DATABASE_URL, --app-role), and move the file away.")
+        }
+    }
+
     func config(_ side: String) throws -> ConnectionConfig {
+        try checkConfigFile()
         let env = ProcessInfo.processInfo.environment
         let (flag, variable) = side == "V1" ? (v1URL, "V1_DATABASE_URL") : (v2URL, "V2_DATABASE_URL")
         guard let url = flag ?? env[variable], !url.isEmpty else {
