@@ -322,7 +322,8 @@ public struct SandboxManager: Sendable {
     public func spawnWatchdog(owner: Int32, state: SandboxState) throws {
         let dirs = state.clusters.map { "'\($0.dataDirectory)'" }.joined(separator: " ")
         let script = """
-            while kill -0 \(owner) 2>/dev/null; do sleep 1; done
+            # Alive and not a zombie (some container init processes never reap).
+            while kill -0 \(owner) 2>/dev/null && [ "$(sed 's/.*) //' /proc/\(owner)/stat 2>/dev/null | cut -c1)" != "Z" ]; do sleep 1; done
             for d in \(dirs); do
               if [ -f "$d/postmaster.pid" ]; then kill -QUIT "$(head -n 1 "$d/postmaster.pid")" 2>/dev/null; fi
             done
