@@ -343,14 +343,6 @@ public struct CopyInWriter: ~Copyable {
         buffer.reserveCapacity(flushAt + 4096)
     }
 
-    /// Appends one complete row (must end with "\n").
-    public mutating func writeRow(_ line: String) throws {
-        var line = line
-        line.withUTF8 { buffer.append(contentsOf: $0) }
-        rows += 1
-        if buffer.count >= flushAt { try flush() }
-    }
-
     /// Appends one complete row given as raw bytes.
     public mutating func writeRow(bytes: UnsafeRawBufferPointer) throws {
         buffer.append(contentsOf: bytes)

@@ -102,7 +102,4 @@ enum SHA1 {
         }
     }
 
-    static func hash(_ input: [UInt8]) -> [UInt8] {
-        withDigest(prefix: input, name: "") { Array($0) }
-    }
 }

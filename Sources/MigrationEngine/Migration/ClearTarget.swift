@@ -80,7 +80,7 @@ public struct ClearTarget: Sendable {
             counts.append(TableCount(table: t.description, rows: Int64(try await c.scalar("SELECT count(*) FROM \(t.sql)") ?? "0") ?? 0, scope: "all rows"))
         }
         for load in shared {
-            let n = try await Migrator.countOwned(c, load: load, owned: load.ownedKeys!, upTo: try await sharedMax(c, load))
+            let n = try await Migrator.countOwned(c, load: load, keys: load.ownedKeys!.keys(try await sharedMax(c, load)))
             counts.append(TableCount(table: load.target.description, rows: n, scope: "rows written by the migration"))
         }
         let ddl = try await DDLJournal(state: state).entries(c).count
@@ -138,9 +138,7 @@ public struct ClearTarget: Sendable {
         var r = result
         var remaining: Int64 = 0
         for t in tables { remaining += Int64(try await c.scalar("SELECT count(*) FROM \(t.sql)") ?? "0") ?? 0 }
-        for (load, keys) in sharedKeys where !keys.isEmpty {
-            remaining += Int64(try await c.scalar("SELECT count(*) FROM \(load.target.sql) WHERE \(SQL.ident(load.ownedKeys!.column))::text = ANY($1::text[])", [pgTextArray(keys)]) ?? "0") ?? 0
-        }
+        for (load, keys) in sharedKeys { remaining += try await Migrator.countOwned(c, load: load, keys: keys) }
         r.remaining = remaining
         r.runsKept = Int(try await c.scalar("SELECT count(*) FROM \(state.t("runs"))") ?? "0") ?? 0
         _ = try? await c.scalar("SELECT pg_advisory_unlock($1)", [String(Migrator.lockKey)])

@@ -7,7 +7,6 @@ public final class LoadCounters: Sendable {
     public let read = Atomic<Int64>(0)
     public let written = Atomic<Int64>(0)
     public let rejected = Atomic<Int64>(0)
-    public let committedRead = Atomic<Int64>(0)
     public init() {}
 }
 
@@ -82,6 +81,16 @@ struct LoadPipeline {
             var batch = Batch()
             var fields: [String?] = []
             let sourceName = spec.source.name
+            /// Counts a full batch into the result and hands it on.
+            func ship(_ b: Batch) throws {
+                result.read += b.read; result.written += b.written
+                result.rejected += b.rejected; result.warnings += b.warnings
+                if let channel {
+                    guard channel.send(b) else { throw MigrationError(.interrupted, "the writer stopped") }
+                } else {
+                    collect(b)
+                }
+            }
             do {
                 try s.copyOut(query) { raw in
                     CopyTextParser.fields(raw, into: &fields)
@@ -115,21 +124,11 @@ struct LoadPipeline {
                     counters.read.add(1, ordering: .relaxed)
                     if batch.read >= options.batchRows || batch.rows.row.bytes.count >= options.batchBytes {
                         try s.checkCancelled()
-                        result.read += batch.read; result.written += batch.written
-                        result.rejected += batch.rejected; result.warnings += batch.warnings
-                        if let channel {
-                            guard channel.send(batch) else { throw MigrationError(.interrupted, "the writer stopped") }
-                        } else {
-                            collect(batch)
-                        }
+                        try ship(batch)
                         batch = Batch()
                     }
                 }
-                if batch.read > 0 {
-                    result.read += batch.read; result.written += batch.written
-                    result.rejected += batch.rejected; result.warnings += batch.warnings
-                    if let channel { _ = channel.send(batch) } else { collect(batch) }
-                }
+                if batch.read > 0 { try ship(batch) }
                 try s.execute("COMMIT")
                 channel?.close()
             } catch {
@@ -182,7 +181,6 @@ struct LoadPipeline {
                     }
                     counters.written.add(batch.written, ordering: .relaxed)
                     counters.rejected.add(batch.rejected, ordering: .relaxed)
-                    counters.committedRead.add(batch.read, ordering: .relaxed)
                 }
                 if options.replicationRoleReplica { try s.execute("SET session_replication_role = origin") }
             } catch {

@@ -287,7 +287,7 @@ public struct Migrator: Sendable {
             let count: Int64
             if let owned = load.ownedKeys {
                 let maxID = Int64(try await v1.scalar("SELECT coalesce(max(\(SQL.ident(load.sourceColumns[0]))), 0) FROM \(load.source.sql)") ?? "0") ?? 0
-                count = try await Self.countOwned(v2, load: load, owned: owned, upTo: maxID)
+                count = try await Self.countOwned(v2, load: load, keys: owned.keys(maxID))
             } else {
                 count = Int64(try await v2.scalar("SELECT count(*) FROM \(load.target.sql)") ?? "0") ?? 0
             }
@@ -301,10 +301,9 @@ public struct Migrator: Sendable {
         }
     }
 
-    /// Rows of a shared target whose key is one this migration writes for source ids 1…n.
-    static func countOwned(_ c: PGConnection, load: LoadSpec, owned: LoadSpec.OwnedKeys, upTo n: Int64) async throws -> Int64 {
-        let keys = owned.keys(n)
-        if keys.isEmpty { return 0 }
+    /// Rows of a shared target whose key is one of `keys` (those this migration writes).
+    static func countOwned(_ c: PGConnection, load: LoadSpec, keys: [String]) async throws -> Int64 {
+        guard let owned = load.ownedKeys, !keys.isEmpty else { return 0 }
         return Int64(try await c.scalar("SELECT count(*) FROM \(load.target.sql) WHERE \(SQL.ident(owned.column))::text = ANY($1::text[])",
                                         [pgTextArray(keys)]) ?? "0") ?? 0
     }
@@ -465,7 +464,6 @@ public struct Migrator: Sendable {
         let pipeline = LoadPipeline(spec: spec, state: state, options: options.load, runID: runID, index: index,
                                     counters: counters, logger: logger, snapshot: snapshot)
         counters.read.store(prior?.rowsRead ?? 0, ordering: .relaxed)
-        counters.committedRead.store(prior?.rowsRead ?? 0, ordering: .relaxed)
         counters.written.store(prior?.rowsWritten ?? 0, ordering: .relaxed)
         counters.rejected.store(prior?.rowsRejected ?? 0, ordering: .relaxed)
         let started = Date()
