@@ -482,7 +482,9 @@ public struct Migrator: Sendable {
             try await writeDone
         } catch {
             channel.close(failure: error)
-            _ = try? await writeDone
+            // When the writer failed, the reader only saw "the writer stopped": report the
+            // writer's error, which is the cause (it is the reader's own when the reader failed).
+            try await writeDone
             throw error
         }
         // Rebuild the table's keys and indexes, exactly as recorded, refresh the planner's
