@@ -21,6 +21,14 @@ public struct ColumnInfo: Sendable, Equatable {
     public var notNull: Bool
     public var defaultExpression: String?
     public var isGenerated: Bool
+    /// `pg_type.typname` (for an array, its element's name with `kind` `A`), and
+    /// `pg_type.typcategory` (`E` enum, `A` array, …): what verification canonicalises by.
+    public var typeName: String = ""
+    public var typeCategory: String = ""
+    public var elementTypeName: String = ""
+
+    /// How values of this column compare (see `ValueKind`).
+    public var valueKind: ValueKind { ValueKind(typeName: typeName, category: typeCategory, elementTypeName: elementTypeName) }
 }
 
 public struct ForeignKeyInfo: Sendable, Equatable {
@@ -57,18 +65,22 @@ public struct Catalog: Sendable {
             """
         let cols = try await connection.query("""
             SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-                   pg_get_expr(d.adbin, d.adrelid), a.attgenerated <> '', greatest(c.reltuples, 0)::bigint, c.oid
+                   pg_get_expr(d.adbin, d.adrelid), a.attgenerated <> '', greatest(c.reltuples, 0)::bigint, c.oid,
+                   ty.typname, ty.typcategory, coalesce(et.typname, '')
             FROM pg_class c
             JOIN pg_namespace n ON n.oid = c.relnamespace
             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
             LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+            JOIN pg_type ty ON ty.oid = a.atttypid
+            LEFT JOIN pg_type et ON et.oid = ty.typelem AND ty.typcategory = 'A'
             WHERE \(tableFilter)
             ORDER BY n.nspname, c.relname, a.attnum
             """, [schemaList, extra])
         var tables: [TableName: TableInfo] = [:]
         for r in cols.rows {
             let t = TableName(r[0]!, r[1]!)
-            let col = ColumnInfo(name: r[2]!, type: r[3]!, notNull: r[4] == "t", defaultExpression: r[5], isGenerated: r[6] == "t")
+            let col = ColumnInfo(name: r[2]!, type: r[3]!, notNull: r[4] == "t", defaultExpression: r[5], isGenerated: r[6] == "t",
+                                 typeName: r[9]!, typeCategory: r[10]!, elementTypeName: r[11] ?? "")
             tables[t, default: TableInfo(name: t, columns: [], primaryKey: [], estimatedRows: Int64(r[7] ?? "0") ?? 0, oid: UInt32(r[8]!) ?? 0)].columns.append(col)
         }
         let pks = try await connection.query("""

@@ -20,6 +20,7 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
             RollbackCommand.self,
             ReadOnlyCommand.self,
             InventoryCommand.self,
+            VerifyCommand.self,
         ]
     )
 

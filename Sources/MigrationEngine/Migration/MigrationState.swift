@@ -71,6 +71,17 @@ public struct MigrationState: Sendable {
             run_id        uuid,
             PRIMARY KEY (table_name, object_name)
         );
+        CREATE TABLE IF NOT EXISTS \(t("verifications")) (
+            verification_id uuid PRIMARY KEY,
+            started_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+            finished_at     timestamptz,
+            tool_version    text NOT NULL,
+            only_loads      text[] NOT NULL DEFAULT '{}',
+            outcome         text NOT NULL DEFAULT 'running' CHECK (outcome IN ('running', 'pass', 'fail', 'error')),
+            complete        boolean,
+            report          jsonb,
+            message         text
+        );
         """
     }
 

@@ -1,0 +1,625 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a column's values compare, derived from its type in the target's catalog. Both sides are
+/// reduced to the same typed canonical bytes: the source side from the mapping's output (the
+/// target's text input format), the target side from the server's text output.
+public indirect enum ValueKind: Sendable, Equatable, CustomStringConvertible {
+    case text          // text, varchar, name, enum labels: the exact bytes
+    case bpchar        // char(n): trailing blanks are not significant
+    case integer       // int2, int4, int8, oid: by value
+    case numeric       // numeric: by value (12.50 = 12.5), NaN and ±Infinity distinct
+    case float         // float4, float8: by IEEE value (-0 distinct from 0, one NaN)
+    case bool
+    case uuid          // the 16 bytes
+    case timestamp     // timestamp[tz]: UTC microseconds (a text without zone is UTC)
+    case date          // days
+    case json          // json, jsonb: parsed; object keys sorted, duplicates last-wins, numbers by value
+    case inet          // inet, cidr: family, address bytes, prefix length
+    case array(ValueKind)
+
+    public init(typeName: String, category: String, elementTypeName: String) {
+        if category == "A" {
+            self = .array(ValueKind(typeName: elementTypeName, category: "", elementTypeName: ""))
+            return
+        }
+        switch typeName {
+        case "int2", "int4", "int8", "oid": self = .integer
+        case "numeric": self = .numeric
+        case "float4", "float8": self = .float
+        case "bool": self = .bool
+        case "uuid": self = .uuid
+        case "timestamptz", "timestamp": self = .timestamp
+        case "date": self = .date
+        case "json", "jsonb": self = .json
+        case "inet", "cidr": self = .inet
+        case "bpchar": self = .bpchar
+        default: self = .text
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .text: "text"
+        case .bpchar: "bpchar"
+        case .integer: "integer"
+        case .numeric: "numeric"
+        case .float: "float"
+        case .bool: "bool"
+        case .uuid: "uuid"
+        case .timestamp: "timestamp"
+        case .date: "date"
+        case .json: "json"
+        case .inet: "inet"
+        case .array(let e): "\(e)[]"
+        }
+    }
+}
+
+/// The canonical encoding of values: a tag byte, then (for non-NULL values) a 4-byte length and
+/// the payload. NULL is the tag alone, so no string (not even `"NULL"` or `""`) can equal it; a
+/// value that does not parse as its type keeps its raw text under a tag of its own, so it can
+/// only equal the same unparsable text.
+public enum Canonical {
+    enum Tag: UInt8 {
+        case null = 0, text, integer, numeric, float, bool, uuid, timestamp, date, json, inet, array
+        case jsonNull = 20, jsonTrue, jsonFalse, jsonNumber, jsonString, jsonArray, jsonObject
+        case unparsed = 0xFF
+    }
+
+    /// Appends the canonical form of `value` read as `kind`.
+    public static func append(_ value: String?, _ kind: ValueKind, to out: inout [UInt8]) {
+        guard var value else {
+            out.append(Tag.null.rawValue)
+            return
+        }
+        value.withUTF8 { append(utf8: $0, kind, to: &out) }
+    }
+
+    static func append(utf8 u: UnsafeBufferPointer<UInt8>, _ kind: ValueKind, to out: inout [UInt8]) {
+        let start = out.count
+        out.append(0)
+        out.append(contentsOf: [0, 0, 0, 0])
+        let payload = out.count
+        let tag: Tag
+        switch kind {
+        case .text:
+            out.append(contentsOf: u)
+            tag = .text
+        case .bpchar:
+            var n = u.count
+            while n > 0 && u[n - 1] == 0x20 { n -= 1 }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: u[0..<n]))
+            tag = .text
+        case .integer:
+            if let v = parseInt(u) { appendBE(UInt64(bitPattern: v), &out); tag = .integer } else { tag = .unparsed }
+        case .numeric:
+            tag = appendDecimal(u, &out) ? .numeric : .unparsed
+        case .float:
+            if let d = Double(String(decoding: u, as: UTF8.self)) {
+                appendBE(d.isNaN ? 0x7FF8_0000_0000_0000 : d.bitPattern, &out)
+                tag = .float
+            } else { tag = .unparsed }
+        case .bool:
+            switch String(decoding: u, as: UTF8.self).lowercased() {
+            case "t", "true", "y", "yes", "on", "1": out.append(1); tag = .bool
+            case "f", "false", "n", "no", "off", "0": out.append(0); tag = .bool
+            default: tag = .unparsed
+            }
+        case .uuid:
+            tag = appendUUID(u, &out) ? .uuid : .unparsed
+        case .timestamp:
+            if let us = parseTimestamp(u) { appendBE(UInt64(bitPattern: us), &out); tag = .timestamp } else { tag = .unparsed }
+        case .date:
+            if let d = parseDate(u) { appendBE(UInt64(bitPattern: d), &out); tag = .date } else { tag = .unparsed }
+        case .json:
+            var p = JSONCanonicalizer(u)
+            tag = p.canonicalize(into: &out) ? .json : .unparsed
+        case .inet:
+            tag = appendInet(u, &out) ? .inet : .unparsed
+        case .array(let element):
+            var p = ArrayLiteralParser(u)
+            tag = p.canonicalize(element: element, into: &out) ? .array : .unparsed
+        }
+        if tag == .unparsed {
+            out.removeSubrange(payload...)
+            out.append(contentsOf: u)
+        }
+        out[start] = tag.rawValue
+        let len = UInt32(out.count - payload)
+        out[start + 1] = UInt8(truncatingIfNeeded: len >> 24)
+        out[start + 2] = UInt8(truncatingIfNeeded: len >> 16)
+        out[start + 3] = UInt8(truncatingIfNeeded: len >> 8)
+        out[start + 4] = UInt8(truncatingIfNeeded: len)
+    }
+
+    /// The canonical bytes of one value (tests, keys).
+    public static func bytes(_ value: String?, _ kind: ValueKind) -> [UInt8] {
+        var out: [UInt8] = []
+        append(value, kind, to: &out)
+        return out
+    }
+
+    @inline(__always) static func appendBE(_ v: UInt64, _ out: inout [UInt8]) {
+        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(shift))) }
+    }
+
+    static func parseInt(_ u: UnsafeBufferPointer<UInt8>) -> Int64? {
+        Int64(String(decoding: u, as: UTF8.self).trimmingCharacters(in: .whitespaces))
+    }
+
+    /// A decimal's canonical text: sign, digits without leading zeros, a fraction without
+    /// trailing zeros; zero is `0`; `NaN`, `Infinity`, `-Infinity` as such. Accepts an exponent.
+    static func appendDecimal(_ u: UnsafeBufferPointer<UInt8>, _ out: inout [UInt8]) -> Bool {
+        var i = 0
+        var n = u.count
+        while i < n && u[i] == 0x20 { i += 1 }
+        while n > i && u[n - 1] == 0x20 { n -= 1 }
+        var negative = false
+        if i < n && (u[i] == 0x2D || u[i] == 0x2B) { negative = u[i] == 0x2D; i += 1 }
+        let word = String(decoding: UnsafeBufferPointer(rebasing: u[i..<n]), as: UTF8.self).lowercased()
+        if word == "nan" { out.append(contentsOf: Array("NaN".utf8)); return true }
+        if word == "infinity" || word == "inf" { out.append(contentsOf: Array((negative ? "-Infinity" : "Infinity").utf8)); return true }
+        var digits: [UInt8] = []
+        digits.reserveCapacity(n - i)
+        var pointAt: Int?
+        var exponent = 0
+        var sawDigit = false
+        while i < n {
+            let b = u[i]
+            if b >= 0x30 && b <= 0x39 { digits.append(b); sawDigit = true }
+            else if b == 0x2E && pointAt == nil { pointAt = digits.count }
+            else if (b == 0x65 || b == 0x45) && sawDigit {
+                guard let e = Int(String(decoding: UnsafeBufferPointer(rebasing: u[(i + 1)..<n]), as: UTF8.self)), abs(e) < 100_000 else { return false }
+                exponent = e
+                i = n
+                break
+            } else { return false }
+            i += 1
+        }
+        guard sawDigit else { return false }
+        var intLen = (pointAt ?? digits.count) + exponent
+        // strip leading zeros
+        var lead = 0
+        while lead < digits.count && digits[lead] == 0x30 { lead += 1 }
+        if lead == digits.count { out.append(0x30); return true }
+        digits.removeFirst(lead)
+        intLen -= lead
+        while let last = digits.last, last == 0x30, digits.count > max(intLen, 0) { digits.removeLast() }
+        if negative { out.append(0x2D) }
+        if intLen <= 0 {
+            out.append(0x30); out.append(0x2E)
+            out.append(contentsOf: [UInt8](repeating: 0x30, count: -intLen))
+            out.append(contentsOf: digits)
+        } else if intLen >= digits.count {
+            out.append(contentsOf: digits)
+            out.append(contentsOf: [UInt8](repeating: 0x30, count: intLen - digits.count))
+        } else {
+            out.append(contentsOf: digits[0..<intLen])
+            out.append(0x2E)
+            out.append(contentsOf: digits[intLen...])
+        }
+        return true
+    }
+
+    static func hex(_ b: UInt8) -> UInt8? {
+        switch b {
+        case 0x30...0x39: b - 0x30
+        case 0x61...0x66: b - 0x61 + 10
+        case 0x41...0x46: b - 0x41 + 10
+        default: nil
+        }
+    }
+
+    static func appendUUID(_ u: UnsafeBufferPointer<UInt8>, _ out: inout [UInt8]) -> Bool {
+        var nibbles = 0
+        var byte: UInt8 = 0
+        let mark = out.count
+        for b in u {
+            if b == 0x2D || b == 0x7B || b == 0x7D { continue }
+            guard let h = hex(b) else { out.removeSubrange(mark...); return false }
+            byte = byte << 4 | h
+            nibbles += 1
+            if nibbles % 2 == 0 { out.append(byte); byte = 0 }
+        }
+        if nibbles != 32 { out.removeSubrange(mark...); return false }
+        return true
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (year 0 = 1 BC).
+    static func daysFromCivil(_ y: Int64, _ m: Int64, _ d: Int64) -> Int64 {
+        let y = m <= 2 ? y - 1 : y
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (m + 9) % 12
+        let doy = (153 * mp + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    struct Cursor {
+        let u: UnsafeBufferPointer<UInt8>
+        var i = 0
+        init(_ u: UnsafeBufferPointer<UInt8>) { self.u = u }
+        var atEnd: Bool { i >= u.count }
+        var peek: UInt8? { i < u.count ? u[i] : nil }
+        mutating func number(maxDigits: Int = 18) -> (value: Int64, digits: Int)? {
+            var v: Int64 = 0
+            var n = 0
+            while i < u.count, u[i] >= 0x30, u[i] <= 0x39, n < maxDigits {
+                v = v * 10 + Int64(u[i] - 0x30)
+                i += 1
+                n += 1
+            }
+            return n == 0 ? nil : (v, n)
+        }
+        mutating func eat(_ b: UInt8) -> Bool {
+            if peek == b { i += 1; return true }
+            return false
+        }
+        mutating func skipSpaces() { while peek == 0x20 { i += 1 } }
+        func rest() -> String { String(decoding: UnsafeBufferPointer(rebasing: u[i...]), as: UTF8.self) }
+    }
+
+    /// `YYYY-MM-DD` (and an optional ` BC`) → days since 1970-01-01.
+    static func parseDate(_ u: UnsafeBufferPointer<UInt8>) -> Int64? {
+        let s = String(decoding: u, as: UTF8.self)
+        if s == "infinity" { return Int64.max }
+        if s == "-infinity" { return Int64.min }
+        var c = Cursor(u)
+        guard let days = parseDatePart(&c) else { return nil }
+        c.skipSpaces()
+        let rest = c.rest()
+        if rest == "BC" { return bcAdjust(days, u) }
+        return rest.isEmpty ? days : nil
+    }
+
+    static func parseDatePart(_ c: inout Cursor) -> Int64? {
+        guard let y = c.number(maxDigits: 9), c.eat(0x2D), let m = c.number(maxDigits: 2), c.eat(0x2D), let d = c.number(maxDigits: 2),
+              (1...12).contains(m.value), (1...31).contains(d.value) else { return nil }
+        return daysFromCivil(y.value, m.value, d.value)
+    }
+
+    /// Re-reads a BC date: year N BC is astronomical year 1 - N.
+    static func bcAdjust(_ days: Int64, _ u: UnsafeBufferPointer<UInt8>) -> Int64? {
+        var c = Cursor(u)
+        guard let y = c.number(maxDigits: 9), c.eat(0x2D), let m = c.number(maxDigits: 2), c.eat(0x2D), let d = c.number(maxDigits: 2) else { return nil }
+        return daysFromCivil(1 - y.value, m.value, d.value)
+    }
+
+    /// `YYYY-MM-DD[ T]HH:MM[:SS[.ffffff]][Z|±HH[:MM[:SS]]][ BC]` → microseconds since
+    /// 1970-01-01 UTC; no zone means UTC. `infinity`/`-infinity` map to the extremes.
+    static func parseTimestamp(_ u: UnsafeBufferPointer<UInt8>) -> Int64? {
+        if u.count <= 9 {
+            let s = String(decoding: u, as: UTF8.self)
+            if s == "infinity" { return Int64.max }
+            if s == "-infinity" { return Int64.min }
+        }
+        var c = Cursor(u)
+        guard let y = c.number(maxDigits: 9), c.eat(0x2D), let mo = c.number(maxDigits: 2), c.eat(0x2D), let d = c.number(maxDigits: 2),
+              (1...12).contains(mo.value), (1...31).contains(d.value) else { return nil }
+        var year = y.value
+        var micros: Int64 = 0
+        var offsetSeconds: Int64 = 0
+        if c.eat(0x20) || c.eat(0x54) {
+            guard let h = c.number(maxDigits: 2), c.eat(0x3A), let mi = c.number(maxDigits: 2), h.value <= 24, mi.value < 60 else { return nil }
+            var sec: Int64 = 0
+            var frac: Int64 = 0
+            if c.eat(0x3A) {
+                guard let s = c.number(maxDigits: 2), s.value <= 60 else { return nil }
+                sec = s.value
+                if c.eat(0x2E) {
+                    var digits = 0
+                    while let b = c.peek, b >= 0x30, b <= 0x39 {
+                        if digits < 6 { frac = frac * 10 + Int64(b - 0x30) }
+                        digits += 1
+                        c.i += 1
+                    }
+                    guard digits > 0 else { return nil }
+                    for _ in min(digits, 6)..<6 { frac *= 10 }
+                }
+            }
+            micros = ((h.value * 60 + mi.value) * 60 + sec) * 1_000_000 + frac
+            if c.eat(0x5A) {
+                offsetSeconds = 0
+            } else if let sign = c.peek, sign == 0x2B || sign == 0x2D {
+                c.i += 1
+                guard let oh = c.number(maxDigits: 2) else { return nil }
+                var om: Int64 = 0, os: Int64 = 0
+                if c.eat(0x3A) {
+                    guard let m = c.number(maxDigits: 2) else { return nil }
+                    om = m.value
+                    if c.eat(0x3A) { guard let s = c.number(maxDigits: 2) else { return nil }; os = s.value }
+                } else if let m = c.number(maxDigits: 2) {
+                    om = m.value
+                }
+                offsetSeconds = (oh.value * 3600 + om * 60 + os) * (sign == 0x2D ? -1 : 1)
+            }
+        }
+        c.skipSpaces()
+        if !c.atEnd {
+            guard c.rest() == "BC" else { return nil }
+            year = 1 - year
+        }
+        let days = daysFromCivil(year, mo.value, d.value)
+        let (dayMicros, o1) = days.multipliedReportingOverflow(by: 86_400_000_000)
+        guard !o1 else { return nil }
+        return dayMicros + micros - offsetSeconds * 1_000_000
+    }
+
+    static func appendInet(_ u: UnsafeBufferPointer<UInt8>, _ out: inout [UInt8]) -> Bool {
+        let s = String(decoding: u, as: UTF8.self)
+        var addr = Substring(s)
+        var bits: Int?
+        if let slash = s.firstIndex(of: "/") {
+            guard let b = Int(s[s.index(after: slash)...]) else { return false }
+            bits = b
+            addr = s[..<slash]
+        }
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        if inet_pton(AF_INET, String(addr), &v4) == 1 {
+            guard (bits ?? 32) <= 32 else { return false }
+            out.append(4)
+            withUnsafeBytes(of: &v4) { out.append(contentsOf: $0) }
+            out.append(UInt8(bits ?? 32))
+            return true
+        }
+        if inet_pton(AF_INET6, String(addr), &v6) == 1 {
+            guard (bits ?? 128) <= 128 else { return false }
+            out.append(6)
+            withUnsafeBytes(of: &v6) { out.append(contentsOf: $0) }
+            out.append(UInt8(bits ?? 128))
+            return true
+        }
+        return false
+    }
+}
+
+/// Parses a PostgreSQL array literal (`{a,"b c",NULL,{1,2}}`) into canonical elements: count,
+/// then each element (nested arrays recursively). An unquoted `NULL` is NULL; a quoted one is text.
+struct ArrayLiteralParser {
+    let u: UnsafeBufferPointer<UInt8>
+    var i = 0
+    init(_ u: UnsafeBufferPointer<UInt8>) { self.u = u }
+
+    mutating func canonicalize(element: ValueKind, into out: inout [UInt8]) -> Bool {
+        // optional dimension decoration: [1:2]={...}
+        if i < u.count && u[i] == 0x5B {
+            while i < u.count && u[i] != 0x3D { i += 1 }
+            i += 1
+        }
+        guard parseArray(element, &out) else { return false }
+        while i < u.count && u[i] == 0x20 { i += 1 }
+        return i == u.count
+    }
+
+    mutating func parseArray(_ element: ValueKind, _ out: inout [UInt8]) -> Bool {
+        guard i < u.count, u[i] == 0x7B else { return false }
+        i += 1
+        let countAt = out.count
+        out.append(contentsOf: [0, 0, 0, 0])
+        var count: UInt32 = 0
+        skip()
+        if i < u.count && u[i] == 0x7D { i += 1; return true }
+        while i < u.count {
+            skip()
+            if u[i] == 0x7B {
+                out.append(Canonical.Tag.array.rawValue)
+                guard parseArray(element, &out) else { return false }
+            } else if u[i] == 0x22 {
+                i += 1
+                var bytes: [UInt8] = []
+                while i < u.count && u[i] != 0x22 {
+                    if u[i] == 0x5C && i + 1 < u.count { i += 1 }
+                    bytes.append(u[i])
+                    i += 1
+                }
+                guard i < u.count else { return false }
+                i += 1
+                bytes.withUnsafeBufferPointer { Canonical.append(utf8: $0, element, to: &out) }
+            } else {
+                var bytes: [UInt8] = []
+                while i < u.count && u[i] != 0x2C && u[i] != 0x7D {
+                    if u[i] == 0x5C && i + 1 < u.count { i += 1 }
+                    bytes.append(u[i])
+                    i += 1
+                }
+                while let last = bytes.last, last == 0x20 { bytes.removeLast() }
+                if bytes.count == 4 && String(decoding: bytes, as: UTF8.self).uppercased() == "NULL" {
+                    out.append(Canonical.Tag.null.rawValue)
+                } else {
+                    bytes.withUnsafeBufferPointer { Canonical.append(utf8: $0, element, to: &out) }
+                }
+            }
+            count += 1
+            skip()
+            guard i < u.count else { return false }
+            if u[i] == 0x2C { i += 1; continue }
+            if u[i] == 0x7D {
+                i += 1
+                out[countAt] = UInt8(truncatingIfNeeded: count >> 24)
+                out[countAt + 1] = UInt8(truncatingIfNeeded: count >> 16)
+                out[countAt + 2] = UInt8(truncatingIfNeeded: count >> 8)
+                out[countAt + 3] = UInt8(truncatingIfNeeded: count)
+                return true
+            }
+            return false
+        }
+        return false
+    }
+
+    mutating func skip() { while i < u.count && (u[i] == 0x20 || u[i] == 0x0A || u[i] == 0x09) { i += 1 } }
+}
+
+/// Parses JSON text and writes its canonical form: objects with keys sorted by their bytes and
+/// duplicate keys resolved as jsonb does (the last wins), numbers by value, strings with their
+/// escapes decoded. Returns false for text that is not JSON.
+struct JSONCanonicalizer {
+    let u: UnsafeBufferPointer<UInt8>
+    var i = 0
+    var depth = 0
+    init(_ u: UnsafeBufferPointer<UInt8>) { self.u = u }
+
+    mutating func canonicalize(into out: inout [UInt8]) -> Bool {
+        guard value(&out) else { return false }
+        ws()
+        return i == u.count
+    }
+
+    mutating func ws() { while i < u.count && (u[i] == 0x20 || u[i] == 0x0A || u[i] == 0x0D || u[i] == 0x09) { i += 1 } }
+
+    mutating func lengthPrefixed(_ tag: Canonical.Tag, _ out: inout [UInt8], _ body: (inout [UInt8]) -> Bool) -> Bool {
+        out.append(tag.rawValue)
+        let at = out.count
+        out.append(contentsOf: [0, 0, 0, 0])
+        guard body(&out) else { return false }
+        let len = UInt32(out.count - at - 4)
+        out[at] = UInt8(truncatingIfNeeded: len >> 24)
+        out[at + 1] = UInt8(truncatingIfNeeded: len >> 16)
+        out[at + 2] = UInt8(truncatingIfNeeded: len >> 8)
+        out[at + 3] = UInt8(truncatingIfNeeded: len)
+        return true
+    }
+
+    mutating func value(_ out: inout [UInt8]) -> Bool {
+        ws()
+        guard i < u.count, depth < 500 else { return false }
+        switch u[i] {
+        case 0x7B: // {
+            i += 1
+            depth += 1
+            defer { depth -= 1 }
+            var members: [[UInt8]: [UInt8]] = [:]
+            ws()
+            if i < u.count && u[i] == 0x7D {
+                i += 1
+            } else {
+                while true {
+                    ws()
+                    guard i < u.count, u[i] == 0x22, let key = string() else { return false }
+                    ws()
+                    guard i < u.count, u[i] == 0x3A else { return false }
+                    i += 1
+                    var v: [UInt8] = []
+                    guard value(&v) else { return false }
+                    members[key] = v
+                    ws()
+                    guard i < u.count else { return false }
+                    if u[i] == 0x2C { i += 1; continue }
+                    if u[i] == 0x7D { i += 1; break }
+                    return false
+                }
+            }
+            out.append(Canonical.Tag.jsonObject.rawValue)
+            Canonical.appendBE(UInt64(members.count), &out)
+            for key in members.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                Canonical.appendBE(UInt64(key.count), &out)
+                out.append(contentsOf: key)
+                out.append(contentsOf: members[key]!)
+            }
+            return true
+        case 0x5B: // [
+            i += 1
+            depth += 1
+            defer { depth -= 1 }
+            var items: [UInt8] = []
+            var n: UInt64 = 0
+            ws()
+            if i < u.count && u[i] == 0x5D {
+                i += 1
+            } else {
+                while true {
+                    guard value(&items) else { return false }
+                    n += 1
+                    ws()
+                    guard i < u.count else { return false }
+                    if u[i] == 0x2C { i += 1; continue }
+                    if u[i] == 0x5D { i += 1; break }
+                    return false
+                }
+            }
+            out.append(Canonical.Tag.jsonArray.rawValue)
+            Canonical.appendBE(n, &out)
+            out.append(contentsOf: items)
+            return true
+        case 0x22:
+            guard let s = string() else { return false }
+            out.append(Canonical.Tag.jsonString.rawValue)
+            Canonical.appendBE(UInt64(s.count), &out)
+            out.append(contentsOf: s)
+            return true
+        case 0x74: return literal("true", .jsonTrue, &out)
+        case 0x66: return literal("false", .jsonFalse, &out)
+        case 0x6E: return literal("null", .jsonNull, &out)
+        default:
+            let start = i
+            if u[i] == 0x2D { i += 1 }
+            guard i < u.count, u[i] >= 0x30, u[i] <= 0x39 else { return false }
+            while i < u.count, (u[i] >= 0x30 && u[i] <= 0x39) || u[i] == 0x2E || u[i] == 0x65 || u[i] == 0x45 || u[i] == 0x2B || u[i] == 0x2D { i += 1 }
+            var number: [UInt8] = []
+            guard Canonical.appendDecimal(UnsafeBufferPointer(rebasing: u[start..<i]), &number) else { return false }
+            out.append(Canonical.Tag.jsonNumber.rawValue)
+            Canonical.appendBE(UInt64(number.count), &out)
+            out.append(contentsOf: number)
+            return true
+        }
+    }
+
+    mutating func literal(_ word: String, _ tag: Canonical.Tag, _ out: inout [UInt8]) -> Bool {
+        let w = Array(word.utf8)
+        guard i + w.count <= u.count, Array(u[i..<(i + w.count)]) == w else { return false }
+        i += w.count
+        out.append(tag.rawValue)
+        return true
+    }
+
+    /// A JSON string at `i` (on its opening quote), decoded to UTF-8.
+    mutating func string() -> [UInt8]? {
+        i += 1
+        var s: [UInt8] = []
+        while i < u.count {
+            let b = u[i]
+            if b == 0x22 { i += 1; return s }
+            if b < 0x20 { return nil }
+            if b != 0x5C { s.append(b); i += 1; continue }
+            guard i + 1 < u.count else { return nil }
+            let e = u[i + 1]
+            i += 2
+            switch e {
+            case 0x22: s.append(0x22)
+            case 0x5C: s.append(0x5C)
+            case 0x2F: s.append(0x2F)
+            case 0x62: s.append(0x08)
+            case 0x66: s.append(0x0C)
+            case 0x6E: s.append(0x0A)
+            case 0x72: s.append(0x0D)
+            case 0x74: s.append(0x09)
+            case 0x75:
+                guard var cp = hex4() else { return nil }
+                if (0xD800...0xDBFF).contains(cp), i + 1 < u.count, u[i] == 0x5C, u[i + 1] == 0x75 {
+                    i += 2
+                    guard let lo = hex4(), (0xDC00...0xDFFF).contains(lo) else { return nil }
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
+                }
+                guard let scalar = Unicode.Scalar(cp) else { return nil }
+                s.append(contentsOf: Array(String(Character(scalar)).utf8))
+            default: return nil
+            }
+        }
+        return nil
+    }
+
+    mutating func hex4() -> UInt32? {
+        guard i + 4 <= u.count else { return nil }
+        var v: UInt32 = 0
+        for k in 0..<4 {
+            guard let h = Canonical.hex(u[i + k]) else { return nil }
+            v = v << 4 | UInt32(h)
+        }
+        i += 4
+        return v
+    }
+}

@@ -1,0 +1,575 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// An aggregate the business reads (a dashboard total), computed independently on both sides:
+/// the source query excludes the rejected rows (their ids bind to `$1`, `$2`, … as bigint
+/// arrays, one per table in `rejectedParameters`), the target query reads the target. Rows are
+/// matched on the first `keyColumns` columns; the other columns compare by numeric value.
+public struct BusinessCheck: Sendable {
+    public var name: String
+    public var description: String
+    public var columns: [String]
+    public var keyColumns: Int
+    public var sourceSQL: String
+    public var rejectedParameters: [String]
+    public var targetSQL: String
+
+    public init(name: String, description: String, columns: [String], keyColumns: Int, sourceSQL: String,
+                rejectedParameters: [String], targetSQL: String) {
+        self.name = name
+        self.description = description
+        self.columns = columns
+        self.keyColumns = keyColumns
+        self.sourceSQL = sourceSQL
+        self.rejectedParameters = rejectedParameters
+        self.targetSQL = targetSQL
+    }
+}
+
+public struct VerifyOptions: Sendable {
+    /// Largest share of a table's source rows that may be rejected (the plan's 1 % threshold).
+    public var maxRejectShare = 0.01
+    /// Load names to verify; empty means all (and only then is the verification complete).
+    public var only: Set<String> = []
+    /// Differences listed per table in the report (their counts are always exact).
+    public var maxListedDifferences = 1000
+    public var toolVersion = "dev"
+    public init() {}
+}
+
+public enum VerifyEvent: Sendable {
+    case message(String)
+    case tableStarted(load: String, expectedRows: Int64?)
+    case tableProgress(load: String, sourceRows: Int64, targetRows: Int64)
+    case tableFinished(VerifyReport.TableResult)
+}
+
+/// Verifies a migration: per load, every source row through the one mapping and every target
+/// row, both reduced to typed canonical bytes and hashed into key-range buckets; differing
+/// buckets are then read again, on both sides, to name each missing, unexpected or changed row
+/// and column. Then every foreign key's orphans and the business totals. Both sides are read in
+/// one repeatable-read snapshot each. Fails closed: any error ends in `error`, never `pass`.
+public struct Verifier: Sendable {
+    public let plan: MigrationPlan
+    public let businessChecks: [BusinessCheck]
+    public let source: ConnectionConfig
+    public let target: ConnectionConfig
+    public let options: VerifyOptions
+    public let logger: Logger
+    public let events: @Sendable (VerifyEvent) -> Void
+
+    public init(plan: MigrationPlan, businessChecks: [BusinessCheck], source: ConnectionConfig, target: ConnectionConfig,
+                options: VerifyOptions, logger: Logger, events: @escaping @Sendable (VerifyEvent) -> Void = { _ in }) {
+        self.plan = plan
+        self.businessChecks = businessChecks
+        self.source = source
+        self.target = target
+        self.options = options
+        self.logger = logger
+        self.events = events
+    }
+
+    var state: MigrationState { MigrationState(schema: plan.stateSchema) }
+
+    static func iso(_ d: Date) -> String { d.formatted(.iso8601) }
+
+    /// Runs every check and records the findings in the migration schema. Throws (after
+    /// recording `error`) when the verification cannot finish; a failed check is a returned
+    /// report whose `outcome` is `fail`.
+    public func run() async throws -> VerifyReport {
+        let started = Date()
+        var report = VerifyReport(verificationId: UUID().uuidString.lowercased(), toolVersion: options.toolVersion,
+                                  startedAt: Verifier.iso(started), v1: source.redactedURL, v2: target.redactedURL,
+                                  thresholds: .init(maxRejectShare: options.maxRejectShare))
+        let meta = try await PGConnection.connect(target, logger: logger)
+        defer { Task { await meta.close() } }
+        guard try await state.exists(meta) else {
+            throw MigrationError(.configuration, "V2 holds no migration state (schema \(plan.stateSchema) is missing): nothing to verify. Run `cocoatrack-migrate migrate` first, or check that --v2 points at the migrated database.")
+        }
+        try await state.create(meta)
+        try await meta.query("INSERT INTO \(state.t("verifications")) (verification_id, tool_version, only_loads) VALUES ($1, $2, $3)",
+                             [report.verificationId, options.toolVersion, pgTextArray(options.only.sorted())])
+        do {
+            try await compare(&report)
+        } catch {
+            report.outcome = "error"
+            report.error = Task.isCancelled ? "interrupted" : "\(error)"
+            report.finishedAt = Verifier.iso(Date())
+            report.seconds = Date().timeIntervalSince(started)
+            try? await record(meta, report)
+            throw error
+        }
+        report.finishedAt = Verifier.iso(Date())
+        report.seconds = Date().timeIntervalSince(started)
+        report.outcome = report.checks.contains { $0.status == "fail" } ? "fail" : "pass"
+        try await record(meta, report)
+        return report
+    }
+
+    func record(_ meta: PGConnection, _ report: VerifyReport) async throws {
+        try await meta.query("""
+            UPDATE \(state.t("verifications")) SET finished_at = clock_timestamp(), outcome = $2, complete = $3, report = $4::jsonb, message = $5
+            WHERE verification_id = $1
+            """, [report.verificationId, report.outcome, report.complete ? "t" : "f", report.json(pretty: false), report.error])
+    }
+
+    /// The latest finished verification recorded in `target` (for `decide` and the runbook).
+    public static func latest(_ c: PGConnection, stateSchema: String) async throws -> VerifyReport? {
+        let state = MigrationState(schema: stateSchema)
+        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("verifications")]) == "t" else { return nil }
+        guard let text = try await c.scalar("SELECT report::text FROM \(state.t("verifications")) WHERE report IS NOT NULL ORDER BY started_at DESC LIMIT 1") else { return nil }
+        return try VerifyReport.decode(text)
+    }
+
+    // MARK: the comparison
+
+    func compare(_ report: inout VerifyReport) async throws {
+        let unknown = options.only.subtracting(plan.loads.map(\.name))
+        if !unknown.isEmpty {
+            throw MigrationError(.usage, "--only names no load: \(unknown.sorted().joined(separator: ", ")). Loads: \(plan.loads.map(\.name).joined(separator: ", ")).")
+        }
+        let v1 = try await PGConnection.connect(source, logger: logger)
+        let v2 = try await PGConnection.connect(target, logger: logger)
+        defer { Task { await v1.close(); await v2.close() } }
+        try await v1.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try await v2.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+        let catalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
+        let migrator = Migrator(plan: plan, source: source, target: target, options: MigrateOptions(), logger: logger)
+        let deps = migrator.dependencies(catalog: catalog)
+        let progress = try await state.progress(v2)
+        let recorded = try await v2.query("SELECT load_name, count(DISTINCT source_id) FROM \(state.t("row_issues")) WHERE kind = 'reject' GROUP BY 1")
+        let recordedRejects = Dictionary(uniqueKeysWithValues: recorded.rows.map { ($0[0]!, Int64($0[1]!) ?? 0) })
+
+        // Which loads run: the chosen ones, plus (mapped only, not compared) the loads whose
+        // rejections the chosen ones' reference rules depend on.
+        let selected = options.only.isEmpty ? Set(plan.loads.map(\.name)) : options.only
+        var needed = selected
+        var frontier = Array(selected)
+        while let name = frontier.popLast() {
+            for d in deps[name] ?? [] where !needed.contains(d) {
+                needed.insert(d)
+                frontier.append(d)
+            }
+        }
+        var order: [LoadSpec] = []
+        var done: Set<String> = []
+        while order.count < needed.count {
+            guard let next = plan.loads.first(where: { needed.contains($0.name) && !done.contains($0.name) && deps[$0.name]!.isSubset(of: done) })
+            else { throw MigrationError(.internal, "the loads wait on each other") }
+            order.append(next)
+            done.insert(next.name)
+        }
+        report.complete = options.only.isEmpty
+
+        let incomplete = plan.loads.filter { selected.contains($0.name) && progress[$0.name]?.status != "done" }
+        report.checks.append(.init(name: "migration_complete", status: incomplete.isEmpty ? "pass" : "fail",
+                                   summary: incomplete.isEmpty ? "every load finished" : "not finished: " + incomplete.map { "\($0.name) (\(progress[$0.name]?.status ?? "never started"))" }.joined(separator: ", ") + "; run `migrate --resume`"))
+
+        var index = ReferenceIndex()
+        for parent in Set(plan.loads.filter { needed.contains($0.name) }.flatMap { $0.references.map(\.parentTable) }).sorted() {
+            index.present[parent] = try await migrator.presentIDs(v1, table: parent)
+        }
+        for spec in order {
+            try Task.checkCancellation()
+            let compareIt = selected.contains(spec.name)
+            events(.tableStarted(load: spec.name, expectedRows: progress[spec.name]?.sourceRows))
+            let (result, rejectedIDs) = try await compareLoad(spec, catalog: catalog, index: index, v1: v1, v2: v2, compareTarget: compareIt)
+            var rejected = index.rejected[spec.source.name] ?? IDBitset()
+            rejectedIDs.forEachID { rejected.insert($0) }
+            index.rejected[spec.source.name] = rejected
+            guard compareIt else { continue }
+            var r = result
+            r.rejectedRecordedByMigrate = recordedRejects[spec.name]
+            report.tables.append(r)
+            events(.tableFinished(r))
+        }
+
+        // Counts and content verdicts.
+        let countFails = report.tables.filter { !$0.countsPass }
+        report.checks.append(.init(name: "row_counts", status: countFails.isEmpty ? "pass" : "fail",
+                                   summary: countFails.isEmpty
+                                   ? "\(report.tables.count) tables: every V2 count equals V1 less rejects; rejects within \(percent(options.maxRejectShare)) of V1"
+                                   : countFails.map { t in
+                                       t.unexplainedDifference != 0 ? "\(t.load): \(t.unexplainedDifference > 0 ? "+" : "")\(t.unexplainedDifference) rows unexplained"
+                                       : "\(t.load): \(percent(t.rejectShare)) of V1 rejected (limit \(percent(options.maxRejectShare)))"
+                                   }.joined(separator: "; ")))
+        let contentFails = report.tables.filter { !$0.contentPass }
+        report.checks.append(.init(name: "checksums", status: contentFails.isEmpty ? "pass" : "fail",
+                                   summary: contentFails.isEmpty
+                                   ? "\(report.tables.count) tables: every row's content equal through the mapping"
+                                   : contentFails.map { "\($0.load): \($0.missingInV2) missing, \($0.unexpectedInV2) unexpected, \($0.changed) changed" }.joined(separator: "; ")))
+
+        // Foreign keys.
+        let targets = Set(plan.loads.filter { selected.contains($0.name) }.map(\.target))
+        for fk in catalog.foreignKeys where targets.contains(fk.table) {
+            try Task.checkCancellation()
+            let notNull = fk.columns.map { "c.\(SQL.ident($0)) IS NOT NULL" }.joined(separator: " AND ")
+            let match = zip(fk.columns, fk.referencedColumns).map { "p.\(SQL.ident($1)) = c.\(SQL.ident($0))" }.joined(separator: " AND ")
+            let n = try await v2.scalar("SELECT count(*) FROM \(fk.table.sql) c WHERE \(notNull) AND NOT EXISTS (SELECT 1 FROM \(fk.referencedTable.sql) p WHERE \(match))") ?? ""
+            guard let orphans = Int64(n) else { throw MigrationError(.queryFailed, "could not count the orphans of \(fk.name)") }
+            report.foreignKeys.append(.init(name: fk.name, table: fk.table.description, columns: fk.columns,
+                                            references: "\(fk.referencedTable)(\(fk.referencedColumns.joined(separator: ", ")))", orphans: orphans))
+        }
+        let orphaned = report.foreignKeys.filter { $0.orphans > 0 }
+        report.checks.append(.init(name: "foreign_keys", status: orphaned.isEmpty ? "pass" : "fail",
+                                   summary: orphaned.isEmpty ? "\(report.foreignKeys.count) foreign keys, no orphan"
+                                   : orphaned.map { "\($0.table).\($0.columns.joined(separator: ",")): \($0.orphans) orphans" }.joined(separator: "; ")))
+
+        // Business totals (only over the whole migration: they span tables).
+        if report.complete {
+            for check in businessChecks {
+                try Task.checkCancellation()
+                report.businessTotals.append(try await business(check, index: index, v1: v1, v2: v2))
+            }
+            let bad = report.businessTotals.filter { $0.status != "pass" }
+            report.checks.append(.init(name: "business_totals", status: bad.isEmpty ? "pass" : "fail",
+                                       summary: bad.isEmpty ? "\(report.businessTotals.count) totals equal (\(report.businessTotals.map { "\($0.groupsV1) \($0.name)" }.joined(separator: ", ")))"
+                                       : bad.map { "\($0.name): \($0.mismatches.count) groups differ" }.joined(separator: "; ")))
+        } else {
+            report.checks.append(.init(name: "business_totals", status: "not_run", summary: "not run: --only limited the tables"))
+        }
+        try await v1.execute("COMMIT")
+        try await v2.execute("COMMIT")
+    }
+
+    func percent(_ x: Double) -> String { String(format: "%.2f %%", x * 100) }
+
+    // MARK: one load
+
+    struct SourcePass: Sendable {
+        var digest = BucketDigest()
+        var rows: Int64 = 0
+        var rejectedByRule: [String: Int64] = [:]
+        var rejectedIDs = IDBitset()
+        var warnings: Int64 = 0
+        var ids: [Int64] = []
+        var buckets: [UInt16] = []
+    }
+
+    struct TargetPass: Sendable {
+        var digest = BucketDigest()
+        var rows: Int64 = 0
+    }
+
+    struct Layout: Sendable {
+        var kinds: [ValueKind]
+        var keyIndex: Int
+        var keyKind: ValueKind
+        var sensitive: [Bool]
+    }
+
+    func layout(_ spec: LoadSpec, catalog: Catalog) throws -> Layout {
+        guard let table = catalog.tables[spec.target] else {
+            throw MigrationError(.configuration, "V2 has no table \(spec.target): apply the V2 schema before verifying.")
+        }
+        var kinds: [ValueKind] = []
+        for c in spec.targetColumns {
+            guard let info = table.columns.first(where: { $0.name == c }) else {
+                throw MigrationError(.configuration, "V2 table \(spec.target) has no column \(c), which the mapping writes.")
+            }
+            kinds.append(info.valueKind)
+        }
+        let keyColumn = spec.ownedKeys?.column ?? (table.primaryKey.count == 1 ? table.primaryKey[0] : "")
+        guard let keyIndex = spec.targetColumns.firstIndex(of: keyColumn) else {
+            throw MigrationError(.configuration, "\(spec.target) needs a one-column primary key that the mapping writes to be verified row by row.")
+        }
+        return Layout(kinds: kinds, keyIndex: keyIndex, keyKind: kinds[keyIndex],
+                      sensitive: spec.targetColumns.map { $0.lowercased().contains("password") })
+    }
+
+    func targetFilter(_ spec: LoadSpec, maxSourceID: Int64) -> String? {
+        guard let owned = spec.ownedKeys else { return nil }
+        return "\(SQL.ident(owned.column))::text = ANY(\(SQL.literal(pgTextArray(owned.keys(maxSourceID))))::text[])"
+    }
+
+    func compareLoad(_ spec: LoadSpec, catalog: Catalog, index: ReferenceIndex, v1: PGConnection, v2: PGConnection,
+                     compareTarget: Bool) async throws -> (VerifyReport.TableResult, IDBitset) {
+        let t0 = Date()
+        let layout = try self.layout(spec, catalog: catalog)
+        var result = VerifyReport.TableResult(load: spec.name, sourceTable: spec.source.description, targetTable: spec.target.description)
+        result.columns = zip(spec.targetColumns, layout.kinds).map { "\($0): \($1)" }
+        let maxSourceID = Int64(try await v1.scalar("SELECT coalesce(max(\(SQL.ident(spec.sourceColumns[0]))), 0) FROM \(spec.source.sql)") ?? "0") ?? 0
+        let filter = targetFilter(spec, maxSourceID: maxSourceID)
+        let counters = LoadCounters()
+        let ticker = Task { [events] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(2))
+                if Task.isCancelled { break }
+                events(.tableProgress(load: spec.name, sourceRows: counters.read.load(ordering: .relaxed), targetRows: counters.written.load(ordering: .relaxed)))
+            }
+        }
+        defer { ticker.cancel() }
+        async let sourceSide = sourcePass(spec, layout: layout, index: index, v1: v1, counters: counters)
+        async let targetSide: TargetPass? = compareTarget ? targetPass(spec, layout: layout, filter: filter, v2: v2, counters: counters) : nil
+        let src = try await sourceSide
+        guard let tgt = try await targetSide else { return (result, src.rejectedIDs) }
+
+        result.v1Rows = src.rows
+        result.rejected = src.rejectedByRule
+        result.rejectedTotal = src.rejectedByRule.values.reduce(0, +)
+        result.rejectShare = src.rows == 0 ? 0 : Double(result.rejectedTotal) / Double(src.rows)
+        result.warnings = src.warnings
+        result.expectedV2Rows = src.rows - result.rejectedTotal
+        result.v2Rows = tgt.rows
+        result.unexplainedDifference = tgt.rows - result.expectedV2Rows
+        if let filter {
+            let all = Int64(try await v2.scalar("SELECT count(*) FROM \(spec.target.sql)") ?? "0") ?? 0
+            let owned = Int64(try await v2.scalar("SELECT count(*) FROM \(spec.target.sql) WHERE \(filter)") ?? "0") ?? 0
+            result.ignoredV2Rows = all - owned
+        }
+        result.checksumV1 = src.digest.checksum
+        result.checksumV2 = tgt.digest.checksum
+        result.checksumsMatch = result.checksumV1 == result.checksumV2
+        let differing = src.digest.differing(from: tgt.digest)
+        result.rangesCompared = BucketDigest.bucketCount
+        result.rangesDiffering = differing.count
+        if !differing.isEmpty {
+            try await locate(spec, layout: layout, index: index, differing: differing, source: src, filter: filter, v1: v1, v2: v2, into: &result)
+        }
+        result.countsPass = result.unexplainedDifference == 0 && result.rejectShare <= options.maxRejectShare
+        result.contentPass = differing.isEmpty && result.checksumsMatch
+        result.seconds = Date().timeIntervalSince(t0)
+        return (result, src.rejectedIDs)
+    }
+
+    func sourceQuery(_ spec: LoadSpec, where condition: String? = nil) -> String {
+        let cols = spec.sourceColumns.map(SQL.ident).joined(separator: ", ")
+        let key = SQL.ident(spec.sourceColumns[0])
+        return "COPY (SELECT \(cols) FROM \(spec.source.sql)\(condition.map { " WHERE \($0)" } ?? "") ORDER BY \(key)) TO STDOUT"
+    }
+
+    func targetQuery(_ spec: LoadSpec, where conditions: [String]) -> String {
+        let cols = spec.targetColumns.map(SQL.ident).joined(separator: ", ")
+        let w = conditions.isEmpty ? "" : " WHERE " + conditions.map { "(\($0))" }.joined(separator: " AND ")
+        return "COPY (SELECT \(cols) FROM \(spec.target.sql)\(w)) TO STDOUT"
+    }
+
+    /// Encodes a row canonically into `buf`; returns the key's byte range.
+    @inline(__always)
+    static func encode(_ values: [String?], _ layout: Layout, into buf: inout [UInt8]) -> Range<Int> {
+        buf.removeAll(keepingCapacity: true)
+        var key = 0..<0
+        for j in 0..<values.count {
+            let start = buf.count
+            Canonical.append(values[j], layout.kinds[j], to: &buf)
+            if j == layout.keyIndex { key = start..<buf.count }
+        }
+        return key
+    }
+
+    func sourcePass(_ spec: LoadSpec, layout: Layout, index: ReferenceIndex, v1: PGConnection, counters: LoadCounters) async throws -> SourcePass {
+        let query = sourceQuery(spec)
+        return try await v1.withSession { s in
+            var pass = SourcePass()
+            var mapper = RowMapper(spec: spec, index: index)
+            var fields: [String?] = []
+            var buf: [UInt8] = []
+            buf.reserveCapacity(1024)
+            try s.copyOut(query) { raw in
+                CopyTextParser.fields(raw, into: &fields)
+                guard let idText = fields[0], let id = Int64(idText) else {
+                    throw MigrationError(.queryFailed, "\(spec.source): a row without an integer key")
+                }
+                pass.rows += 1
+                if let out = mapper.map(fields) {
+                    let key = Verifier.encode(out, layout, into: &buf)
+                    let (h, bucket) = buf.withUnsafeBytes { b in
+                        (RowHash(b), RowKey.bucket(UnsafeRawBufferPointer(rebasing: b[key]), kind: layout.keyKind))
+                    }
+                    pass.digest.add(bucket: bucket, h)
+                    pass.ids.append(id)
+                    pass.buckets.append(UInt16(bucket))
+                } else {
+                    let rule = mapper.issues.items.first { $0.kind == .reject }?.rule ?? "rejected"
+                    pass.rejectedByRule[rule, default: 0] += 1
+                    pass.rejectedIDs.insert(id)
+                }
+                pass.warnings += Int64(mapper.issues.items.count { $0.kind == .warning })
+                if pass.rows & 0x3FFF == 0 {
+                    counters.read.store(pass.rows, ordering: .relaxed)
+                    try s.checkCancelled()
+                }
+            }
+            counters.read.store(pass.rows, ordering: .relaxed)
+            return pass
+        }
+    }
+
+    func targetPass(_ spec: LoadSpec, layout: Layout, filter: String?, v2: PGConnection, counters: LoadCounters) async throws -> TargetPass {
+        let query = targetQuery(spec, where: filter.map { [$0] } ?? [])
+        return try await v2.withSession { s in
+            var pass = TargetPass()
+            var fields: [String?] = []
+            var buf: [UInt8] = []
+            buf.reserveCapacity(1024)
+            try s.copyOut(query) { raw in
+                CopyTextParser.fields(raw, into: &fields)
+                let key = Verifier.encode(fields, layout, into: &buf)
+                let (h, bucket) = buf.withUnsafeBytes { b in
+                    (RowHash(b), RowKey.bucket(UnsafeRawBufferPointer(rebasing: b[key]), kind: layout.keyKind))
+                }
+                pass.digest.add(bucket: bucket, h)
+                pass.rows += 1
+                if pass.rows & 0x3FFF == 0 {
+                    counters.written.store(pass.rows, ordering: .relaxed)
+                    try s.checkCancelled()
+                }
+            }
+            counters.written.store(pass.rows, ordering: .relaxed)
+            return pass
+        }
+    }
+
+    // MARK: locating differences
+
+    /// One row read back for comparison: canonical bytes and display text per column.
+    struct Located: Sendable {
+        var sourceID: Int64?
+        var canonical: [[UInt8]]
+        var display: [String?]
+    }
+
+    /// Reads the rows of the differing buckets again on both sides (the source by id, the target
+    /// by key range when the key is a uuid) and names each difference. Cost follows the number
+    /// of differing buckets, not the table size.
+    func locate(_ spec: LoadSpec, layout: Layout, index: ReferenceIndex, differing: [Int], source: SourcePass, filter: String?,
+                v1: PGConnection, v2: PGConnection, into result: inout VerifyReport.TableResult) async throws {
+        let chunkSize = 512
+        var located = 0
+        for chunkStart in stride(from: 0, to: differing.count, by: chunkSize) {
+            try Task.checkCancellation()
+            let chunk = Array(differing[chunkStart..<min(chunkStart + chunkSize, differing.count)])
+            var mask = [Bool](repeating: false, count: BucketDigest.bucketCount)
+            for b in chunk { mask[b] = true }
+            let inChunk = mask
+            var ids: [Int64] = []
+            for k in 0..<source.ids.count where inChunk[Int(source.buckets[k])] { ids.append(source.ids[k]) }
+
+            var sourceRows: [[UInt8]: Located] = [:]
+            for idChunk in stride(from: 0, to: ids.count, by: 10_000) {
+                let part = ids[idChunk..<min(idChunk + 10_000, ids.count)]
+                let list = "{" + part.map(String.init).joined(separator: ",") + "}"
+                let q = sourceQuery(spec, where: "\(SQL.ident(spec.sourceColumns[0])) = ANY(\(SQL.literal(list))::bigint[])")
+                let rows = try await v1.withSession { s in
+                    var mapper = RowMapper(spec: spec, index: index)
+                    var fields: [String?] = []
+                    var out: [(Int64, [String?])] = []
+                    try s.copyOut(q) { raw in
+                        CopyTextParser.fields(raw, into: &fields)
+                        if let mapped = mapper.map(fields) { out.append((Int64(fields[0]!)!, mapped)) }
+                    }
+                    return out
+                }
+                for (id, values) in rows {
+                    let canon = zip(values, layout.kinds).map { Canonical.bytes($0, $1) }
+                    sourceRows[canon[layout.keyIndex]] = Located(sourceID: id, canonical: canon, display: values)
+                }
+            }
+
+            var conditions: [String] = filter.map { [$0] } ?? []
+            if layout.keyKind == .uuid {
+                let key = SQL.ident(spec.targetColumns[layout.keyIndex])
+                conditions.append(chunk.map { b in
+                    let (lo, hi) = RowKey.uuidRange(b)
+                    return "\(key) BETWEEN '\(lo)' AND '\(hi)'"
+                }.joined(separator: " OR "))
+            }
+            let q = targetQuery(spec, where: conditions)
+            let keyKind = layout.keyKind
+            let keyIndex = layout.keyIndex
+            let targetRows = try await v2.withSession { s in
+                var fields: [String?] = []
+                var out: [[String?]] = []
+                try s.copyOut(q) { raw in
+                    CopyTextParser.fields(raw, into: &fields)
+                    let keyBytes = Canonical.bytes(fields[keyIndex], keyKind)
+                    let bucket = keyBytes.withUnsafeBytes { RowKey.bucket($0, kind: keyKind) }
+                    if inChunk[bucket] { out.append(fields) }
+                }
+                return out
+            }
+            var targetByKey: [[UInt8]: Located] = [:]
+            for values in targetRows {
+                let canon = zip(values, layout.kinds).map { Canonical.bytes($0, $1) }
+                targetByKey[canon[layout.keyIndex]] = Located(sourceID: nil, canonical: canon, display: values)
+            }
+
+            func add(_ d: VerifyReport.Difference) {
+                if result.differences.count < options.maxListedDifferences { result.differences.append(d) } else { result.differencesTruncated = true }
+            }
+            func show(_ v: String?, _ j: Int) -> String? {
+                guard let v else { return nil }
+                if layout.sensitive[j] { return "‹hidden›" }
+                return v.count > 200 ? String(v.prefix(200)) + "…" : v
+            }
+            for (key, s) in sourceRows.sorted(by: { ($0.value.sourceID ?? 0) < ($1.value.sourceID ?? 0) }) {
+                let keyText = s.display[layout.keyIndex] ?? "NULL"
+                guard let t = targetByKey.removeValue(forKey: key) else {
+                    result.missingInV2 += 1
+                    located += 1
+                    add(.init(kind: "missing_in_v2", key: keyText, v1Id: s.sourceID, columns: []))
+                    continue
+                }
+                let changedColumns = (0..<spec.targetColumns.count).filter { s.canonical[$0] != t.canonical[$0] }
+                if changedColumns.isEmpty { continue }
+                result.changed += 1
+                located += 1
+                add(.init(kind: "changed", key: keyText, v1Id: s.sourceID,
+                          columns: changedColumns.map { .init(column: spec.targetColumns[$0], v1: show(s.display[$0], $0), v2: show(t.display[$0], $0)) }))
+            }
+            for (_, t) in targetByKey.sorted(by: { ($0.value.display[layout.keyIndex] ?? "") < ($1.value.display[layout.keyIndex] ?? "") }) {
+                result.unexpectedInV2 += 1
+                located += 1
+                add(.init(kind: "unexpected_in_v2", key: t.display[layout.keyIndex] ?? "NULL", v1Id: nil, columns: []))
+            }
+        }
+        if located == 0 {
+            // The buckets differ but no row does: never report that as a match.
+            add(result: &result, unlocated: differing.count)
+        }
+    }
+
+    func add(result: inout VerifyReport.TableResult, unlocated: Int) {
+        result.differences.append(.init(kind: "unlocated", key: "\(unlocated) key ranges", v1Id: nil,
+                                        columns: [.init(column: "*", v1: "checksums differ", v2: "no differing row found")]))
+    }
+
+    // MARK: business totals
+
+    func business(_ check: BusinessCheck, index: ReferenceIndex, v1: PGConnection, v2: PGConnection) async throws -> VerifyReport.BusinessResult {
+        let params: [String?] = check.rejectedParameters.map { table in
+            var ids: [String] = []
+            index.rejected[table]?.forEachID { ids.append(String($0)) }
+            return "{" + ids.joined(separator: ",") + "}"
+        }
+        let a = try await v1.query(check.sourceSQL, params)
+        let b = try await v2.query(check.targetSQL, [])
+        func keyed(_ rows: [[String?]]) -> [[String]: [String?]] {
+            var out: [[String]: [String?]] = [:]
+            for r in rows {
+                out[r.prefix(check.keyColumns).map { $0 ?? "NULL" }] = Array(r.dropFirst(check.keyColumns))
+            }
+            return out
+        }
+        let left = keyed(a.rows)
+        let right = keyed(b.rows)
+        var mismatches: [VerifyReport.BusinessMismatch] = []
+        for key in Set(left.keys).union(right.keys).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            let l = left[key]
+            let r = right[key]
+            let equal: Bool
+            if let l, let r, l.count == r.count {
+                equal = zip(l, r).allSatisfy { Canonical.bytes($0, .numeric) == Canonical.bytes($1, .numeric) }
+            } else {
+                equal = false
+            }
+            if !equal {
+                mismatches.append(.init(key: key, v1: l.map { $0.map { $0 ?? "NULL" } }, v2: r.map { $0.map { $0 ?? "NULL" } }))
+            }
+        }
+        return .init(name: check.name, description: check.description, columns: check.columns, groupsV1: left.count, groupsV2: right.count,
+                     mismatches: Array(mismatches.prefix(options.maxListedDifferences)), status: mismatches.isEmpty ? "pass" : "fail")
+    }
+}

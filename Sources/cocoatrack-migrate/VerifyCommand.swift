@@ -1,0 +1,103 @@
+import ArgumentParser
+import CocoaTrack
+import Foundation
+import MigrationEngine
+
+struct VerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-integrity",
+        abstract: "Prove the migration: exact counts, every row's content, foreign keys and business totals; exit 3 when a check fails.",
+        discussion: """
+            Reads every V1 row through the same mapping migrate used and every V2 row, reduces both to typed \
+            canonical values (NULL distinct from any text, numerics by value, timestamps as UTC microseconds, \
+            jsonb and arrays canonical) and compares their checksums per key range; differing ranges are read \
+            again to name each missing, unexpected or changed row and column. Then every V2 foreign key's orphans \
+            and the business totals (V1 less rejected rows against V2). Findings are recorded in V2's migration \
+            schema for `decide`. Exit 0: every check passed; 3: a check failed (rollback recommended); 1: the \
+            verification could not finish (never a pass).
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Write report.json, report.md and report.html into this directory.")
+    var export: String?
+
+    @Option(name: .customLong("max-reject-share"), help: "Largest share of a table's V1 rows that may be rejected (the plan's 1 % = 0.01).")
+    var maxRejectShare: Double = 0.01
+
+    @Option(name: .customLong("only"), help: "Verify only this load (repeatable), e.g. --only deliveries. Business totals are then not run.")
+    var only: [String] = []
+
+    @Option(name: .customLong("max-differences"), help: "Differences listed per table in the report (counts are always complete).")
+    var maxDifferences: Int = 1000
+
+    func validate() throws {
+        guard maxRejectShare >= 0, maxRejectShare <= 1 else { throw ValidationError("--max-reject-share must be between 0 and 1") }
+        guard maxDifferences >= 0 else { throw ValidationError("--max-differences must not be negative") }
+    }
+
+    func run() async throws {
+        let logger = global.makeLogger()
+        let v1Config = try global.config("V1")
+        let v2Config = try global.config("V2")
+        let v1 = try await PGConnection.connect(v1Config, logger: logger)
+        let context = try await CocoaTrackMapping.context(v1: v1)
+        await v1.close()
+        var options = VerifyOptions()
+        options.maxRejectShare = maxRejectShare
+        options.only = Set(only)
+        options.maxListedDifferences = maxDifferences
+        options.toolVersion = CocoaTrackMigrate.version
+        let verifier = Verifier(plan: CocoaTrackMapping.plan(context: context), businessChecks: CocoaTrackBusinessTotals.checks,
+                                source: v1Config, target: v2Config, options: options, logger: logger) { event in
+            switch event {
+            case .message(let m): Out.info(m)
+            case .tableStarted(let load, _): Out.info("verifying \(load)…")
+            case .tableProgress(let load, let a, let b): Out.info("  \(load): \(fmt(a)) V1 rows, \(fmt(b)) V2 rows read")
+            case .tableFinished(let t):
+                let verdict = t.countsPass && t.contentPass ? "ok" : "DIFFERS"
+                Out.info("  \(t.load): \(fmt(t.v1Rows)) V1 rows (\(fmt(t.rejectedTotal)) rejected), \(fmt(t.v2Rows)) V2 rows, \(verdict) in \(String(format: "%.1f", t.seconds)) s")
+            }
+        }
+        Out.info("verifying \(v1Config.redactedURL) → \(v2Config.redactedURL)")
+        let report: VerifyReport
+        do {
+            report = try await verifier.run()
+        } catch where Task.isCancelled {
+            throw MigrationError(.interrupted, "verification interrupted; nothing was concluded. Run verify-integrity again.")
+        }
+        if let export {
+            let files = try report.export(to: export)
+            Out.info("wrote \(files.joined(separator: ", "))")
+        }
+        if global.json {
+            print(report.json(pretty: false))
+        } else {
+            render(report)
+        }
+        if report.outcome != "pass" {
+            throw MigrationError(.checkFailed, "verification failed: \(report.checks.filter { $0.status == "fail" }.map(\.name).joined(separator: ", ")). The decision matrix recommends rollback; see the report\(export.map { " in \($0)" } ?? " (--export DIR)") for the rows.")
+        }
+    }
+
+    func render(_ r: VerifyReport) {
+        Out.result(pad("load", 16) + pad("V1 rows", 12, right: true) + pad("rejected", 10, right: true) + pad("expected", 12, right: true)
+                   + pad("V2 rows", 12, right: true) + pad("missing", 9, right: true) + pad("unexpect.", 10, right: true) + pad("changed", 9, right: true) + "  content")
+        for t in r.tables {
+            Out.result(pad(t.load, 16) + pad(fmt(t.v1Rows), 12, right: true) + pad(fmt(t.rejectedTotal), 10, right: true)
+                       + pad(fmt(t.expectedV2Rows), 12, right: true) + pad(fmt(t.v2Rows), 12, right: true) + pad(fmt(t.missingInV2), 9, right: true)
+                       + pad(fmt(t.unexpectedInV2), 10, right: true) + pad(fmt(t.changed), 9, right: true) + "  " + (t.contentPass ? "equal" : "DIFFERS"))
+        }
+        for t in r.tables where !t.differences.isEmpty {
+            Out.result("differences in \(t.load):")
+            for d in t.differences.prefix(20) {
+                let cols = d.columns.map { "\($0.column): \(VerifyReport.quoted($0.v1)) → \(VerifyReport.quoted($0.v2))" }.joined(separator: "; ")
+                Out.result("  \(d.kind) \(d.key)\(d.v1Id.map { " (V1 id \($0))" } ?? "")\(cols.isEmpty ? "" : ": " + cols)")
+            }
+            if t.differences.count > 20 || t.differencesTruncated { Out.result("  … see the exported report for all of them") }
+        }
+        for c in r.checks { Out.result("\(pad(c.status.uppercased(), 8)) \(pad(c.name, 20)) \(c.summary)") }
+        Out.result(r.verdictLine + String(format: " (%.1f s)", r.seconds))
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+@testable import MigrationEngine
+import Testing
+
+@Suite("canonical encoding for verification")
+struct CanonicalTests {
+    func same(_ a: String?, _ b: String?, _ kind: ValueKind) -> Bool { Canonical.bytes(a, kind) == Canonical.bytes(b, kind) }
+
+    @Test("NULL is distinct from every string, including 'NULL', '' and '\\N'")
+    func nulls() {
+        for kind in [ValueKind.text, .bpchar, .numeric, .json, .uuid, .timestamp, .array(.text)] {
+            for s in ["NULL", "null", "", "\\N", "<null>"] {
+                #expect(!same(nil, s, kind), "\(kind) \(s)")
+            }
+        }
+        #expect(same(nil, nil, .text))
+        #expect(!same("", " ", .text))
+        // Inside arrays: unquoted NULL is NULL, quoted "NULL" is a string.
+        #expect(!same("{NULL}", "{\"NULL\"}", .array(.text)))
+        #expect(same("{NULL}", "{null}", .array(.text)))
+        #expect(same("{\"a\",\"b c\"}", "{a,\"b c\"}", .array(.text)))
+        #expect(!same("{a,b}", "{b,a}", .array(.text)), "array order matters")
+        #expect(!same("{}", "{\"\"}", .array(.text)))
+    }
+
+    @Test("numerics by value")
+    func numerics() {
+        #expect(same("12.5", "12.50", .numeric))
+        #expect(same("0", "-0.00", .numeric))
+        #expect(same("1000", "1000.000", .numeric))
+        #expect(same("0.05", ".050", .numeric))
+        #expect(same("1.5e3", "1500", .numeric))
+        #expect(!same("12.5", "12.51", .numeric))
+        #expect(!same("100", "10", .numeric))
+        #expect(!same("-1", "1", .numeric))
+        #expect(!same("NaN", "0", .numeric))
+        #expect(same("12", "12", .integer) && !same("12", "13", .integer))
+        #expect(same("-0032", "-32", .integer))
+        #expect(same("1.5", "1.50", .float) && !same("0", "-0", .float))
+        #expect(same("t", "true", .bool) && !same("t", "f", .bool))
+    }
+
+    @Test("timestamps as UTC microseconds, whatever the zone spelling")
+    func timestamps() {
+        #expect(same("2024-03-01 10:20:30", "2024-03-01 10:20:30+00", .timestamp))
+        #expect(same("2024-03-01 10:20:30", "2024-03-01 12:20:30+02", .timestamp))
+        #expect(same("2024-03-01 10:20:30", "2024-03-01 05:50:30-04:30", .timestamp))
+        #expect(same("2024-03-01 10:20:30.5", "2024-03-01 10:20:30.500000+00", .timestamp))
+        #expect(same("2024-03-01T10:20:30Z", "2024-03-01 10:20:30+00", .timestamp))
+        #expect(!same("2024-03-01 10:20:30", "2024-03-01 10:20:30.000001+00", .timestamp), "one microsecond counts")
+        #expect(same("infinity", "infinity", .timestamp) && !same("infinity", "-infinity", .timestamp))
+        #expect(!same("0044-03-15 12:00:00 BC", "0044-03-15 12:00:00", .timestamp))
+        #expect(Canonical.parseTimestamp(Array("1970-01-01 00:00:01+00".utf8).withUnsafeBufferPointer { $0 }) == 1_000_000)
+        #expect(same("2024-02-29", "2024-02-29", .date) && !same("2024-02-29", "2024-03-01", .date))
+    }
+
+    @Test("jsonb canonical: key order, spacing, duplicates (last wins), numbers by value")
+    func json() {
+        #expect(same(#"{"b": 1, "a": [1, 2]}"#, #"{"a":[1,2],"b":1}"#, .json))
+        #expect(same(#"{"a": 1, "a": 2}"#, #"{"a": 2}"#, .json))
+        #expect(same(#"{"n": 1.50}"#, #"{"n": 1.5}"#, .json))
+        #expect(same(#"{"s": "\u00e9"}"#, #"{"s": "é"}"#, .json))
+        #expect(!same(#"[1, 2]"#, #"[2, 1]"#, .json))
+        #expect(!same(#"{"a": "1"}"#, #"{"a": 1}"#, .json))
+        #expect(!same(#"{"a": null}"#, #"{}"#, .json))
+        #expect(!same(#"{"_unparsed": "x"}"#, #"x"#, .json))
+    }
+
+    @Test("uuids, inet and char(n)")
+    func others() {
+        #expect(same("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "a0eebc999c0b4ef8bb6d6bb9bd380a11", .uuid))
+        #expect(!same("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12", .uuid))
+        #expect(same("::1", "0:0:0:0:0:0:0:1", .inet))
+        #expect(same("10.0.0.1", "10.0.0.1/32", .inet))
+        #expect(!same("10.0.0.1", "10.0.0.1/24", .inet))
+        #expect(!same("10.0.0.1", "10.0.0.2", .inet))
+        #expect(same("XOF", "XOF  ", .bpchar))
+        #expect(!same("XOF", "XOF  ", .text))
+        // A value that does not parse keeps its text, so it never equals a parsed one.
+        #expect(!same("not-a-number", "0", .numeric))
+        #expect(same("not-a-number", "not-a-number", .numeric))
+    }
+
+    @Test("bucket digests: order-independent, and they name the differing key ranges")
+    func digests() {
+        func rows(_ n: Int) -> [(Int, RowHash)] {
+            (0..<n).map { i in
+                let key = Canonical.bytes(UUIDv5Namespace("4b6f0c3e-2a1d-4c8e-9f57-3d2e1a0b9c8d")!.uuid("t:\(i)"), .uuid)
+                let bucket = key.withUnsafeBytes { RowKey.bucket($0, kind: .uuid) }
+                return (bucket, RowHash(key + Array("row \(i)".utf8)))
+            }
+        }
+        var a = BucketDigest(), b = BucketDigest()
+        let r = rows(5000)
+        for x in r { a.add(bucket: x.0, x.1) }
+        for x in r.reversed() { b.add(bucket: x.0, x.1) }
+        #expect(a.checksum == b.checksum)
+        #expect(a.differing(from: b).isEmpty)
+        var c = BucketDigest()
+        for (i, x) in r.enumerated() where i != 42 { c.add(bucket: x.0, x.1) }
+        #expect(c.differing(from: a) == [r[42].0])
+        #expect(c.checksum != a.checksum)
+    }
+}
