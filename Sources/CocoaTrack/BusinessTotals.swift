@@ -14,7 +14,7 @@ public enum CocoaTrackBusinessTotals {
                 FROM public.deliveries d
                 JOIN public.warehouses w ON w.id = d.warehouse_id
                 JOIN public.cooperatives c ON c.id = w.cooperative_id
-                WHERE d.id <> ALL($1::bigint[])
+                WHERE NOT EXISTS (SELECT 1 FROM unnest($1::bigint[]) r(id) WHERE r.id = d.id)
                 GROUP BY 1, 2
                 """,
             rejectedParameters: ["deliveries"],
@@ -29,7 +29,7 @@ public enum CocoaTrackBusinessTotals {
             name: "invoices_by_status",
             description: "Invoices per status: count and total amount (XOF)",
             columns: ["status", "invoices", "amount"], keyColumns: 1,
-            sourceSQL: "SELECT status, count(*), sum(total_amount_fcfa) FROM public.invoices WHERE id <> ALL($1::bigint[]) GROUP BY 1",
+            sourceSQL: "SELECT status, count(*), sum(total_amount_fcfa) FROM public.invoices i WHERE NOT EXISTS (SELECT 1 FROM unnest($1::bigint[]) r(id) WHERE r.id = i.id) GROUP BY 1",
             rejectedParameters: ["invoices"],
             targetSQL: "SELECT status::text, count(*), sum(total_amount) FROM public.invoices GROUP BY 1"),
         BusinessCheck(
@@ -39,7 +39,7 @@ public enum CocoaTrackBusinessTotals {
             sourceSQL: """
                 SELECT c.code, count(*), count(*) FILTER (WHERE p.deleted_at IS NULL)
                 FROM public.planteurs p JOIN public.cooperatives c ON c.id = p.cooperative_id
-                WHERE p.id <> ALL($1::bigint[]) GROUP BY 1
+                WHERE NOT EXISTS (SELECT 1 FROM unnest($1::bigint[]) r(id) WHERE r.id = p.id) GROUP BY 1
                 """,
             rejectedParameters: ["planteurs"],
             targetSQL: """

@@ -66,6 +66,10 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
             Foundation.exit(error.rawValue)
         } catch {
             let code = exitCode(for: error)
+            if code == .success {  // `help` and `--help` arrive here as a parsed HelpCommand
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
             if code == .validationFailure {
                 FileHandle.standardError.write(Data((Redactor.redact(fullMessage(for: error)) + "\n").utf8))
                 Foundation.exit(2)

@@ -101,4 +101,35 @@ struct CanonicalTests {
         #expect(c.differing(from: a) == [r[42].0])
         #expect(c.checksum != a.checksum)
     }
+
+    @Test("fast and general paths agree: decimals, uuids, nested jsonb")
+    func fastPaths() {
+        #expect(same("0.050", "5e-2", .numeric))
+        #expect(same("120.00", "1.2e2", .numeric))
+        #expect(same("-007.10", "-7.1", .numeric))
+        #expect(same(".5", "0.5", .numeric))
+        #expect(same("5.", "5", .numeric))
+        #expect(!same(".", "0", .numeric))
+        #expect(same("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}", .uuid))
+        #expect(same(#"{"a": {"y": 1, "x": [true, null, "s"]}, "a": {"x": [true, null, "s"], "y": 1.0}}"#,
+                     #"{"a":{"x":[true,null,"s"],"y":1}}"#, .json))
+        #expect(!same(#"{"a": {"y": 1}}"#, #"{"a": {"y": 2}}"#, .json))
+        #expect(same(#"["tab\there", "\ud83d\ude00"]"#, #"["tab\u0009here", "😀"]"#, .json))
+    }
+
+    @Test("COPY fields as bytes equal the parsed strings, escapes and NULLs included")
+    func copyFields() {
+        let rows = ["a\tb\\\\N\t\\N\tx\\ty\t\\n\t\n", "\\N\n", "\t\n", "é😀\t\\101\\x41\n"]
+        for text in rows {
+            let bytes = Array(text.utf8)
+            var viaStrings: [String?] = []
+            bytes.withUnsafeBytes { CopyTextParser.fields($0, into: &viaStrings) }
+            var viaBytes: [String?] = []
+            var scratch: [UInt8] = []
+            bytes.withUnsafeBytes { raw in
+                CopyTextParser.forEachField(raw, scratch: &scratch) { _, v in viaBytes.append(v.map { String(decoding: $0, as: UTF8.self) }) }
+            }
+            #expect(viaBytes == viaStrings, "\(text)")
+        }
+    }
 }

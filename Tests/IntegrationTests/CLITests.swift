@@ -26,6 +26,20 @@ enum CLI {
 
 @Suite("Command line")
 struct CLITests {
+    @Test("--help and `help COMMAND` exit 0 with the usage on stdout, for every command")
+    func help() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CLI.binary), "build the executable first: swift build")
+        let commands = ["sandbox", "generate-v1", "preflight", "migrate", "snapshot", "rollback", "read-only", "inventory", "verify-integrity"]
+        for c in commands {
+            let out = try await CLI.run([c, "--help"])
+            #expect(out.status == 0 && out.stdout.contains("USAGE"), "\(c): exit \(out.status) \(out.stderr)")
+        }
+        let helped = try await CLI.run(["help", "verify-integrity"])
+        #expect(helped.status == 0 && helped.stdout.contains("--export"))
+        let bad = try await CLI.run(["verify-integrity", "--no-such-flag"])
+        #expect(bad.status == 2)
+    }
+
     @Test("exit codes, and no password in any output")
     func exitCodesAndSecrets() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: CLI.binary), "build the executable first: swift build")

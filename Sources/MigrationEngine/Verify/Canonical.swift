@@ -80,8 +80,7 @@ public enum Canonical {
 
     static func append(utf8 u: UnsafeBufferPointer<UInt8>, _ kind: ValueKind, to out: inout [UInt8]) {
         let start = out.count
-        out.append(0)
-        out.append(contentsOf: [0, 0, 0, 0])
+        out.append(0); out.append(0); out.append(0); out.append(0); out.append(0)
         let payload = out.count
         let tag: Tag
         switch kind {
@@ -103,10 +102,14 @@ public enum Canonical {
                 tag = .float
             } else { tag = .unparsed }
         case .bool:
-            switch String(decoding: u, as: UTF8.self).lowercased() {
-            case "t", "true", "y", "yes", "on", "1": out.append(1); tag = .bool
-            case "f", "false", "n", "no", "off", "0": out.append(0); tag = .bool
-            default: tag = .unparsed
+            if u.count == 1 && (u[0] == 0x74 || u[0] == 0x66) {
+                out.append(u[0] == 0x74 ? 1 : 0); tag = .bool
+            } else {
+                switch String(decoding: u, as: UTF8.self).lowercased() {
+                case "t", "true", "y", "yes", "on", "1": out.append(1); tag = .bool
+                case "f", "false", "n", "no", "off", "0": out.append(0); tag = .bool
+                default: tag = .unparsed
+                }
             }
         case .uuid:
             tag = appendUUID(u, &out) ? .uuid : .unparsed
@@ -143,11 +146,28 @@ public enum Canonical {
     }
 
     @inline(__always) static func appendBE(_ v: UInt64, _ out: inout [UInt8]) {
-        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(shift))) }
+        withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) }
     }
 
     static func parseInt(_ u: UnsafeBufferPointer<UInt8>) -> Int64? {
-        Int64(String(decoding: u, as: UTF8.self).trimmingCharacters(in: .whitespaces))
+        var i = 0
+        var n = u.count
+        while i < n && u[i] == 0x20 { i += 1 }
+        while n > i && u[n - 1] == 0x20 { n -= 1 }
+        var negative = false
+        if i < n && (u[i] == 0x2D || u[i] == 0x2B) { negative = u[i] == 0x2D; i += 1 }
+        guard i < n else { return nil }
+        var v: Int64 = 0
+        while i < n {
+            let d = u[i] &- 0x30
+            guard d <= 9 else { return nil }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = negative ? m.subtractingReportingOverflow(Int64(d)) : m.addingReportingOverflow(Int64(d))
+            guard !o1 && !o2 else { return nil }
+            v = a
+            i += 1
+        }
+        return v
     }
 
     /// A decimal's canonical text: sign, digits without leading zeros, a fraction without
@@ -159,9 +179,37 @@ public enum Canonical {
         while n > i && u[n - 1] == 0x20 { n -= 1 }
         var negative = false
         if i < n && (u[i] == 0x2D || u[i] == 0x2B) { negative = u[i] == 0x2D; i += 1 }
-        let word = String(decoding: UnsafeBufferPointer(rebasing: u[i..<n]), as: UTF8.self).lowercased()
-        if word == "nan" { out.append(contentsOf: Array("NaN".utf8)); return true }
-        if word == "infinity" || word == "inf" { out.append(contentsOf: Array((negative ? "-Infinity" : "Infinity").utf8)); return true }
+        if i < n && (u[i] | 0x20) >= 0x61 && (u[i] | 0x20) <= 0x7A {
+            let word = String(decoding: UnsafeBufferPointer(rebasing: u[i..<n]), as: UTF8.self).lowercased()
+            if word == "nan" { out.append(contentsOf: Array("NaN".utf8)); return true }
+            if word == "infinity" || word == "inf" { out.append(contentsOf: Array((negative ? "-Infinity" : "Infinity").utf8)); return true }
+            return false
+        }
+        // Fast path: plain digits with an optional point and no exponent, written straight out.
+        var plain = true
+        var point = -1
+        for k in i..<n {
+            let b = u[k]
+            if b == 0x2E { if point >= 0 { plain = false; break }; point = k } else if b &- 0x30 > 9 { plain = false; break }
+        }
+        if plain && n > i && !(point == i && n == i + 1) {
+            var a = i
+            let intEnd = point >= 0 ? point : n
+            while a < intEnd && u[a] == 0x30 { a += 1 }
+            var e = n
+            if point >= 0 {
+                while e > point + 1 && u[e - 1] == 0x30 { e -= 1 }
+                if e == point + 1 { e = point }
+            }
+            if a == e || (a == intEnd && e == intEnd) {
+                out.append(0x30)
+                return true
+            }
+            if negative { out.append(0x2D) }
+            if a == intEnd { out.append(0x30) }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: u[a..<e]))
+            return true
+        }
         var digits: [UInt8] = []
         digits.reserveCapacity(n - i)
         var pointAt: Int?
@@ -213,7 +261,29 @@ public enum Canonical {
         }
     }
 
+    static let hexTable: [UInt8] = (0..<256).map { b in hex(UInt8(b)) ?? 0xFF }
+
     static func appendUUID(_ u: UnsafeBufferPointer<UInt8>, _ out: inout [UInt8]) -> Bool {
+        if u.count == 36 && u[8] == 0x2D && u[13] == 0x2D && u[18] == 0x2D && u[23] == 0x2D {
+            // 0xFF marks a non-hex byte; OR-ing every nibble catches one anywhere.
+            return hexTable.withUnsafeBufferPointer { t in
+                var hi: UInt64 = 0, lo: UInt64 = 0
+                var bad: UInt8 = 0
+                @inline(__always) func group(_ from: Int, _ count: Int, _ acc: inout UInt64) {
+                    for k in from..<(from + count) {
+                        let h = t[Int(u[k])]
+                        bad |= h
+                        acc = acc << 4 | UInt64(h & 0x0F)
+                    }
+                }
+                group(0, 8, &hi); group(9, 4, &hi); group(14, 4, &hi)
+                group(19, 4, &lo); group(24, 12, &lo)
+                guard bad & 0xF0 == 0 else { return false }
+                appendBE(hi, &out)
+                appendBE(lo, &out)
+                return true
+            }
+        }
         var nibbles = 0
         var byte: UInt8 = 0
         let mark = out.count
@@ -471,17 +541,8 @@ struct JSONCanonicalizer {
 
     mutating func ws() { while i < u.count && (u[i] == 0x20 || u[i] == 0x0A || u[i] == 0x0D || u[i] == 0x09) { i += 1 } }
 
-    mutating func lengthPrefixed(_ tag: Canonical.Tag, _ out: inout [UInt8], _ body: (inout [UInt8]) -> Bool) -> Bool {
-        out.append(tag.rawValue)
-        let at = out.count
-        out.append(contentsOf: [0, 0, 0, 0])
-        guard body(&out) else { return false }
-        let len = UInt32(out.count - at - 4)
-        out[at] = UInt8(truncatingIfNeeded: len >> 24)
-        out[at + 1] = UInt8(truncatingIfNeeded: len >> 16)
-        out[at + 2] = UInt8(truncatingIfNeeded: len >> 8)
-        out[at + 3] = UInt8(truncatingIfNeeded: len)
-        return true
+    @inline(__always) static func patchLength(_ out: inout [UInt8], at: Int, _ v: UInt64) {
+        withUnsafeBytes(of: v.bigEndian) { b in for k in 0..<8 { out[at + k] = b[k] } }
     }
 
     mutating func value(_ out: inout [UInt8]) -> Bool {
@@ -492,20 +553,25 @@ struct JSONCanonicalizer {
             i += 1
             depth += 1
             defer { depth -= 1 }
-            var members: [[UInt8]: [UInt8]] = [:]
+            // Members are written to a scratch buffer (key, then canonical value) and then
+            // emitted sorted by key; for a repeated key the last one wins, as in jsonb.
+            var scratch: [UInt8] = []
+            var spans: [(keyStart: Int, keyEnd: Int, end: Int)] = []
             ws()
             if i < u.count && u[i] == 0x7D {
                 i += 1
             } else {
                 while true {
                     ws()
-                    guard i < u.count, u[i] == 0x22, let key = string() else { return false }
+                    guard i < u.count, u[i] == 0x22 else { return false }
+                    let ks = scratch.count
+                    guard string(into: &scratch) else { return false }
+                    let ke = scratch.count
                     ws()
                     guard i < u.count, u[i] == 0x3A else { return false }
                     i += 1
-                    var v: [UInt8] = []
-                    guard value(&v) else { return false }
-                    members[key] = v
+                    guard value(&scratch) else { return false }
+                    spans.append((ks, ke, scratch.count))
                     ws()
                     guard i < u.count else { return false }
                     if u[i] == 0x2C { i += 1; continue }
@@ -513,26 +579,46 @@ struct JSONCanonicalizer {
                     return false
                 }
             }
+            let order = scratch.withUnsafeBufferPointer { b in
+                spans.indices.sorted { x, y in
+                    let kx = UnsafeBufferPointer(rebasing: b[spans[x].keyStart..<spans[x].keyEnd])
+                    let ky = UnsafeBufferPointer(rebasing: b[spans[y].keyStart..<spans[y].keyEnd])
+                    if kx.elementsEqual(ky) { return x < y }
+                    return kx.lexicographicallyPrecedes(ky)
+                }
+            }
+            var kept: [Int] = []
+            kept.reserveCapacity(order.count)
+            for (n, k) in order.enumerated() {
+                if n + 1 < order.count {
+                    let next = spans[order[n + 1]]
+                    let same = scratch[spans[k].keyStart..<spans[k].keyEnd].elementsEqual(scratch[next.keyStart..<next.keyEnd])
+                    if same { continue }
+                }
+                kept.append(k)
+            }
             out.append(Canonical.Tag.jsonObject.rawValue)
-            Canonical.appendBE(UInt64(members.count), &out)
-            for key in members.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-                Canonical.appendBE(UInt64(key.count), &out)
-                out.append(contentsOf: key)
-                out.append(contentsOf: members[key]!)
+            Canonical.appendBE(UInt64(kept.count), &out)
+            for k in kept {
+                let sp = spans[k]
+                Canonical.appendBE(UInt64(sp.keyEnd - sp.keyStart), &out)
+                out.append(contentsOf: scratch[sp.keyStart..<sp.end])
             }
             return true
         case 0x5B: // [
             i += 1
             depth += 1
             defer { depth -= 1 }
-            var items: [UInt8] = []
+            out.append(Canonical.Tag.jsonArray.rawValue)
+            let at = out.count
+            Canonical.appendBE(0, &out)
             var n: UInt64 = 0
             ws()
             if i < u.count && u[i] == 0x5D {
                 i += 1
             } else {
                 while true {
-                    guard value(&items) else { return false }
+                    guard value(&out) else { return false }
                     n += 1
                     ws()
                     guard i < u.count else { return false }
@@ -541,15 +627,14 @@ struct JSONCanonicalizer {
                     return false
                 }
             }
-            out.append(Canonical.Tag.jsonArray.rawValue)
-            Canonical.appendBE(n, &out)
-            out.append(contentsOf: items)
+            JSONCanonicalizer.patchLength(&out, at: at, n)
             return true
         case 0x22:
-            guard let s = string() else { return false }
             out.append(Canonical.Tag.jsonString.rawValue)
-            Canonical.appendBE(UInt64(s.count), &out)
-            out.append(contentsOf: s)
+            let at = out.count
+            Canonical.appendBE(0, &out)
+            guard string(into: &out) else { return false }
+            JSONCanonicalizer.patchLength(&out, at: at, UInt64(out.count - at - 8))
             return true
         case 0x74: return literal("true", .jsonTrue, &out)
         case 0x66: return literal("false", .jsonFalse, &out)
@@ -559,11 +644,11 @@ struct JSONCanonicalizer {
             if u[i] == 0x2D { i += 1 }
             guard i < u.count, u[i] >= 0x30, u[i] <= 0x39 else { return false }
             while i < u.count, (u[i] >= 0x30 && u[i] <= 0x39) || u[i] == 0x2E || u[i] == 0x65 || u[i] == 0x45 || u[i] == 0x2B || u[i] == 0x2D { i += 1 }
-            var number: [UInt8] = []
-            guard Canonical.appendDecimal(UnsafeBufferPointer(rebasing: u[start..<i]), &number) else { return false }
             out.append(Canonical.Tag.jsonNumber.rawValue)
-            Canonical.appendBE(UInt64(number.count), &out)
-            out.append(contentsOf: number)
+            let at = out.count
+            Canonical.appendBE(0, &out)
+            guard Canonical.appendDecimal(UnsafeBufferPointer(rebasing: u[start..<i]), &out) else { return false }
+            JSONCanonicalizer.patchLength(&out, at: at, UInt64(out.count - at - 8))
             return true
         }
     }
@@ -576,16 +661,22 @@ struct JSONCanonicalizer {
         return true
     }
 
-    /// A JSON string at `i` (on its opening quote), decoded to UTF-8.
-    mutating func string() -> [UInt8]? {
+    /// A JSON string at `i` (on its opening quote), decoded to UTF-8 and appended to `s`.
+    mutating func string(into s: inout [UInt8]) -> Bool {
         i += 1
-        var s: [UInt8] = []
         while i < u.count {
             let b = u[i]
-            if b == 0x22 { i += 1; return s }
-            if b < 0x20 { return nil }
-            if b != 0x5C { s.append(b); i += 1; continue }
-            guard i + 1 < u.count else { return nil }
+            if b == 0x22 { i += 1; return true }
+            if b < 0x20 { return false }
+            if b != 0x5C {
+                // copy the run of plain bytes at once
+                var j = i + 1
+                while j < u.count && u[j] != 0x22 && u[j] != 0x5C && u[j] >= 0x20 { j += 1 }
+                s.append(contentsOf: UnsafeBufferPointer(rebasing: u[i..<j]))
+                i = j
+                continue
+            }
+            guard i + 1 < u.count else { return false }
             let e = u[i + 1]
             i += 2
             switch e {
@@ -598,18 +689,18 @@ struct JSONCanonicalizer {
             case 0x72: s.append(0x0D)
             case 0x74: s.append(0x09)
             case 0x75:
-                guard var cp = hex4() else { return nil }
+                guard var cp = hex4() else { return false }
                 if (0xD800...0xDBFF).contains(cp), i + 1 < u.count, u[i] == 0x5C, u[i + 1] == 0x75 {
                     i += 2
-                    guard let lo = hex4(), (0xDC00...0xDFFF).contains(lo) else { return nil }
+                    guard let lo = hex4(), (0xDC00...0xDFFF).contains(lo) else { return false }
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
                 }
-                guard let scalar = Unicode.Scalar(cp) else { return nil }
+                guard let scalar = Unicode.Scalar(cp) else { return false }
                 s.append(contentsOf: Array(String(Character(scalar)).utf8))
-            default: return nil
+            default: return false
             }
         }
-        return nil
+        return false
     }
 
     mutating func hex4() -> UInt32? {

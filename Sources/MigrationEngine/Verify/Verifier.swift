@@ -401,12 +401,19 @@ public struct Verifier: Sendable {
         let query = targetQuery(spec, where: filter.map { [$0] } ?? [])
         return try await v2.withSession { s in
             var pass = TargetPass()
-            var fields: [String?] = []
+            var scratch: [UInt8] = []
             var buf: [UInt8] = []
             buf.reserveCapacity(1024)
+            let kinds = layout.kinds
+            let keyIndex = layout.keyIndex
             try s.copyOut(query) { raw in
-                CopyTextParser.fields(raw, into: &fields)
-                let key = Verifier.encode(fields, layout, into: &buf)
+                buf.removeAll(keepingCapacity: true)
+                var key = 0..<0
+                CopyTextParser.forEachField(raw, scratch: &scratch) { j, v in
+                    let start = buf.count
+                    if let v { Canonical.append(utf8: v, kinds[j], to: &buf) } else { buf.append(Canonical.Tag.null.rawValue) }
+                    if j == keyIndex { key = start..<buf.count }
+                }
                 let (h, bucket) = buf.withUnsafeBytes { b in
                     (RowHash(b), RowKey.bucket(UnsafeRawBufferPointer(rebasing: b[key]), kind: layout.keyKind))
                 }
