@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job, on local throwaway databases: start the sandbox (V1 + V2), fill V1 with
 # generated production-like data, check both sides, migrate V1 into V2 (every reject and
-# warning exported), and show where things stand.
+# warning exported), verify the result (report in rehearsal-report/), and show where things stand.
 # Usage: scripts/rehearse.sh [SCALE]   (default 0.1 ≈ 370,000 rows; 1 ≈ 3.7 M rows)
 # Leaves the sandbox running for exploration; `cocoatrack-migrate sandbox down` removes it.
 set -euo pipefail
@@ -21,8 +21,10 @@ eval "$("$BIN" sandbox env)"
 "$BIN" read-only enable --app-role app_user --yes
 "$BIN" snapshot v2 --dir snapshots --label pre_migration
 "$BIN" migrate --rejects-csv rehearsal-rejects.csv
+"$BIN" verify-integrity --export rehearsal-report
 "$BIN" sandbox status
 echo
+echo "Verification report: rehearsal-report/report.html (also .md and .json)."
 echo "V1 is read-only for app_user (undo: $BIN read-only disable). V1 and V2 are running. Explore with:"
 echo "  eval \"\$($BIN sandbox env)\"; psql \"\$V1_DATABASE_URL\""
 echo "Remove everything with: $BIN sandbox down"

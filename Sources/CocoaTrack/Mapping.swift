@@ -12,9 +12,11 @@ public enum CocoaTrackMapping {
         public var duplicateOf: [Int64: Int64] = [:]
         /// Precomputed uuids of the referenced parent tables (ids up to `uuidCacheLimit`).
         public var uuids: [String: UUIDTable] = [:]
+        /// V1 ids paired with V2 uuids by `sync-v2-to-v1` (rows created in V2 after cutover).
+        public var pairs = KeyPairs()
         public init() {}
 
-        func ids(_ table: String) -> UUIDTable { uuids[table] ?? UUIDTable(table: table, maxID: 0) }
+        public func ids(_ table: String) -> UUIDTable { uuids[table] ?? UUIDTable(table: table, maxID: 0, pairs: pairs) }
     }
 
     /// Parent tables whose ids are precomputed when their largest id is at most this.
@@ -29,16 +31,23 @@ public enum CocoaTrackMapping {
             let key = CocoaTrackRules.email(email)
             if let winner = first[key] { ctx.duplicateOf[id] = winner } else { first[key] = id }
         }
+        for (table, id, key) in try await SyncJournal.pairings(v1) { ctx.pairs.add(table: table, id: id, key: key) }
         for table in ["regions", "cooperatives", "users", "warehouses", "invoices", "chef_planteurs", "planteurs"] {
             let maxID = Int(try await v1.scalar("SELECT coalesce(max(id), 0) FROM public.\(table)") ?? "0") ?? 0
-            ctx.uuids[table] = UUIDTable(table: table, maxID: maxID <= uuidCacheLimit ? maxID : 0)
+            ctx.uuids[table] = UUIDTable(table: table, maxID: maxID <= uuidCacheLimit ? maxID : 0, pairs: ctx.pairs)
         }
         return ctx
     }
 
-    public static func plan(context: Context, appRole: String = CocoaTrackSchema.defaultAppRole) -> MigrationPlan {
+    /// The account of V1's photo URLs, for the reverse rule (a setting).
+    public static let defaultBlobAccount = "cocoatrackv1"
+
+    public static func plan(context: Context, appRole: String = CocoaTrackSchema.defaultAppRole,
+                            blobAccount: String = defaultBlobAccount) -> MigrationPlan {
         MigrationPlan(loads: loads(context), stateSchema: stateSchema, appRole: appRole, sourceSchemas: ["public"],
-                      targetSchemas: ["public"], extraTargetTables: [TableName("auth", "users")])
+                      targetSchemas: ["public"], extraTargetTables: [TableName("auth", "users")],
+                      sourceKey: { table, id in context.ids(table)(String(id)) },
+                      reverse: CocoaTrackReverse.specs(blobAccount: blobAccount), pairs: context.pairs)
     }
 
     static func v1(_ t: String) -> TableName { TableName("public", t) }
@@ -184,6 +193,7 @@ public enum CocoaTrackMapping {
         let planteurIDs = ctx.ids("planteurs")
         let userIDs = ctx.ids("users")
         let warehouseIDs = ctx.ids("warehouses")
+        let deliveryIDs = ctx.ids("deliveries")
         let cols = ["id", "planteur_id", "warehouse_id", "invoice_id", "agent_id", "delivery_date", "weight_kg", "bags", "quality_grade",
                     "humidity_pct", "price_per_kg_fcfa", "total_amount_fcfa", "notes", "created_at", "updated_at"]
         return LoadSpec(name: "deliveries", source: v1("deliveries"), sourceColumns: cols, target: v2("deliveries"),
@@ -205,7 +215,7 @@ public enum CocoaTrackMapping {
                 }
                 grade = mapped
             }
-            return [R.uuid("deliveries", r[0]!), planteurIDs(r[1]!), warehouseIDs(r[2]!), r[3].map { invoiceIDs($0) },
+            return [deliveryIDs(r[0]!), planteurIDs(r[1]!), warehouseIDs(r[2]!), r[3].map { invoiceIDs($0) },
                     r[4].map { userIDs($0) }, r[5], w, r[7], grade, r[9], r[10], r[11], r[12],
                     R.timestamptz(r[13]), R.updatedAt(r[14], created: r[13])]
         }
@@ -213,6 +223,8 @@ public enum CocoaTrackMapping {
 
     static func deliveryPhotos(_ ctx: Context) -> LoadSpec {
         let userIDs = ctx.ids("users")
+        let deliveryIDs = ctx.ids("deliveries")
+        let photoIDs = ctx.ids("delivery_photos")
         let cols = ["id", "delivery_id", "url", "caption", "taken_at", "uploaded_by", "created_at"]
         return LoadSpec(name: "delivery_photos", source: v1("delivery_photos"), sourceColumns: cols, target: v2("delivery_photos"),
                         targetColumns: ["id", "delivery_id", "storage_path", "caption", "taken_at", "uploaded_by", "created_at"],
@@ -222,26 +234,27 @@ public enum CocoaTrackMapping {
                 issues.reject("unrecognized_photo_url", column: "url", "url \(R.jsonString(r[2] ?? "")) is not an Azure blob URL in container photos")
                 return nil
             }
-            return [R.uuid("delivery_photos", r[0]!), R.uuid("deliveries", r[1]!), path, r[3], R.timestamptz(r[4]),
+            return [photoIDs(r[0]!), deliveryIDs(r[1]!), path, r[3], R.timestamptz(r[4]),
                     r[5].map { userIDs($0) }, R.timestamptz(r[6])]
         }
     }
 
     static func auditLog(_ ctx: Context) -> LoadSpec {
         let userIDs = ctx.ids("users")
+        let auditIDs = ctx.ids("audit_log")
         let cols = ["id", "user_id", "action", "table_name", "record_id", "old_data", "new_data", "ip_address", "created_at"]
         return LoadSpec(name: "audit_log", source: v1("audit_log"), sourceColumns: cols, target: v2("audit_log"),
                         targetColumns: ["id", "actor_id", "action", "entity", "entity_id", "old_data", "new_data", "ip_address", "created_at"],
                         references: [ReferenceRule("user_id", parent: "users", required: false)]) { r, issues in
             var entityID: String?
-            if let t = r[3], let rec = r[4], CocoaTrackSchema.v1Tables.contains(t) { entityID = R.uuid(t, rec) }
+            if let t = r[3], let rec = r[4], CocoaTrackSchema.v1Tables.contains(t) { entityID = ctx.ids(t)(rec) }
             let (old, oldBad) = R.auditJSON(r[5])
             if oldBad { issues.warn("invalid_json", column: "old_data", "old_data is not valid JSON; kept as {\"_unparsed\": …}") }
             let (new, newBad) = R.auditJSON(r[6])
             if newBad { issues.warn("invalid_json", column: "new_data", "new_data is not valid JSON; kept as {\"_unparsed\": …}") }
             let (ip, ipBad) = R.ipAddress(r[7])
             if ipBad { issues.warn("invalid_ip_address", column: "ip_address", "ip_address \(R.jsonString(r[7] ?? "")) is not an IP address; set to NULL") }
-            return [R.uuid("audit_log", r[0]!), r[1].map { userIDs($0) }, r[2], r[3], entityID, old, new, ip, R.timestamptz(r[8])]
+            return [auditIDs(r[0]!), r[1].map { userIDs($0) }, r[2], r[3], entityID, old, new, ip, R.timestamptz(r[8])]
         }
     }
 }

@@ -29,6 +29,60 @@ public enum CocoaTrackRules {
         timestamptz(updated ?? created)
     }
 
+    // MARK: reverse rules (V2 → V1), each next to its forward rule's meaning
+
+    /// timestamptz as printed by a UTC session → V1's naive UTC text; nil for another zone.
+    public static func naiveUTC(_ v2: String?) -> String?? {
+        guard let v2 else { return .some(nil) }
+        if v2 == "infinity" || v2 == "-infinity" { return .some(v2) }
+        guard v2.hasSuffix("+00") else { return nil }
+        return .some(String(v2.dropLast(3)))
+    }
+
+    /// Roles back: `field_agent` → `agent`.
+    public static func roleV1(_ v2: String) -> String { v2 == "field_agent" ? "agent" : v2 }
+
+    /// Grades back: `grade_b` → `B`.
+    public static func gradeV1(_ v2: String?) -> String? {
+        guard let v2 else { return nil }
+        return gradeMap.first { $0.value == v2 }?.key
+    }
+
+    /// Certifications back: a comma list (`{}` → NULL).
+    public static func certificationsV1(_ elements: [String?]) -> String? {
+        let items = elements.compactMap { $0 }
+        return items.isEmpty ? nil : items.joined(separator: ", ")
+    }
+
+    /// XOF amounts back to integers; nil when fractional (no faithful V1 form).
+    public static func integerAmount(_ v2: String?) -> String?? {
+        guard let v2 else { return .some(nil) }
+        var t = Substring(v2)
+        if let dot = t.firstIndex(of: ".") {
+            guard t[t.index(after: dot)...].allSatisfy({ $0 == "0" }) else { return nil }
+            t = t[..<dot]
+        }
+        guard Int64(t) != nil else { return nil }
+        return .some(String(t))
+    }
+
+    /// Storage paths back to the V1 blob URL (the account is a setting).
+    public static func blobURL(_ storagePath: String, account: String) -> String? {
+        let prefix = "delivery-photos/"
+        guard storagePath.hasPrefix(prefix), storagePath.count > prefix.count else { return nil }
+        return "https://\(account).blob.core.windows.net/photos/" + storagePath.dropFirst(prefix.count)
+    }
+
+    /// Audit jsonb back to text: `{"_unparsed": "<text>"}` gives that text, anything else its JSON.
+    public static func auditTextV1(_ v2: String?) -> String? {
+        guard let v2 else { return nil }
+        if let data = v2.data(using: .utf8), let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           obj.count == 1, let text = obj["_unparsed"] as? String {
+            return text
+        }
+        return v2
+    }
+
     /// Phones: strip spaces, dots, dashes, parentheses; `+225`+10 digits, `00225`+10 digits or
     /// 10 digits starting with 0 → `+225` and the 10 digits. Anything else → invalid (NULL).
     public static func phone(_ raw: String?) -> (value: String?, invalid: Bool) {
@@ -196,13 +250,17 @@ public enum CocoaTrackRules {
 public struct UUIDTable: Sendable {
     public let table: String
     let ids: [String]
+    /// Rows created in V2 after cutover and synced back have their V2 uuid, not a uuid5.
+    let pairs: KeyPairs
 
-    public init(table: String, maxID: Int) {
+    public init(table: String, maxID: Int, pairs: KeyPairs = KeyPairs()) {
         self.table = table
+        self.pairs = pairs
         ids = maxID <= 0 ? [] : (0...maxID).map { CocoaTrackRules.uuid(table, String($0)) }
     }
 
     public func callAsFunction(_ id: String) -> String {
+        if !pairs.isEmpty, let n = Int64(id), let paired = pairs.key(table, n) { return paired }
         if let n = Int(id), n >= 0, n < ids.count { return ids[n] }
         return CocoaTrackRules.uuid(table, id)
     }

@@ -21,6 +21,10 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
             ReadOnlyCommand.self,
             InventoryCommand.self,
             VerifyCommand.self,
+            CaptureCommand.self,
+            AssessCommand.self,
+            SyncCommand.self,
+            DataLossCommand.self,
         ]
     )
 

@@ -13,8 +13,21 @@ public struct MigrationPlan: Sendable {
     public var targetSchemas: [String]
     public var extraTargetTables: [TableName]
 
+    /// The target key of a source row (the forward key rule, pairings first): for change
+    /// assessment, which must name the target rows of source rows deleted after cutover.
+    public var sourceKey: @Sendable (_ table: String, _ id: Int64) -> String
+    /// How target rows go back to the source (sync after cutover); empty when not supported.
+    public var reverse: [ReverseSpec]
+    /// Source ids paired with target keys by earlier syncs (read from the source at start).
+    public var pairs: KeyPairs
+
     public init(loads: [LoadSpec], stateSchema: String, appRole: String, sourceSchemas: [String],
-                targetSchemas: [String], extraTargetTables: [TableName]) {
+                targetSchemas: [String], extraTargetTables: [TableName],
+                sourceKey: @escaping @Sendable (_ table: String, _ id: Int64) -> String = { t, id in "\(t):\(id)" },
+                reverse: [ReverseSpec] = [], pairs: KeyPairs = KeyPairs()) {
+        self.sourceKey = sourceKey
+        self.reverse = reverse
+        self.pairs = pairs
         self.loads = loads
         self.stateSchema = stateSchema
         self.appRole = appRole

@@ -246,6 +246,8 @@ public struct Verifier: Sendable {
         var warnings: Int64 = 0
         var ids: [Int64] = []
         var buckets: [UInt16] = []
+        /// 64-bit hash of each mapped row, in `ids` order (the change-capture baseline).
+        var hashes: [UInt64] = []
     }
 
     struct TargetPass: Sendable {
@@ -381,6 +383,7 @@ public struct Verifier: Sendable {
                     pass.digest.add(bucket: bucket, h)
                     pass.ids.append(id)
                     pass.buckets.append(UInt16(bucket))
+                    pass.hashes.append(h.a)
                 } else {
                     let rule = mapper.issues.items.first { $0.kind == .reject }?.rule ?? "rejected"
                     pass.rejectedByRule[rule, default: 0] += 1
@@ -438,11 +441,24 @@ public struct Verifier: Sendable {
         var display: [String?]
     }
 
+    /// A row that differs between the two sides: present in the source only (`target` nil), in
+    /// the target only (`source` nil), or in both with `changed` columns.
+    struct LocatedDifference {
+        var key: String
+        var source: Located?
+        var target: Located?
+        var changed: [Int]
+        var kind: String { source == nil ? "unexpected_in_v2" : (target == nil ? "missing_in_v2" : "changed") }
+        /// The 64-bit row hash of a side (as in `SourcePass.hashes`).
+        static func hash(_ l: Located) -> UInt64 { RowHash(l.canonical.flatMap { $0 }).a }
+    }
+
     /// Reads the rows of the differing buckets again on both sides (the source by id, the target
     /// by key range when the key is a uuid) and names each difference. Cost follows the number
-    /// of differing buckets, not the table size.
+    /// of differing buckets, not the table size. Returns how many differences it found.
+    @discardableResult
     func locate(_ spec: LoadSpec, layout: Layout, index: ReferenceIndex, differing: [Int], source: SourcePass, filter: String?,
-                v1: PGConnection, v2: PGConnection, into result: inout VerifyReport.TableResult) async throws {
+                v1: PGConnection, v2: PGConnection, _ found: (LocatedDifference) -> Void) async throws -> Int {
         let chunkSize = 512
         var located = 0
         for chunkStart in stride(from: 0, to: differing.count, by: chunkSize) {
@@ -502,40 +518,51 @@ public struct Verifier: Sendable {
                 let canon = zip(values, layout.kinds).map { Canonical.bytes($0, $1) }
                 targetByKey[canon[layout.keyIndex]] = Located(sourceID: nil, canonical: canon, display: values)
             }
-
-            func add(_ d: VerifyReport.Difference) {
-                if result.differences.count < options.maxListedDifferences { result.differences.append(d) } else { result.differencesTruncated = true }
-            }
-            func show(_ v: String?, _ j: Int) -> String? {
-                guard let v else { return nil }
-                if layout.sensitive[j] { return "‹hidden›" }
-                return v.count > 200 ? String(v.prefix(200)) + "…" : v
-            }
             for (key, s) in sourceRows.sorted(by: { ($0.value.sourceID ?? 0) < ($1.value.sourceID ?? 0) }) {
                 let keyText = s.display[layout.keyIndex] ?? "NULL"
                 guard let t = targetByKey.removeValue(forKey: key) else {
-                    result.missingInV2 += 1
                     located += 1
-                    add(.init(kind: "missing_in_v2", key: keyText, v1Id: s.sourceID, columns: []))
+                    found(LocatedDifference(key: keyText, source: s, target: nil, changed: []))
                     continue
                 }
                 let changedColumns = (0..<spec.targetColumns.count).filter { s.canonical[$0] != t.canonical[$0] }
                 if changedColumns.isEmpty { continue }
-                result.changed += 1
                 located += 1
-                add(.init(kind: "changed", key: keyText, v1Id: s.sourceID,
-                          columns: changedColumns.map { .init(column: spec.targetColumns[$0], v1: show(s.display[$0], $0), v2: show(t.display[$0], $0)) }))
+                found(LocatedDifference(key: keyText, source: s, target: t, changed: changedColumns))
             }
             for (_, t) in targetByKey.sorted(by: { ($0.value.display[layout.keyIndex] ?? "") < ($1.value.display[layout.keyIndex] ?? "") }) {
-                result.unexpectedInV2 += 1
                 located += 1
-                add(.init(kind: "unexpected_in_v2", key: t.display[layout.keyIndex] ?? "NULL", v1Id: nil, columns: []))
+                found(LocatedDifference(key: t.display[layout.keyIndex] ?? "NULL", source: nil, target: t, changed: []))
             }
+        }
+        return located
+    }
+
+    /// Verification's use of `locate`: counts and the listed differences of the report.
+    func locate(_ spec: LoadSpec, layout: Layout, index: ReferenceIndex, differing: [Int], source: SourcePass, filter: String?,
+                v1: PGConnection, v2: PGConnection, into result: inout VerifyReport.TableResult) async throws {
+        var r = result
+        let limit = options.maxListedDifferences
+        func show(_ v: String?, _ j: Int) -> String? {
+            guard let v else { return nil }
+            if layout.sensitive[j] { return "‹hidden›" }
+            return v.count > 200 ? String(v.prefix(200)) + "…" : v
+        }
+        let located = try await locate(spec, layout: layout, index: index, differing: differing, source: source, filter: filter, v1: v1, v2: v2) { d in
+            switch d.kind {
+            case "missing_in_v2": r.missingInV2 += 1
+            case "unexpected_in_v2": r.unexpectedInV2 += 1
+            default: r.changed += 1
+            }
+            guard r.differences.count < limit else { r.differencesTruncated = true; return }
+            r.differences.append(.init(kind: d.kind, key: d.key, v1Id: d.source?.sourceID,
+                                       columns: d.changed.map { .init(column: spec.targetColumns[$0], v1: show(d.source?.display[$0], $0), v2: show(d.target?.display[$0], $0)) }))
         }
         if located == 0 {
             // The buckets differ but no row does: never report that as a match.
-            add(result: &result, unlocated: differing.count)
+            add(result: &r, unlocated: differing.count)
         }
+        result = r
     }
 
     func add(result: inout VerifyReport.TableResult, unlocated: Int) {

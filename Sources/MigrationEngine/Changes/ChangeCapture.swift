@@ -1,0 +1,444 @@
+import Foundation
+import Logging
+
+/// What changed in the target since cutover, per load: the content of `assess-v2-changes`'s
+/// `report.json` (fields stable, new ones may be added).
+public struct ChangeReport: Codable, Sendable {
+    public static let formatName = "cocoatrack-migrate/assess-v2-changes/1"
+    public var format = ChangeReport.formatName
+    public var title = "Changes in V2 since cutover"
+    public var generatedAt: String
+    public var armedAt: String
+    public var toolVersion: String
+    public var v1: String
+    public var v2: String
+    public var inserted: Int64 = 0
+    public var updated: Int64 = 0
+    public var deleted: Int64 = 0
+    public var conflicts: Int64 = 0
+    public var v1ChangedAfterCutover: Int64 = 0
+    public var tables: [TableChanges] = []
+
+    public struct ColumnChange: Codable, Sendable {
+        public var column: String
+        public var before: String?
+        public var after: String?
+    }
+
+    public struct RowChange: Codable, Sendable {
+        /// `inserted`, `updated`, `deleted` (in V2), or for V1: `changed_in_v1`, `inserted_in_v1`, `deleted_in_v1`.
+        public var kind: String
+        public var key: String
+        public var v1Id: Int64?
+        /// For an update, the changed columns: before = at cutover (V1 through the mapping), after = V2 now.
+        public var columns: [ColumnChange]
+    }
+
+    public struct Conflict: Codable, Sendable {
+        public var load: String
+        public var key: String
+        public var v1Id: Int64?
+        public var reason: String
+        public var detail: String
+    }
+
+    public struct TableChanges: Codable, Sendable {
+        public var load: String
+        public var sourceTable: String
+        public var targetTable: String
+        public var inserted: Int64 = 0
+        public var updated: Int64 = 0
+        public var deleted: Int64 = 0
+        public var changes: [RowChange] = []
+        public var changesTruncated = false
+        public var v1ChangedAfterCutover: [RowChange] = []
+        public var conflicts: [Conflict] = []
+    }
+
+    public func json(pretty: Bool = true) -> String {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        return Redactor.redact(String(decoding: (try? e.encode(self)) ?? Data("{}".utf8), as: UTF8.self))
+    }
+
+    public static func decode(_ text: String) throws -> ChangeReport {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return try d.decode(ChangeReport.self, from: Data(text.utf8))
+    }
+}
+
+/// One change with everything sync needs: the target row now (`after`) and at cutover (`before`).
+public struct CapturedChange: Sendable {
+    public var load: String
+    public var kind: String          // inserted, updated, deleted
+    public var key: String
+    public var sourceID: Int64?
+    public var before: [String?]?
+    public var after: [String?]?
+    public var changedColumns: [String]
+}
+
+/// The cutover baseline: for every load, each mapped source row's id and 64-bit content hash at
+/// the moment change capture was armed, stored in the migration schema in 64 Ki-row chunks
+/// (16 bytes a row). With the source read-only after cutover, "the source through the mapping"
+/// is the target as it was at cutover; the baseline proves the source did not move since.
+enum Baseline {
+    static let chunkRows = 65_536
+
+    static func ddl(_ state: MigrationState) -> String {
+        """
+        CREATE TABLE IF NOT EXISTS \(state.t("capture")) (
+            armed_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+            tool_version  text NOT NULL,
+            rows          bigint NOT NULL,
+            loads         jsonb NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS \(state.t("capture_baseline")) (
+            load_name  text NOT NULL,
+            chunk      integer NOT NULL,
+            ids        bytea NOT NULL,
+            hashes     bytea NOT NULL,
+            PRIMARY KEY (load_name, chunk)
+        );
+        """
+    }
+
+    static func hex(_ values: ArraySlice<UInt64>) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(2 + values.count * 16)
+        out.append(0x5C); out.append(0x78)
+        let digits = Array("0123456789abcdef".utf8)
+        for v in values {
+            var x = v.bigEndian
+            withUnsafeBytes(of: &x) { for b in $0 { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) } }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func unhex(_ text: String) -> [UInt64] {
+        var out: [UInt64] = []
+        var t = text
+        t.withUTF8 { u in
+            var i = 2  // "\x"
+            out.reserveCapacity((u.count - 2) / 16)
+            while i + 16 <= u.count {
+                var v: UInt64 = 0
+                for k in 0..<16 { v = v << 4 | UInt64(Canonical.hex(u[i + k]) ?? 0) }
+                out.append(v)
+                i += 16
+            }
+        }
+        return out
+    }
+
+    static func armedAt(_ c: PGConnection, _ state: MigrationState) async throws -> String? {
+        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("capture")]) == "t" else { return nil }
+        return try await c.scalar("SELECT armed_at::text FROM \(state.t("capture")) ORDER BY armed_at DESC LIMIT 1")
+    }
+
+    static func load(_ c: PGConnection, _ state: MigrationState, load: String) async throws -> (ids: [Int64], hashes: [UInt64]) {
+        let r = try await c.query("SELECT ids::text, hashes::text FROM \(state.t("capture_baseline")) WHERE load_name = $1 ORDER BY chunk", [load])
+        var ids: [Int64] = []
+        var hashes: [UInt64] = []
+        for row in r.rows {
+            ids += unhex(row[0]!).map { Int64(bitPattern: $0) }
+            hashes += unhex(row[1]!)
+        }
+        return (ids, hashes)
+    }
+}
+
+/// The source side's record of what `sync-v2-to-v1` wrote, kept in the source database in the
+/// same transaction as the rows it describes: pairings of new source ids with target keys, and
+/// the content hash each synced row has now (NULL once deleted), which replaces the baseline's.
+public enum SyncJournal {
+    public static let schema = "cocoatrack_sync"
+    static func t(_ name: String) -> String { SQL.qualified(schema, name) }
+
+    static var ddl: String {
+        """
+        CREATE SCHEMA IF NOT EXISTS \(SQL.ident(schema));
+        CREATE TABLE IF NOT EXISTS \(t("syncs")) (
+            sync_id      uuid PRIMARY KEY,
+            started_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+            tool_version text NOT NULL,
+            applied      jsonb NOT NULL,
+            conflicts    integer NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS \(t("pairings")) (
+            source_table text NOT NULL,
+            source_id    bigint NOT NULL,
+            target_key   text NOT NULL UNIQUE,
+            sync_id      uuid NOT NULL,
+            PRIMARY KEY (source_table, source_id)
+        );
+        CREATE TABLE IF NOT EXISTS \(t("synced_rows")) (
+            load_name  text NOT NULL,
+            source_id  bigint NOT NULL,
+            row_hash   bigint,
+            sync_id    uuid NOT NULL,
+            PRIMARY KEY (load_name, source_id)
+        );
+        CREATE TABLE IF NOT EXISTS \(t("conflicts")) (
+            sync_id    uuid NOT NULL,
+            load_name  text NOT NULL,
+            key        text NOT NULL,
+            source_id  bigint,
+            reason     text NOT NULL,
+            detail     text NOT NULL
+        );
+        """
+    }
+
+    static func exists(_ c: PGConnection) async throws -> Bool {
+        try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [t("synced_rows")]) == "t"
+    }
+
+    /// Pairings recorded by earlier syncs (source table, id, target key).
+    public static func pairings(_ c: PGConnection) async throws -> [(String, Int64, String)] {
+        guard try await exists(c) else { return [] }
+        return try await c.query("SELECT source_table, source_id, target_key FROM \(t("pairings"))").rows.map { ($0[0]!, Int64($0[1]!)!, $0[2]!) }
+    }
+
+    static func syncedHashes(_ c: PGConnection, load: String) async throws -> [Int64: UInt64?] {
+        guard try await exists(c) else { return [:] }
+        var out: [Int64: UInt64?] = [:]
+        for r in try await c.query("SELECT source_id, row_hash FROM \(t("synced_rows")) WHERE load_name = $1", [load]).rows {
+            out[Int64(r[0]!)!] = r[1].flatMap { Int64($0) }.map { UInt64(bitPattern: $0) }
+        }
+        return out
+    }
+}
+
+extension Verifier {
+    /// Records the cutover baseline (`capture arm`): refuses when one exists (re-arming would
+    /// hide every change made since) or when the target does not equal the source through the
+    /// mapping (verify first).
+    public func arm() async throws -> (rows: Int64, loads: [String: Int64]) {
+        let meta = try await PGConnection.connect(target, logger: logger)
+        defer { Task { await meta.close() } }
+        guard try await state.exists(meta) else {
+            throw MigrationError(.configuration, "V2 holds no migration state: migrate and verify before arming change capture.")
+        }
+        try await meta.execute(Baseline.ddl(state))
+        if let at = try await Baseline.armedAt(meta, state) {
+            throw MigrationError(.refused, "change capture was armed at \(at); arming again would hide every change made in V2 since. Nothing was changed.")
+        }
+        let v1 = try await PGConnection.connect(source, logger: logger)
+        let v2 = try await PGConnection.connect(target, logger: logger)
+        defer { Task { await v1.close(); await v2.close() } }
+        try await v1.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try await v2.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        let catalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
+        var index = try await presentIndex(v1)
+        var counts: [String: Int64] = [:]
+        var chunks: [(String, Int, String, String)] = []
+        for spec in try orderedLoads(catalog) {
+            let layout = try self.layout(spec, catalog: catalog)
+            let maxID = Int64(try await v1.scalar("SELECT coalesce(max(\(SQL.ident(spec.sourceColumns[0]))), 0) FROM \(spec.source.sql)") ?? "0") ?? 0
+            let passIndex = index
+            async let s = sourcePass(spec, layout: layout, index: passIndex, v1: v1, counters: LoadCounters())
+            async let t = targetPass(spec, layout: layout, filter: targetFilter(spec, maxSourceID: maxID), v2: v2, counters: LoadCounters())
+            let (src, tgt) = try await (s, t)
+            guard src.digest.differing(from: tgt.digest).isEmpty else {
+                throw MigrationError(.checkFailed, "V2 \(spec.target) differs from V1 through the mapping, so it cannot be the cutover baseline. Run verify-integrity, resolve what it reports, then arm.")
+            }
+            var rejected = index.rejected[spec.source.name] ?? IDBitset()
+            src.rejectedIDs.forEachID { rejected.insert($0) }
+            index.rejected[spec.source.name] = rejected
+            counts[spec.name] = Int64(src.ids.count)
+            for (n, start) in stride(from: 0, to: src.ids.count, by: Baseline.chunkRows).enumerated() {
+                let end = min(start + Baseline.chunkRows, src.ids.count)
+                chunks.append((spec.name, n, Baseline.hex(src.ids[start..<end].map { UInt64(bitPattern: $0) }[...]), Baseline.hex(src.hashes[start..<end])))
+            }
+        }
+        try await v1.execute("COMMIT")
+        try await v2.execute("COMMIT")
+        try await meta.execute("BEGIN")
+        do {
+            try await meta.execute("DELETE FROM \(state.t("capture_baseline"))")
+            for c in chunks {
+                try await meta.query("INSERT INTO \(state.t("capture_baseline")) (load_name, chunk, ids, hashes) VALUES ($1, $2, $3::bytea, $4::bytea)",
+                                     [c.0, String(c.1), c.2, c.3])
+            }
+            let total = counts.values.reduce(0, +)
+            let loadsJSON = "{" + counts.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ") + "}"
+            try await meta.query("INSERT INTO \(state.t("capture")) (tool_version, rows, loads) VALUES ($1, $2, $3::jsonb)",
+                                 [options.toolVersion, String(total), loadsJSON])
+            try await meta.execute("COMMIT")
+            return (total, counts)
+        } catch {
+            try? await meta.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    func presentIndex(_ v1: PGConnection) async throws -> ReferenceIndex {
+        let migrator = Migrator(plan: plan, source: source, target: target, options: MigrateOptions(), logger: logger)
+        var index = ReferenceIndex()
+        for parent in Set(plan.loads.flatMap { $0.references.map(\.parentTable) }).sorted() {
+            index.present[parent] = try await migrator.presentIDs(v1, table: parent)
+        }
+        return index
+    }
+
+    func orderedLoads(_ catalog: Catalog) throws -> [LoadSpec] {
+        let deps = Migrator(plan: plan, source: source, target: target, options: MigrateOptions(), logger: logger).dependencies(catalog: catalog)
+        var order: [LoadSpec] = []
+        var done: Set<String> = []
+        while order.count < plan.loads.count {
+            guard let next = plan.loads.first(where: { !done.contains($0.name) && deps[$0.name]!.isSubset(of: done) }) else {
+                throw MigrationError(.internal, "the loads wait on each other")
+            }
+            order.append(next)
+            done.insert(next.name)
+        }
+        return order
+    }
+
+    /// Every change in the target since cutover, per load, with the source's own changes since
+    /// then told apart (they are conflicts when the target row changed too).
+    public func assess(maxListed: Int = 1000) async throws -> (ChangeReport, [CapturedChange]) {
+        let meta = try await PGConnection.connect(target, logger: logger)
+        defer { Task { await meta.close() } }
+        guard try await state.exists(meta), let armedAt = try await Baseline.armedAt(meta, state) else {
+            throw MigrationError(.configuration, "change capture is not armed in V2 (no cutover baseline): nothing to compare with. The runbook arms it at T-0 with `cocoatrack-migrate capture arm`.")
+        }
+        var report = ChangeReport(generatedAt: Verifier.iso(Date()), armedAt: armedAt, toolVersion: options.toolVersion,
+                                  v1: source.redactedURL, v2: target.redactedURL)
+        var captured: [CapturedChange] = []
+        let v1 = try await PGConnection.connect(source, logger: logger)
+        let v2 = try await PGConnection.connect(target, logger: logger)
+        defer { Task { await v1.close(); await v2.close() } }
+        try await v1.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try await v2.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        let catalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
+        var index = try await presentIndex(v1)
+        for spec in try orderedLoads(catalog) {
+            try Task.checkCancellation()
+            events(.tableStarted(load: spec.name, expectedRows: nil))
+            let layout = try self.layout(spec, catalog: catalog)
+            let maxID = Int64(try await v1.scalar("SELECT coalesce(max(\(SQL.ident(spec.sourceColumns[0]))), 0) FROM \(spec.source.sql)") ?? "0") ?? 0
+            var filter = targetFilter(spec, maxSourceID: maxID)
+            // A shared target (auth.users) also holds rows created after cutover: those whose key
+            // is in the primary table of the same source rows (a new profile's auth user).
+            if let owned = spec.ownedKeys, let f = filter, let group = plan.reverse.first(where: { $0.loads.contains(spec.name) }),
+               group.loads[0] != spec.name, let primary = plan.loads.first(where: { $0.name == group.loads[0] }),
+               let primaryKey = catalog.tables[primary.target]?.primaryKey.first {
+                filter = "(\(f)) OR \(SQL.ident(owned.column))::text IN (SELECT \(SQL.ident(primaryKey))::text FROM \(primary.target.sql))"
+            }
+            let passIndex = index
+            let passFilter = filter
+            async let s = sourcePass(spec, layout: layout, index: passIndex, v1: v1, counters: LoadCounters())
+            async let t = targetPass(spec, layout: layout, filter: passFilter, v2: v2, counters: LoadCounters())
+            let (src, tgt) = try await (s, t)
+            let base = try await Baseline.load(meta, state, load: spec.name)
+            let synced = try await SyncJournal.syncedHashes(v1, load: spec.name)
+
+            // The source's own changes since cutover: a merge of two id-sorted lists.
+            enum Drift { case changed, inserted, deleted }
+            var drift: [Int64: Drift] = [:]
+            var expected: [Int64: UInt64] = [:]
+            func expectedHash(_ id: Int64, baseline: UInt64?) -> UInt64? {
+                if let s = synced[id] { return s }
+                return baseline
+            }
+            var i = 0, j = 0
+            while i < src.ids.count || j < base.ids.count {
+                let sid = i < src.ids.count ? src.ids[i] : Int64.max
+                let bid = j < base.ids.count ? base.ids[j] : Int64.max
+                if sid == bid {
+                    let e = expectedHash(sid, baseline: base.hashes[j])
+                    if let e { expected[sid] = e; if e != src.hashes[i] { drift[sid] = .changed } } else { drift[sid] = .inserted }
+                    i += 1; j += 1
+                } else if sid < bid {
+                    let e = expectedHash(sid, baseline: nil)
+                    if let e, e == src.hashes[i] { expected[sid] = e } else { drift[sid] = e == nil ? .inserted : .changed; if let e { expected[sid] = e } }
+                    i += 1
+                } else {
+                    if let e = expectedHash(bid, baseline: base.hashes[j]) { drift[bid] = .deleted; expected[bid] = e }
+                    j += 1
+                }
+            }
+            let seen = synced.isEmpty ? [] : Set(src.ids)
+            let inBase = synced.isEmpty ? [] : Set(base.ids)
+            for (id, h) in synced where h != nil && !seen.contains(id) && drift[id] == nil && !inBase.contains(id) {
+                drift[id] = .deleted
+                expected[id] = h!
+            }
+            var deletedKeys: [String: Int64] = [:]
+            for (id, d) in drift where d == .deleted { deletedKeys[plan.sourceKey(spec.source.name, id)] = id }
+
+            var table = ChangeReport.TableChanges(load: spec.name, sourceTable: spec.source.description, targetTable: spec.target.description)
+            func show(_ v: String?, _ j: Int) -> String? {
+                guard let v else { return nil }
+                return layout.sensitive[j] ? "‹hidden›" : v
+            }
+            func list(_ c: ChangeReport.RowChange) {
+                if table.changes.count < maxListed { table.changes.append(c) } else { table.changesTruncated = true }
+            }
+            func conflict(_ key: String, _ id: Int64?, _ reason: String, _ detail: String) {
+                table.conflicts.append(.init(load: spec.name, key: key, v1Id: id, reason: reason, detail: detail))
+            }
+            let differing = src.digest.differing(from: tgt.digest)
+            if !differing.isEmpty {
+                try await locate(spec, layout: layout, index: index, differing: differing, source: src, filter: filter, v1: v1, v2: v2) { d in
+                    let columns = d.changed.map { spec.targetColumns[$0] }
+                    let diffs = d.changed.map { ChangeReport.ColumnChange(column: spec.targetColumns[$0], before: show(d.source?.display[$0], $0), after: show(d.target?.display[$0], $0)) }
+                    switch (d.source, d.target) {
+                    case (let s?, let t?):
+                        let id = s.sourceID!
+                        if drift[id] == nil {
+                            table.updated += 1
+                            list(.init(kind: "updated", key: d.key, v1Id: id, columns: diffs))
+                            captured.append(.init(load: spec.name, kind: "updated", key: d.key, sourceID: id, before: s.display, after: t.display, changedColumns: columns))
+                        } else if LocatedDifference.hash(t) == expected[id] {
+                            table.v1ChangedAfterCutover.append(.init(kind: "changed_in_v1", key: d.key, v1Id: id, columns: diffs))
+                        } else {
+                            conflict(d.key, id, "changed_on_both_sides", "the V1 row changed after cutover and the V2 row too (\(columns.joined(separator: ", ")) differ)")
+                        }
+                    case (let s?, nil):
+                        let id = s.sourceID!
+                        switch drift[id] {
+                        case nil:
+                            table.deleted += 1
+                            list(.init(kind: "deleted", key: d.key, v1Id: id, columns: []))
+                            captured.append(.init(load: spec.name, kind: "deleted", key: d.key, sourceID: id, before: s.display, after: nil, changedColumns: []))
+                        case .inserted?:
+                            table.v1ChangedAfterCutover.append(.init(kind: "inserted_in_v1", key: d.key, v1Id: id, columns: []))
+                        default:
+                            conflict(d.key, id, "deleted_in_v2_changed_in_v1", "deleted in V2, but the V1 row changed after cutover")
+                        }
+                    case (nil, let t?):
+                        if let id = deletedKeys[d.key] {
+                            if LocatedDifference.hash(t) == expected[id] {
+                                table.v1ChangedAfterCutover.append(.init(kind: "deleted_in_v1", key: d.key, v1Id: id, columns: []))
+                            } else {
+                                conflict(d.key, id, "deleted_in_v1_changed_in_v2", "deleted in V1 after cutover, changed in V2")
+                            }
+                        } else {
+                            table.inserted += 1
+                            list(.init(kind: "inserted", key: d.key, v1Id: nil, columns: []))
+                            captured.append(.init(load: spec.name, kind: "inserted", key: d.key, sourceID: nil, before: nil, after: t.display, changedColumns: []))
+                        }
+                    default: break
+                    }
+                }
+            }
+            var rejected = index.rejected[spec.source.name] ?? IDBitset()
+            src.rejectedIDs.forEachID { rejected.insert($0) }
+            index.rejected[spec.source.name] = rejected
+            report.inserted += table.inserted
+            report.updated += table.updated
+            report.deleted += table.deleted
+            report.conflicts += Int64(table.conflicts.count)
+            report.v1ChangedAfterCutover += Int64(table.v1ChangedAfterCutover.count)
+            report.tables.append(table)
+        }
+        try await v1.execute("COMMIT")
+        try await v2.execute("COMMIT")
+        return (report, captured)
+    }
+}

@@ -1,0 +1,333 @@
+import Foundation
+import Logging
+
+/// What `sync-v2-to-v1` did (or, with `--dry-run`, would do).
+public struct SyncReport: Codable, Sendable {
+    public static let formatName = "cocoatrack-migrate/sync-v2-to-v1/1"
+    public var format = SyncReport.formatName
+    public var syncId: String
+    public var dryRun: Bool
+    public var generatedAt: String
+    public var toolVersion: String
+    public var v1: String
+    public var v2: String
+    /// Per source table: inserted, updated, deleted rows written to V1.
+    public var applied: [String: [String: Int64]] = [:]
+    public var appliedRows: [Applied] = []
+    public var conflicts: [ChangeReport.Conflict] = []
+
+    public struct Applied: Codable, Sendable {
+        public var table: String
+        public var kind: String
+        public var v1Id: Int64
+        public var key: String
+    }
+
+    public var total: Int64 { applied.values.flatMap(\.values).reduce(0, +) }
+
+    public func json(pretty: Bool = true) -> String {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        return Redactor.redact(String(decoding: (try? e.encode(self)) ?? Data("{}".utf8), as: UTF8.self))
+    }
+}
+
+/// Carries the target's changes since cutover back to the source through the reverse mapping:
+/// parents first for inserts and updates, children first for deletes, in one source
+/// transaction that also holds the journal (pairings, synced row hashes, conflicts). A change is
+/// written only when the forward mapping of the resulting source row gives back exactly the
+/// target rows; otherwise it is a conflict for a person, as is a row changed on both sides.
+public struct ReverseSync: Sendable {
+    public let verifier: Verifier
+    public let dryRun: Bool
+
+    public init(verifier: Verifier, dryRun: Bool) {
+        self.verifier = verifier
+        self.dryRun = dryRun
+    }
+
+    var plan: MigrationPlan { verifier.plan }
+
+    struct Group: Sendable {
+        var key: String
+        var kind: String                   // inserted, updated, deleted
+        var sourceID: Int64?
+        var changes: [String: CapturedChange]
+        var rows: [String: [String?]] = [:]
+    }
+
+    public func run() async throws -> SyncReport {
+        guard !plan.reverse.isEmpty else { throw MigrationError(.configuration, "this mapping defines no reverse rules; sync is not possible.") }
+        let (assessed, changes) = try await verifier.assess()
+        var report = SyncReport(syncId: UUID().uuidString.lowercased(), dryRun: dryRun, generatedAt: Verifier.iso(Date()),
+                                toolVersion: verifier.options.toolVersion, v1: verifier.source.redactedURL, v2: verifier.target.redactedURL)
+        report.conflicts = assessed.tables.flatMap(\.conflicts)
+        let logger = verifier.logger
+        let v1 = try await PGConnection.connect(verifier.source, logger: logger)
+        let v2 = try await PGConnection.connect(verifier.target, logger: logger)
+        defer { Task { await v1.close(); await v2.close() } }
+        let v2Catalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
+        let v1Catalog = try await Catalog.read(v1, schemas: plan.sourceSchemas)
+        let loadsByName = Dictionary(uniqueKeysWithValues: plan.loads.map { ($0.name, $0) })
+        var layouts: [String: Verifier.Layout] = [:]
+        for l in plan.loads { layouts[l.name] = try verifier.layout(l, catalog: v2Catalog) }
+
+        // Group the changes per source row (one V1 user = a profile and an auth user).
+        var groups: [String: [Group]] = [:]   // source table → groups
+        for spec in plan.reverse {
+            var byKey: [String: Group] = [:]
+            for c in changes where spec.loads.contains(c.load) {
+                var g = byKey[c.key] ?? Group(key: c.key, kind: c.kind, sourceID: c.sourceID, changes: [:])
+                g.changes[c.load] = c
+                if c.kind == "inserted" || g.kind == "inserted" { g.kind = "inserted" } else if c.kind == "updated" { g.kind = "updated" }
+                if g.sourceID == nil { g.sourceID = c.sourceID }
+                byKey[c.key] = g
+            }
+            // The current target rows of every load of the group (also those that did not change).
+            for (key, var g) in byKey where g.kind != "deleted" {
+                for load in spec.loads {
+                    if let after = g.changes[load]?.after { g.rows[load] = after; continue }
+                    let l = loadsByName[load]!
+                    let keyColumn = l.targetColumns[layouts[load]!.keyIndex]
+                    let r = try await v2.query("SELECT \(l.targetColumns.map(SQL.ident).joined(separator: ", ")) FROM \(l.target.sql) WHERE \(SQL.ident(keyColumn))::text = $1", [key])
+                    if let row = r.rows.first { g.rows[load] = row }
+                }
+                byKey[key] = g
+            }
+            groups[spec.source.name] = byKey.values.sorted { ($0.sourceID ?? Int64.max, $0.key) < ($1.sourceID ?? Int64.max, $1.key) }
+        }
+        let index = try await verifier.presentIndex(v1)
+        // Parents first by V2's foreign keys (V1 lacks some of them).
+        var specs: [ReverseSpec] = []
+        for l in try verifier.orderedLoads(v2Catalog) {
+            if let spec = plan.reverse.first(where: { $0.loads.contains(l.name) }), !specs.contains(where: { $0.source == spec.source }) { specs.append(spec) }
+        }
+        let pairs = plan.pairs
+        let key = plan.sourceKey
+        let dryRun = self.dryRun
+        let snapshot = report
+        let orderedSpecs = specs, groupsByTable = groups, layoutsByLoad = layouts
+        report = try await v1.withSession { s in
+            var report = snapshot
+            var index = index
+            var reverseKeys: [String: [String: Int64]] = [:]
+            /// A target key → its source id: a pairing, else found by deriving the key of every source id once.
+            func resolve(_ table: String, _ k: String) -> Int64? {
+                if let id = pairs.id(table, k) { return id }
+                if reverseKeys[table] == nil {
+                    var m: [String: Int64] = [:]
+                    var fields: [String?] = []
+                    _ = try? s.copyOut("COPY (SELECT id FROM \(SQL.qualified(plan.sourceSchemas.first ?? "public", table))) TO STDOUT") { raw in
+                        CopyTextParser.fields(raw, into: &fields)
+                        if let t = fields[0], let id = Int64(t) { m[key(table, id)] = id }
+                    }
+                    reverseKeys[table] = m
+                }
+                return reverseKeys[table]?[k]
+            }
+            func conflict(_ load: String, _ g: Group, _ reason: String, _ detail: String) {
+                report.conflicts.append(.init(load: load, key: g.key, v1Id: g.sourceID, reason: reason, detail: detail))
+            }
+            func count(_ table: String, _ kind: String) { report.applied[table, default: [:]][kind, default: 0] += 1 }
+
+            try s.execute("BEGIN")
+            do {
+                try s.execute(SyncJournal.ddl)
+                try s.execute("SELECT pg_advisory_xact_lock(\(Migrator.lockKey &+ 1))")
+                var fakeID: [String: Int64] = [:]
+                for spec in orderedSpecs {
+                    let table = spec.source
+                    let info = v1Catalog.tables[table]!
+                    let primary = loadsByName[spec.loads[0]]!
+                    let columns = primary.sourceColumns
+                    for g in groupsByTable[table.name] ?? [] where g.kind != "deleted" {
+                        let missing = spec.loads.filter { g.rows[$0] == nil }
+                        if !missing.isEmpty {
+                            conflict(spec.loads[0], g, "incomplete_row", "no V2 row in \(missing.joined(separator: ", ")) for this key; V1 needs all of \(spec.loads.joined(separator: ", "))")
+                            continue
+                        }
+                        var issues = RowIssues()
+                        guard let values = spec.transform(g.rows, resolve, &issues) else {
+                            let i = issues.items.first { $0.kind == .reject }
+                            conflict(spec.loads[0], g, i?.rule ?? "no_v1_form", i?.detail ?? "no V1 form")
+                            continue
+                        }
+                        // The row as V1 would hold it.
+                        var candidate: [String?]
+                        let id: Int64
+                        if g.kind == "inserted" {
+                            if dryRun {
+                                let current = try s.query("SELECT coalesce(max(id), 0) FROM \(table.sql)").rows[0][0] ?? "0"
+                                let base = fakeID[table.name] ?? Int64(current)!
+                                id = base + 1
+                                fakeID[table.name] = id
+                            } else {
+                                id = Int64(try s.query("SELECT nextval(pg_get_serial_sequence($1, $2))", [table.sql, columns[0]]).rows[0][0]!)!
+                            }
+                            candidate = values
+                            candidate[0] = String(id)
+                        } else {
+                            guard let sid = g.sourceID,
+                                  let current = try s.query("SELECT \(columns.map(SQL.ident).joined(separator: ", ")) FROM \(table.sql) WHERE \(SQL.ident(columns[0])) = $1", [String(sid)]).rows.first else {
+                                conflict(spec.loads[0], g, "v1_row_missing", "the V1 row is gone")
+                                continue
+                            }
+                            id = sid
+                            candidate = current
+                            for (load, change) in g.changes {
+                                for c in change.changedColumns {
+                                    for v1col in spec.columnSources[load]?[c] ?? [] {
+                                        if let k = columns.firstIndex(of: v1col) { candidate[k] = values[k] }
+                                    }
+                                }
+                            }
+                        }
+                        // V1's own column types: lengths and whole numbers.
+                        var typeProblem: String?
+                        for (k, col) in columns.enumerated() where k > 0 {
+                            guard let v = candidate[k], let ci = info.columns.first(where: { $0.name == col }) else { continue }
+                            if let limit = ReverseSync.lengthLimit(ci.type), v.count > limit {
+                                typeProblem = "\(col): \(v.count) characters, V1 allows \(limit)"
+                            } else if ["smallint", "integer", "bigint"].contains(ci.type), !ReverseSync.fits(v, ci.type) {
+                                typeProblem = "\(col): \(v) is not a \(ci.type)"
+                            }
+                            if typeProblem != nil { break }
+                        }
+                        if let typeProblem {
+                            conflict(spec.loads[0], g, "no_faithful_v1_form", typeProblem)
+                            continue
+                        }
+                        // The forward mapping of that row must give back the V2 rows exactly.
+                        if g.kind == "inserted" { pairs.add(table: table.name, id: id, key: g.key) }
+                        index.present[table.name, default: IDBitset()].insert(id)
+                        var hashes: [String: UInt64] = [:]
+                        var mismatch: String?
+                        for load in spec.loads {
+                            let l = loadsByName[load]!
+                            let layout = layoutsByLoad[load]!
+                            var mapper = RowMapper(spec: l, index: index)
+                            guard let mapped = mapper.map(candidate) else {
+                                mismatch = "the V1 row would be rejected by the mapping (\(mapper.issues.items.first { $0.kind == .reject }?.rule ?? "?"))"
+                                break
+                            }
+                            let v2Row = g.rows[load]!
+                            var bytes: [UInt8] = []
+                            for k in 0..<l.targetColumns.count {
+                                let a = Canonical.bytes(mapped[k], layout.kinds[k])
+                                let b = Canonical.bytes(v2Row[k], layout.kinds[k])
+                                if a != b {
+                                    let shown = layout.sensitive[k] ? "‹hidden›" : "\(mapped[k] ?? "NULL") instead of \(v2Row[k] ?? "NULL")"
+                                    mismatch = "\(l.targetColumns[k]) would come back as \(shown)"
+                                    break
+                                }
+                                bytes += a
+                            }
+                            if mismatch != nil { break }
+                            hashes[load] = RowHash(bytes).a
+                        }
+                        if let mismatch {
+                            if g.kind == "inserted" { pairs.remove(table: table.name, id: id); index.present[table.name]?.remove(id) }
+                            conflict(spec.loads[0], g, "no_faithful_v1_form", mismatch)
+                            continue
+                        }
+                        // Write it, with its journal, under a savepoint: a V1 constraint that
+                        // refuses it makes a conflict, not a failed sync.
+                        try s.execute("SAVEPOINT row_change")
+                        do {
+                            if g.kind == "inserted" {
+                                let params = candidate
+                                let placeholders = (1...columns.count).map { "$\($0)" }.joined(separator: ", ")
+                                _ = try s.query("INSERT INTO \(table.sql) (\(columns.map(SQL.ident).joined(separator: ", "))) VALUES (\(placeholders))", params)
+                                _ = try s.query("INSERT INTO \(SyncJournal.t("pairings")) (source_table, source_id, target_key, sync_id) VALUES ($1, $2, $3, $4)",
+                                                [table.name, String(id), g.key, report.syncId])
+                            } else {
+                                let current = try s.query("SELECT \(columns.map(SQL.ident).joined(separator: ", ")) FROM \(table.sql) WHERE \(SQL.ident(columns[0])) = $1", [String(id)]).rows[0]
+                                let changed = (1..<columns.count).filter { candidate[$0] != current[$0] }
+                                if !changed.isEmpty {
+                                    let sets = changed.enumerated().map { "\(SQL.ident(columns[$0.element])) = $\($0.offset + 2)" }.joined(separator: ", ")
+                                    _ = try s.query("UPDATE \(table.sql) SET \(sets) WHERE \(SQL.ident(columns[0])) = $1", [String(id)] + changed.map { candidate[$0] })
+                                }
+                            }
+                            for (load, h) in hashes {
+                                _ = try s.query("""
+                                    INSERT INTO \(SyncJournal.t("synced_rows")) (load_name, source_id, row_hash, sync_id) VALUES ($1, $2, $3, $4)
+                                    ON CONFLICT (load_name, source_id) DO UPDATE SET row_hash = EXCLUDED.row_hash, sync_id = EXCLUDED.sync_id
+                                    """, [load, String(id), String(Int64(bitPattern: h)), report.syncId])
+                            }
+                            try s.execute("RELEASE SAVEPOINT row_change")
+                            count(table.name, g.kind)
+                            report.appliedRows.append(.init(table: table.name, kind: g.kind, v1Id: id, key: g.key))
+                        } catch let e as MigrationError {
+                            try s.execute("ROLLBACK TO SAVEPOINT row_change")
+                            if g.kind == "inserted" { pairs.remove(table: table.name, id: id); index.present[table.name]?.remove(id) }
+                            conflict(spec.loads[0], g, "refused_by_v1", e.message)
+                        }
+                    }
+                }
+                // Deletes, children first.
+                for spec in orderedSpecs.reversed() {
+                    let table = spec.source
+                    for g in groupsByTable[table.name] ?? [] where g.kind == "deleted" {
+                        let notDeleted = spec.loads.filter { g.changes[$0]?.kind != "deleted" }
+                        if !notDeleted.isEmpty {
+                            conflict(spec.loads[0], g, "incomplete_delete", "deleted in \(g.changes.keys.sorted().joined(separator: ", ")) but not in \(notDeleted.joined(separator: ", "))")
+                            continue
+                        }
+                        guard let id = g.sourceID else { continue }
+                        try s.execute("SAVEPOINT row_change")
+                        do {
+                            let r = try s.query("DELETE FROM \(table.sql) WHERE id = $1", [String(id)])
+                            for load in spec.loads {
+                                _ = try s.query("""
+                                    INSERT INTO \(SyncJournal.t("synced_rows")) (load_name, source_id, row_hash, sync_id) VALUES ($1, $2, NULL, $3)
+                                    ON CONFLICT (load_name, source_id) DO UPDATE SET row_hash = NULL, sync_id = EXCLUDED.sync_id
+                                    """, [load, String(id), report.syncId])
+                            }
+                            try s.execute("RELEASE SAVEPOINT row_change")
+                            if r.affected > 0 {
+                                count(table.name, "deleted")
+                                report.appliedRows.append(.init(table: table.name, kind: "deleted", v1Id: id, key: g.key))
+                            }
+                        } catch let e as MigrationError {
+                            try s.execute("ROLLBACK TO SAVEPOINT row_change")
+                            conflict(spec.loads[0], g, "refused_by_v1", e.message)
+                        }
+                    }
+                }
+                for c in report.conflicts {
+                    _ = try s.query("INSERT INTO \(SyncJournal.t("conflicts")) (sync_id, load_name, key, source_id, reason, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+                                    [report.syncId, c.load, c.key, c.v1Id.map(String.init), c.reason, c.detail])
+                }
+                let appliedJSON = String(decoding: (try? JSONSerialization.data(withJSONObject: report.applied, options: [.sortedKeys])) ?? Data("{}".utf8), as: UTF8.self)
+                _ = try s.query("INSERT INTO \(SyncJournal.t("syncs")) (sync_id, tool_version, applied, conflicts) VALUES ($1, $2, $3::jsonb, $4)",
+                                [report.syncId, report.toolVersion, appliedJSON, String(report.conflicts.count)])
+                try s.execute(dryRun ? "ROLLBACK" : "COMMIT")
+            } catch {
+                try? s.execute("ROLLBACK")
+                throw error
+            }
+            return report
+        }
+        if dryRun {
+            // Nothing was kept: forget the pairings made for the forward checks.
+            for a in report.appliedRows where a.kind == "inserted" { pairs.remove(table: a.table, id: a.v1Id) }
+        }
+        return report
+    }
+
+    static func lengthLimit(_ type: String) -> Int? {
+        for prefix in ["character varying(", "character("] where type.hasPrefix(prefix) {
+            return Int(type.dropFirst(prefix.count).dropLast())
+        }
+        return nil
+    }
+
+    static func fits(_ v: String, _ type: String) -> Bool {
+        switch type {
+        case "smallint": Int16(v) != nil
+        case "integer": Int32(v) != nil
+        default: Int64(v) != nil
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import ArgumentParser
+import CocoaTrack
+import Foundation
+import MigrationEngine
+
+/// The verifier (mapping, both sides) that the after-cutover commands share.
+func makeVerifier(_ global: GlobalOptions, blobAccount: String = CocoaTrackMapping.defaultBlobAccount) async throws -> Verifier {
+    let logger = global.makeLogger()
+    let v1Config = try global.config("V1")
+    let v2Config = try global.config("V2")
+    let v1 = try await PGConnection.connect(v1Config, logger: logger)
+    let context = try await CocoaTrackMapping.context(v1: v1)
+    await v1.close()
+    var options = VerifyOptions()
+    options.toolVersion = CocoaTrackMigrate.version
+    return Verifier(plan: CocoaTrackMapping.plan(context: context, blobAccount: blobAccount), businessChecks: CocoaTrackBusinessTotals.checks,
+                    source: v1Config, target: v2Config, options: options, logger: logger) { event in
+        if case .tableStarted(let load, _) = event { Out.info("reading \(load)…") }
+    }
+}
+
+func renderChanges(_ r: ChangeReport, verb: String = "changes") {
+    Out.result(pad("load", 16) + pad("inserted", 10, right: true) + pad("updated", 10, right: true) + pad("deleted", 10, right: true)
+               + pad("conflicts", 11, right: true) + pad("V1 moved", 10, right: true))
+    for t in r.tables {
+        Out.result(pad(t.load, 16) + pad(fmt(t.inserted), 10, right: true) + pad(fmt(t.updated), 10, right: true) + pad(fmt(t.deleted), 10, right: true)
+                   + pad(fmt(Int64(t.conflicts.count)), 11, right: true) + pad(fmt(Int64(t.v1ChangedAfterCutover.count)), 10, right: true))
+    }
+    for t in r.tables {
+        for c in t.changes.prefix(10) {
+            let cols = c.columns.map { "\($0.column): \(VerifyReport.quoted($0.before)) → \(VerifyReport.quoted($0.after))" }.joined(separator: "; ")
+            Out.result("  \(t.load) \(c.kind) \(c.key)\(c.v1Id.map { " (V1 id \($0))" } ?? "")\(cols.isEmpty ? "" : ": " + cols)")
+        }
+        if t.changes.count > 10 { Out.result("  \(t.load): … \(t.changes.count - 10) more \(verb) (see --export)") }
+        for c in t.conflicts { Out.result("  \(t.load) CONFLICT \(c.reason) \(c.key)\(c.v1Id.map { " (V1 id \($0))" } ?? ""): \(c.detail)") }
+    }
+    Out.result(r.summaryLine)
+}
+
+struct CaptureCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "capture",
+        abstract: "Change capture at cutover: `arm` records the cutover baseline in V2 (per-row hashes, 16 bytes a row); `status` shows it.",
+        discussion: """
+            Arm it at T-0, after migrate and a passing verify-integrity, before the application writes to V2. Refuses to \
+            arm twice (that would hide the changes made since) and refuses when V2 does not equal V1 through the mapping. \
+            No trigger, no replication slot, no superuser: assess-v2-changes compares V2 with V1 through the mapping and \
+            uses the baseline to prove V1 itself did not move.
+            """
+    )
+
+    @Argument(help: "arm or status") var action: String
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        guard ["arm", "status"].contains(action) else { throw ValidationError("capture takes arm or status") }
+    }
+
+    func run() async throws {
+        if action == "status" {
+            let c = try await PGConnection.connect(try global.config("V2"), logger: global.makeLogger())
+            let at = try? await c.scalar("SELECT armed_at::text || ' (' || rows || ' rows)' FROM \(SQL.qualified(CocoaTrackMapping.stateSchema, "capture")) ORDER BY armed_at DESC LIMIT 1")
+            await c.close()
+            Out.result(at.flatMap { $0 }.map { "change capture armed at \($0)" } ?? "change capture is not armed")
+            return
+        }
+        let verifier = try await makeVerifier(global)
+        let (rows, loads) = try await verifier.arm()
+        for (load, n) in loads.sorted(by: { $0.key < $1.key }) { Out.result("  \(pad(load, 16)) \(pad(fmt(n), 12, right: true)) rows") }
+        Out.result("change capture armed: cutover baseline of \(fmt(rows)) rows recorded in V2 (\(CocoaTrackMapping.stateSchema).capture_baseline)")
+    }
+}
+
+struct AssessCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "assess-v2-changes",
+        abstract: "Scenario 3: every row inserted, updated and deleted in V2 since cutover, with the changed columns (before and after).",
+        discussion: "Needs change capture armed at cutover (`capture arm`). Conflicts are rows changed on both sides since cutover."
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Write report.json, report.md and report.html into this directory.") var export: String?
+
+    func run() async throws {
+        let verifier = try await makeVerifier(global)
+        let (report, _) = try await verifier.assess()
+        if let export { Out.info("wrote " + (try report.export(to: export)).joined(separator: ", ")) }
+        if global.json { print(report.json(pretty: false)) } else { renderChanges(report) }
+    }
+}
+
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync-v2-to-v1",
+        abstract: "Scenario 2: carry V2's changes since cutover back to V1 through the reverse mapping (one V1 transaction).",
+        discussion: """
+            Shows what it will write, asks for the V1 database name (or --yes), snapshots V1 first (unless --no-snapshot), \
+            and refuses a V1 that is not the one the migration recorded. A change is written only when the forward \
+            mapping of the V1 row gives back exactly the V2 rows; anything else (a fractional XOF amount, a text too long \
+            for V1, a row changed on both sides) is a conflict for a person, listed and kept in V1's cocoatrack_sync \
+            schema. Running it again changes nothing. Exit 0: everything synced; 3: conflicts remain.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: .customLong("dry-run"), help: "Compute and check every change, write nothing.") var dryRun = false
+    @Flag(name: .customLong("no-snapshot"), help: "Skip the V1 snapshot taken before writing.") var noSnapshot = false
+    @Option(name: .customLong("snapshot-dir"), help: "Where the pre-sync snapshot goes.") var snapshotDir: String = "snapshots"
+    @Option(name: .customLong("blob-account"), help: "Azure storage account of V1's photo URLs.") var blobAccount: String = CocoaTrackMapping.defaultBlobAccount
+
+    func run() async throws {
+        let logger = global.makeLogger()
+        let v1Config = try global.config("V1")
+        let v2Config = try global.config("V2")
+        // The V1 this migration came from, and no other.
+        let v2 = try await PGConnection.connect(v2Config, logger: logger)
+        let v1 = try await PGConnection.connect(v1Config, logger: logger)
+        let state = MigrationState(schema: CocoaTrackMapping.stateSchema)
+        guard try await state.exists(v2) else {
+            throw MigrationError(.refused, "V2 holds no migration state: this is not a migrated V2. Nothing was touched.")
+        }
+        try await state.checkIdentity(v2, side: "V1", of: v1)
+        let database = try await v1.scalar("SELECT current_database()") ?? "?"
+        await v1.close()
+        await v2.close()
+
+        let preview = try await ReverseSync(verifier: try await makeVerifier(global, blobAccount: blobAccount), dryRun: true).run()
+        Out.info("sync-v2-to-v1 into \(v1Config.redactedURL) (database \(database)) \(dryRun ? "would write" : "will write"):")
+        for (table, kinds) in preview.applied.sorted(by: { $0.key < $1.key }) {
+            Out.info("  \(pad(table, 18)) " + kinds.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        Out.info("  \(preview.total) rows in one transaction; \(preview.conflicts.count) conflicts left for a person")
+        for c in preview.conflicts { Out.info("  conflict \(c.load) \(c.key): \(c.reason): \(c.detail)") }
+        if dryRun {
+            if global.json { print(preview.json(pretty: false)) }
+            if !preview.conflicts.isEmpty { throw MigrationError(.checkFailed, "dry run: \(preview.conflicts.count) conflicts would remain. Nothing was written.") }
+            return
+        }
+        if preview.total == 0 {
+            Out.result("nothing to write: V1 already holds every V2 change that has a V1 form.")
+        } else {
+            if !global.yes {
+                guard isatty(0) == 1 else {
+                    throw MigrationError(.refused, "confirmation required: run it on a terminal and type the V1 database name, or pass --yes. Nothing was touched.")
+                }
+                FileHandle.standardError.write(Data("type the V1 database name (\(database)) to confirm: ".utf8))
+                guard readLine()?.trimmingCharacters(in: .whitespaces) == database else {
+                    throw MigrationError(.refused, "confirmation did not match \(database). Nothing was touched.")
+                }
+            }
+            if !noSnapshot {
+                _ = try await takeSnapshot(config: v1Config, side: "v1", label: "pre_sync", dir: snapshotDir, upload: nil)
+            }
+        }
+        let report = preview.total == 0 ? preview : try await ReverseSync(verifier: try await makeVerifier(global, blobAccount: blobAccount), dryRun: false).run()
+        for a in report.appliedRows { Out.result("  \(a.kind) \(a.table) id \(a.v1Id) ← \(a.key)") }
+        Out.result("synced \(report.total) rows into V1; \(report.conflicts.count) conflicts (see data-loss-report)")
+        if global.json { print(report.json(pretty: false)) }
+        if !report.conflicts.isEmpty {
+            throw MigrationError(.checkFailed, "\(report.conflicts.count) changes have no faithful V1 form and were not written; `cocoatrack-migrate data-loss-report --export DIR` lists them for a person.")
+        }
+    }
+}
+
+struct DataLossCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data-loss-report",
+        abstract: "Scenario 3: what V1 still lacks of V2's changes (after sync: the conflicts), per table, with keys and values.",
+        discussion: "Exit 0 when V1 lacks nothing; 3 when something would be lost by rolling back to V1."
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Write report.json, report.md and report.html into this directory.") var export: String?
+
+    func run() async throws {
+        let verifier = try await makeVerifier(global)
+        let (assessed, _) = try await verifier.assess()
+        let v1 = try await PGConnection.connect(try global.config("V1"), logger: global.makeLogger())
+        let syncConflicts = try await SyncJournal.latestConflicts(v1)
+        await v1.close()
+        var report = assessed.annotated(with: syncConflicts)
+        report.title = "Data loss: what V1 still lacks of V2"
+        if let export { Out.info("wrote " + (try report.export(to: export)).joined(separator: ", ")) }
+        if global.json { print(report.json(pretty: false)) } else { renderChanges(report, verb: "missing rows") }
+        let lacking = report.inserted + report.updated + report.deleted + report.conflicts
+        if lacking > 0 {
+            throw MigrationError(.checkFailed, "V1 lacks \(lacking) of V2's changes: rolling back to V1 now loses them (listed above\(export.map { " and in \($0)" } ?? "")).")
+        }
+        Out.result("V1 lacks nothing that V2 has.")
+    }
+}

@@ -1,0 +1,188 @@
+import CocoaTrack
+import Foundation
+import MigrationEngine
+import Testing
+
+@Suite("after cutover: assess-v2-changes, sync-v2-to-v1, data-loss-report", .serialized)
+struct ChangeCaptureTests {
+    static func verifier(_ pair: DatabasePair) async throws -> Verifier {
+        let ctx = try await pair.v1Admin().using { try await CocoaTrackMapping.context(v1: $0) }
+        var o = VerifyOptions()
+        o.toolVersion = "test"
+        return Verifier(plan: CocoaTrackMapping.plan(context: ctx), businessChecks: CocoaTrackBusinessTotals.checks,
+                        source: try ConnectionConfig(label: "V1", url: pair.v1URL), target: try ConnectionConfig(label: "V2", url: pair.v2URL),
+                        options: o, logger: TestSandbox.shared.logger)
+    }
+
+    static func changeSet(_ r: ChangeReport) -> [String: Set<String>] {
+        var out: [String: Set<String>] = [:]
+        for t in r.tables {
+            for c in t.changes { out[t.load, default: []].insert("\(c.kind) \(c.key) \(c.columns.map(\.column).sorted().joined(separator: ","))") }
+        }
+        return out
+    }
+
+    @Test("a scripted post-cutover workload is assessed exactly, synced back, idempotent, and the data loss is exactly the conflicts")
+    func workload() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CLI.binary), "build the executable first: swift build")
+        let pair = try await TestSandbox.shared.freshPair("capture")
+        try await MigrationFixture.generate(pair, scale: 0.004, seed: 31)
+        try await MigrationFixture.migrate(pair)
+        // Arming refuses nothing on a verified migration, and refuses a second time.
+        let armed = try await Self.verifier(pair).arm()
+        #expect(armed.rows > 0)
+        await #expect(throws: MigrationError.self) { try await Self.verifier(pair).arm() }
+
+        // Nothing changed yet.
+        let (quiet, _) = try await Self.verifier(pair).assess()
+        #expect(quiet.inserted + quiet.updated + quiet.deleted + quiet.conflicts == 0)
+
+        // The workload, as the application would run it on V2 (one statement under replica role).
+        let v2 = try await pair.v2Owner()
+        func one(_ sql: String) async throws -> String { try #require(try await v2.scalar(sql)) }
+        var expected: [String: Set<String>] = [:]
+        func expect(_ load: String, _ kind: String, _ key: String, _ columns: [String] = []) {
+            expected[load, default: []].insert("\(kind) \(key) \(columns.sorted().joined(separator: ","))")
+        }
+        let coop = try await one("SELECT id FROM public.cooperatives ORDER BY id LIMIT 1")
+        let chef = try await one("SELECT id FROM public.chef_planteurs WHERE cooperative_id = '\(coop)' ORDER BY id LIMIT 1")
+        let warehouse = try await one("SELECT id FROM public.warehouses ORDER BY id LIMIT 1")
+        let planteur = "5e1c0000-0000-4000-8000-00000000000a"
+        try await v2.execute("""
+            INSERT INTO public.planteurs (id, chef_planteur_id, cooperative_id, first_name, last_name, phone, village, gender, birth_year, farm_size_ha, certifications, created_at, updated_at)
+            VALUES ('\(planteur)', '\(chef)', '\(coop)', 'Awa', 'Koné', '+2250701020304', 'Daloa', 'F', 1980, 2.50, '{fairtrade}', '2026-12-05 05:00:00+00', '2026-12-05 05:00:00+00')
+            """)
+        expect("planteurs", "inserted", planteur)
+        let newDeliveries = ["5e1c0000-0000-4000-8000-0000000000d1", "5e1c0000-0000-4000-8000-0000000000d2"]
+        for (n, d) in newDeliveries.enumerated() {
+            try await v2.execute("""
+                INSERT INTO public.deliveries (id, planteur_id, warehouse_id, delivered_on, weight_kg, bags, quality_grade, price_per_kg, total_amount, notes, created_at, updated_at)
+                VALUES ('\(d)', '\(planteur)', '\(warehouse)', '2026-12-05', \(100 + n).50, 2, 'grade_a', 1500, \(1500 * (100 + n) + 750), 'après cutover', '2026-12-05 06:00:00+00', '2026-12-05 06:00:00+00')
+                """)
+            expect("deliveries", "inserted", d)
+        }
+        let photo = "5e1c0000-0000-4000-8000-0000000000f1"
+        try await v2.execute("INSERT INTO public.delivery_photos (id, delivery_id, storage_path, caption, created_at) VALUES ('\(photo)', '\(newDeliveries[0])', 'delivery-photos/2026/12/new.jpg', 'new', '2026-12-05 06:01:00+00')")
+        expect("delivery_photos", "inserted", photo)
+        let user = "5e1c0000-0000-4000-8000-0000000000e1"
+        try await v2.execute("""
+            INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
+            VALUES ('00000000-0000-0000-0000-000000000000', '\(user)', 'authenticated', 'authenticated', 'new.agent@cocoatrack.ci', '$2a$10$abcdefghijklmnopqrstuuA1B2C3D4E5F6G7H8I9J0K1L2M3N4O5P6',
+                    '2026-12-05 07:00:00+00', '{"provider":"email","providers":["email"]}', '{"full_name": "Nouvel Agent"}', '2026-12-05 07:00:00+00', '2026-12-05 07:00:00+00');
+            INSERT INTO public.profiles (id, email, full_name, role, cooperative_id, phone, is_active, created_at, updated_at)
+            VALUES ('\(user)', 'new.agent@cocoatrack.ci', 'Nouvel Agent', 'field_agent', '\(coop)', NULL, true, '2026-12-05 07:00:00+00', '2026-12-05 07:00:00+00')
+            """)
+        expect("auth_users", "inserted", user)
+        expect("profiles", "inserted", user)
+        // Updates of migrated rows: an enum, the array, a timestamp, jsonb (under replica role), a nullable reference.
+        var used: [String] = [newDeliveries[0], newDeliveries[1]]
+        func pickDelivery(_ condition: String) async throws -> String {
+            let id = try await one("SELECT id FROM public.deliveries WHERE \(condition) AND id::text <> ALL('{\(used.joined(separator: ","))}') ORDER BY id LIMIT 1")
+            used.append(id)
+            return id
+        }
+        let graded = try await pickDelivery("quality_grade = 'grade_a'")
+        try await v2.execute("UPDATE public.deliveries SET quality_grade = 'grade_b' WHERE id = '\(graded)'")
+        expect("deliveries", "updated", graded, ["quality_grade"])
+        let retimed = try await pickDelivery("true")
+        try await v2.execute("UPDATE public.deliveries SET updated_at = updated_at + interval '1 hour' WHERE id = '\(retimed)'")
+        expect("deliveries", "updated", retimed, ["updated_at"])
+        let unbilled = try await pickDelivery("invoice_id IS NOT NULL")
+        try await v2.execute("UPDATE public.deliveries SET invoice_id = NULL WHERE id = '\(unbilled)'")
+        expect("deliveries", "updated", unbilled, ["invoice_id"])
+        let certified = try await one("SELECT id FROM public.planteurs ORDER BY id LIMIT 1")
+        try await v2.execute("UPDATE public.planteurs SET certifications = '{fairtrade,organic}' WHERE id = '\(certified)'")
+        if try await one("SELECT certifications = '{fairtrade,organic}' FROM public.planteurs WHERE id = '\(certified)'") == "t" {
+            // the row already had exactly that list: make a different one
+            try await v2.execute("UPDATE public.planteurs SET certifications = '{rainforest}' WHERE id = '\(certified)'")
+        }
+        expect("planteurs", "updated", certified, ["certifications"])
+        let audited = try await one("SELECT id FROM public.audit_log ORDER BY id LIMIT 1")
+        try await v2.execute("SET session_replication_role = replica; UPDATE public.audit_log SET new_data = '{\"status\": \"paid\", \"by\": \"v2\"}' WHERE id = '\(audited)'; SET session_replication_role = origin")
+        expect("audit_log", "updated", audited, ["new_data"])
+        // A delete of a migrated delivery that has photos (they cascade).
+        let removed = try await one("SELECT d.id FROM public.deliveries d WHERE EXISTS (SELECT 1 FROM public.delivery_photos p WHERE p.delivery_id = d.id) AND d.id::text <> ALL('{\(used.joined(separator: ","))}') ORDER BY d.id LIMIT 1")
+        for p in try await v2.query("SELECT id FROM public.delivery_photos WHERE delivery_id = '\(removed)'").rows { expect("delivery_photos", "deleted", p[0]!) }
+        try await v2.execute("DELETE FROM public.deliveries WHERE id = '\(removed)'")
+        expect("deliveries", "deleted", removed)
+        // Changes that cannot go back: a fractional XOF amount, a village longer than V1's varchar(100).
+        let fractional = try await one("SELECT id FROM public.invoices ORDER BY id LIMIT 1")
+        try await v2.execute("UPDATE public.invoices SET total_amount = total_amount + 0.50 WHERE id = '\(fractional)'")
+        expect("invoices", "updated", fractional, ["total_amount"])
+        let longVillage = try await one("SELECT id FROM public.planteurs WHERE id <> '\(certified)' ORDER BY id LIMIT 1")
+        try await v2.execute("UPDATE public.planteurs SET village = repeat('Yamoussoukro ', 12) WHERE id = '\(longVillage)'")
+        expect("planteurs", "updated", longVillage, ["village"])
+        await v2.close()
+
+        // assess: exactly the workload.
+        let (assessed, _) = try await Self.verifier(pair).assess()
+        #expect(Self.changeSet(assessed) == expected)
+        #expect(assessed.conflicts == 0 && assessed.v1ChangedAfterCutover == 0)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ctm-assess-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cli = try await CLI.run(["assess-v2-changes", "--export", dir], env: VerifyTests.env(pair))
+        #expect(cli.status == 0, "\(cli.stderr.suffix(500))")
+        let exported = try ChangeReport.decode(String(contentsOfFile: dir + "/report.json", encoding: .utf8))
+        #expect(Self.changeSet(exported) == expected)
+
+        // sync: everything but the two conflicts, parents before children.
+        let v1Max = try await pair.v1Admin().using { try await $0.scalar("SELECT max(id) FROM public.planteurs") }
+        let sync = try await CLI.run(["sync-v2-to-v1", "--yes", "--no-snapshot", "--json"], env: VerifyTests.env(pair))
+        #expect(sync.status == 3, "conflicts remain: \(sync.stderr.suffix(800))")
+        let conflicts = Set(sync.stderr.split(separator: "\n").filter { $0.contains("conflict ") }.map(String.init))
+        #expect(conflicts.count == 2 && conflicts.contains { $0.contains(fractional) && $0.contains("fractional_amount") }
+                && conflicts.contains { $0.contains(longVillage) && $0.contains("no_faithful_v1_form") }, "\(conflicts)")
+
+        // V1 read back independently.
+        let v1 = try await pair.v1Admin()
+        let newPlanteur = try #require(try await v1.query("SELECT p.id, p.first_name, p.village, p.certifications, p.created_at::text, p.cooperative_id FROM public.planteurs p JOIN cocoatrack_sync.pairings s ON s.source_table = 'planteurs' AND s.source_id = p.id WHERE s.target_key = '\(planteur)'").rows.first)
+        #expect(newPlanteur[1] == "Awa" && newPlanteur[2] == "Daloa" && newPlanteur[3] == "fairtrade" && newPlanteur[4] == "2026-12-05 05:00:00")
+        #expect(Int64(newPlanteur[0]!)! > Int64(v1Max!)!, "a new V1 id")
+        #expect(try await v1.scalar("SELECT last_value >= \(newPlanteur[0]!) FROM public.planteurs_id_seq") == "t", "the sequence is past it")
+        let newDeliveryRows = try await v1.query("SELECT planteur_id, quality_grade, total_amount_fcfa, notes FROM public.deliveries WHERE planteur_id = \(newPlanteur[0]!) ORDER BY total_amount_fcfa").rows
+        #expect(newDeliveryRows.map { $0[1]! } == ["A", "A"] && newDeliveryRows.map { $0[2]! } == ["150750", "152250"] && newDeliveryRows.first?[3] == "après cutover",
+                "\(newDeliveryRows)")
+        #expect(try await v1.scalar("SELECT url FROM public.delivery_photos p JOIN cocoatrack_sync.pairings s ON s.source_table = 'delivery_photos' AND s.source_id = p.id WHERE s.target_key = '\(photo)'")
+                == "https://cocoatrackv1.blob.core.windows.net/photos/2026/12/new.jpg")
+        let newUser = try #require(try await v1.query("SELECT email, role, full_name, password_hash, is_active FROM public.users WHERE email = 'new.agent@cocoatrack.ci'").rows.first)
+        #expect(newUser[1] == "agent" && newUser[2] == "Nouvel Agent" && newUser[3]!.hasPrefix("$2a$10$") && newUser[4] == "t")
+        func v1ID(_ table: String, _ key: String) async throws -> Int64? {
+            try await v1.query("SELECT id FROM public.\(table)").rows.compactMap { Int64($0[0]!) }.first { CocoaTrackRules.uuid(table, String($0)) == key }
+        }
+        let gradedID = try #require(try await v1ID("deliveries", graded))
+        #expect(try await v1.scalar("SELECT quality_grade FROM public.deliveries WHERE id = \(gradedID)") == "B")
+        let unbilledID = try #require(try await v1ID("deliveries", unbilled))
+        #expect(try await v1.scalar("SELECT invoice_id IS NULL FROM public.deliveries WHERE id = \(unbilledID)") == "t")
+        let certifiedID = try #require(try await v1ID("planteurs", certified))
+        let certs = try await v1.scalar("SELECT certifications FROM public.planteurs WHERE id = \(certifiedID)")
+        #expect(certs == "fairtrade, organic" || certs == "rainforest")
+        let auditedID = try #require(try await v1ID("audit_log", audited))
+        #expect(try await v1.scalar("SELECT new_data::jsonb = '{\"status\": \"paid\", \"by\": \"v2\"}'::jsonb FROM public.audit_log WHERE id = \(auditedID)") == "t")
+        #expect(try await v1ID("deliveries", removed) == nil, "the deleted delivery is gone from V1")
+        let fractionalID = try #require(try await v1ID("invoices", fractional))
+        #expect(try await v1.scalar("SELECT total_amount_fcfa::text FROM public.invoices WHERE id = \(fractionalID)")?.contains(".") == false, "the conflict was not written")
+        let fingerprint = try await fingerprints(v1)
+        await v1.close()
+
+        // A second sync changes nothing.
+        let again = try await CLI.run(["sync-v2-to-v1", "--yes", "--no-snapshot"], env: VerifyTests.env(pair))
+        #expect(again.status == 3)
+        #expect(again.stdout.contains("synced 0 rows") || again.stdout.contains("nothing to write"), "\(again.stdout)")
+        #expect(try await pair.v1Admin().using { try await fingerprints($0) } == fingerprint)
+
+        // After sync, V2 through the mapping differs from V1 only by the conflicts.
+        let (after, _) = try await Self.verifier(pair).assess()
+        #expect(Self.changeSet(after) == ["invoices": ["updated \(fractional) total_amount"], "planteurs": ["updated \(longVillage) village"]])
+
+        // The data-loss report lists exactly them, with the reasons.
+        let lossDir = dir + "-loss"
+        defer { try? FileManager.default.removeItem(atPath: lossDir) }
+        let loss = try await CLI.run(["data-loss-report", "--export", lossDir], env: VerifyTests.env(pair))
+        #expect(loss.status == 3)
+        let lossReport = try ChangeReport.decode(String(contentsOfFile: lossDir + "/report.json", encoding: .utf8))
+        let lost = lossReport.tables.flatMap { t in t.changes.map { "\(t.load) \($0.key)" } }
+        #expect(Set(lost) == ["invoices \(fractional)", "planteurs \(longVillage)"])
+        let reasons = lossReport.tables.flatMap { $0.changes.flatMap(\.columns) }.map(\.column).filter { $0.hasPrefix("sync: ") }
+        #expect(Set(reasons) == ["sync: fractional_amount", "sync: no_faithful_v1_form"])
+    }
+}
