@@ -4,8 +4,9 @@ import Foundation
 import MigrationEngine
 
 /// The verifier (mapping, both sides) that the after-cutover commands share.
-func makeVerifier(_ global: GlobalOptions, blobAccount: String = CocoaTrackMapping.defaultBlobAccount) async throws -> Verifier {
+func makeVerifier(_ global: GlobalOptions, blobAccount: String? = nil) async throws -> Verifier {
     let logger = global.makeLogger()
+    let blobAccount = try blobAccount ?? global.settings().blobAccount
     let v1Config = try global.config("V1")
     let v2Config = try global.config("V2")
     let v1 = try await PGConnection.connect(v1Config, logger: logger)
@@ -106,7 +107,7 @@ struct SyncCommand: AsyncParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Compute and check every change, write nothing.") var dryRun = false
     @Flag(name: .customLong("no-snapshot"), help: "Skip the V1 snapshot taken before writing.") var noSnapshot = false
     @Option(name: .customLong("snapshot-dir"), help: "Where the pre-sync snapshot goes.") var snapshotDir: String = "snapshots"
-    @Option(name: .customLong("blob-account"), help: "Azure storage account of V1's photo URLs.") var blobAccount: String = CocoaTrackMapping.defaultBlobAccount
+    @Option(name: .customLong("blob-account"), help: "Azure storage account of V1's photo URLs (default: settings file, else cocoatrackv1).") var blobAccount: String?
 
     func run() async throws {
         let logger = global.makeLogger()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CocoaTrack
 import Foundation
 import Logging
 import MigrationEngine
@@ -25,6 +26,8 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
             AssessCommand.self,
             SyncCommand.self,
             DataLossCommand.self,
+            DecideCommand.self,
+            CutoverCommand.self,
         ]
     )
 
@@ -111,23 +114,51 @@ struct GlobalOptions: ParsableArguments {
         return logger
     }
 
-    /// Settings files are not read yet: rather than ignore one silently, say so.
-    func checkConfigFile() throws {
+    /// The settings file: `--config FILE`, else `./cocoatrack-migrate.yml` when present.
+    func settings() throws -> Settings {
         let path = configFile ?? (FileManager.default.fileExists(atPath: "cocoatrack-migrate.yml") ? "cocoatrack-migrate.yml" : nil)
-        if let path {
-            throw MigrationError(.configuration, "settings files (\(path)) are not supported yet; nothing in it would be applied. Pass the settings as flags or environment variables (--v1/--v2, V1_DATABASE_URL, V2_DATABASE_URL, --app-role), and move the file away.")
-        }
+        guard let path else { return Settings(file: nil) }
+        return Settings(file: try SettingsFile.load(path: path, schema: Settings.schema))
     }
 
     func config(_ side: String) throws -> ConnectionConfig {
-        try checkConfigFile()
+        let settings = try settings()
         let env = ProcessInfo.processInfo.environment
-        let (flag, variable) = side == "V1" ? (v1URL, "V1_DATABASE_URL") : (v2URL, "V2_DATABASE_URL")
-        guard let url = flag ?? env[variable], !url.isEmpty else {
-            throw MigrationError(.configuration, "no \(side) database given. Pass --\(side.lowercased()) URL or set \(variable) (for the local sandbox: eval \"$(cocoatrack-migrate sandbox env)\").")
+        let (flag, variable, key) = side == "V1" ? (v1URL, "V1_DATABASE_URL", "v1_url") : (v2URL, "V2_DATABASE_URL", "v2_url")
+        guard let url = flag ?? env[variable] ?? settings.file?[key]?.string, !url.isEmpty else {
+            throw MigrationError(.configuration, "no \(side) database given. Pass --\(side.lowercased()) URL, set \(variable), or set \(key) in the settings file (for the local sandbox: eval \"$(cocoatrack-migrate sandbox env)\").")
         }
         return try ConnectionConfig(label: side, url: url)
     }
+
+    /// The application role: flag > environment (COCOATRACK_APP_ROLE) > settings file > default.
+    func appRole(_ flag: String?) throws -> String {
+        if let flag { return flag }
+        if let env = ProcessInfo.processInfo.environment["COCOATRACK_APP_ROLE"] { return env }
+        return try settings().file?["app_role"]?.string ?? CocoaTrackSchema.defaultAppRole
+    }
+}
+
+/// What a settings file may hold (CLI.md: app role, thresholds, hooks, webhook URL). Unknown keys
+/// and wrong types are errors that name the key and the line.
+struct Settings {
+    let file: SettingsFile?
+
+    static let schema: [String: SettingsFile.Kind] = [
+        "v1_url": .string, "v2_url": .string, "app_role": .string, "blob_account": .string, "webhook_url": .string,
+        "thresholds": .map(["row_count_mismatch_pct": .number, "login_failure_pct": .number, "performance_degradation_pct": .number]),
+        "hooks": .stringMap,
+    ]
+
+    var thresholds: DecisionThresholds {
+        var t = DecisionThresholds()
+        if let v = file?["thresholds.row_count_mismatch_pct"]?.number { t.rowCountMismatchPct = v }
+        if let v = file?["thresholds.login_failure_pct"]?.number { t.loginFailurePct = v }
+        if let v = file?["thresholds.performance_degradation_pct"]?.number { t.performanceDegradationPct = v }
+        return t
+    }
+
+    var blobAccount: String { file?["blob_account"]?.string ?? CocoaTrackMapping.defaultBlobAccount }
 }
 
 struct UncheckedBox<T>: @unchecked Sendable {

@@ -29,8 +29,8 @@ struct MigrateCommand: AsyncParsableCommand {
     @Flag(name: .customLong("allow-writable-v1"), help: "Proceed although the application role can still write V1 (rehearsals only).")
     var allowWritableV1 = false
 
-    @Option(name: .customLong("app-role"), help: "The V1 role the application connects as.")
-    var appRole: String = CocoaTrackSchema.defaultAppRole
+    @Option(name: .customLong("app-role"), help: "The V1 role the application connects as (default: settings file, else app_user).")
+    var appRoleFlag: String?
 
     @Option(help: "Loads that may run at once.")
     var jobs: Int = 2
@@ -47,6 +47,7 @@ struct MigrateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let appRole = try global.appRole(appRoleFlag)
         let logger = global.makeLogger()
         let v1Config = try global.config("V1")
         let v2Config = try global.config("V2")

@@ -12,10 +12,11 @@ struct PreflightCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .customLong("app-role"), help: "The V1 role the application connects as.")
-    var appRole: String = CocoaTrackSchema.defaultAppRole
+    @Option(name: .customLong("app-role"), help: "The V1 role the application connects as (default: settings file, else app_user).")
+    var appRoleFlag: String?
 
     func run() async throws {
+        let appRole = try global.appRole(appRoleFlag)
         let logger = global.makeLogger()
         let c1 = try global.config("V1")
         let c2 = try global.config("V2")

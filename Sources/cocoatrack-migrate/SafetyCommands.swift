@@ -102,7 +102,7 @@ struct ReadOnlyCommand: AsyncParsableCommand {
 
     @Argument(help: "enable, disable or status") var action: String
     @OptionGroup var global: GlobalOptions
-    @Option(name: .customLong("app-role"), help: "The V1 role the application connects as.") var appRole: String = CocoaTrackSchema.defaultAppRole
+    @Option(name: .customLong("app-role"), help: "The V1 role the application connects as.") var appRoleFlag: String?
     @Option(name: .customLong("session-timeout"), help: "Seconds to let the role's open transactions finish before ending its sessions.") var sessionTimeout: Int = 30
 
     func validate() throws {
@@ -110,6 +110,7 @@ struct ReadOnlyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let appRole = try global.appRole(appRoleFlag)
         let mode = ReadOnlyMode(source: try global.config("V1"), appRole: appRole, schemas: ["public"], logger: global.makeLogger())
         switch action {
         case "enable":

@@ -23,8 +23,8 @@ struct VerifyCommand: AsyncParsableCommand {
     @Option(help: "Write report.json, report.md and report.html into this directory.")
     var export: String?
 
-    @Option(name: .customLong("max-reject-share"), help: "Largest share of a table's V1 rows that may be rejected (the plan's 1 % = 0.01).")
-    var maxRejectShare: Double = 0.01
+    @Option(name: .customLong("max-reject-share"), help: "Largest share of a table's V1 rows that may be rejected (default: the settings file's thresholds.row_count_mismatch_pct, else the plan's 1 % = 0.01).")
+    var maxRejectShare: Double?
 
     @Option(name: .customLong("only"), help: "Verify only this load (repeatable), e.g. --only deliveries. Business totals are then not run.")
     var only: [String] = []
@@ -33,7 +33,7 @@ struct VerifyCommand: AsyncParsableCommand {
     var maxDifferences: Int = 1000
 
     func validate() throws {
-        guard maxRejectShare >= 0, maxRejectShare <= 1 else { throw ValidationError("--max-reject-share must be between 0 and 1") }
+        if let maxRejectShare { guard maxRejectShare >= 0, maxRejectShare <= 1 else { throw ValidationError("--max-reject-share must be between 0 and 1") } }
         guard maxDifferences >= 0 else { throw ValidationError("--max-differences must not be negative") }
     }
 
@@ -45,7 +45,7 @@ struct VerifyCommand: AsyncParsableCommand {
         let context = try await CocoaTrackMapping.context(v1: v1)
         await v1.close()
         var options = VerifyOptions()
-        options.maxRejectShare = maxRejectShare
+        options.maxRejectShare = try maxRejectShare ?? global.settings().thresholds.rowCountMismatchPct / 100
         options.only = Set(only)
         options.maxListedDifferences = maxDifferences
         options.toolVersion = CocoaTrackMigrate.version

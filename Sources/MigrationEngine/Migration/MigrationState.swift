@@ -82,6 +82,23 @@ public struct MigrationState: Sendable {
             report          jsonb,
             message         text
         );
+        CREATE TABLE IF NOT EXISTS \(t("decisions")) (
+            decided_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+            action          text NOT NULL,
+            phase           text NOT NULL,
+            flags           text[] NOT NULL DEFAULT '{}',
+            verification_id uuid,
+            os_user         text,
+            report          jsonb NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS \(t("monitor_samples")) (
+            sampled_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+            login_attempts  bigint,
+            login_failures  bigint,
+            latency_p95_ms  double precision,
+            baseline_p95_ms double precision,
+            detail          jsonb
+        );
         """
     }
 

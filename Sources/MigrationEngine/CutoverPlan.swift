@@ -1,0 +1,117 @@
+import Foundation
+
+/// Throughput measured by a rehearsal (`rehearse` writes it as `rehearsal.json`), from which the
+/// cutover's data steps are predicted for production's row counts and sizes.
+public struct RehearsalMeasurements: Codable, Sendable {
+    public var measuredAt: String
+    public var sourceRows: Int64
+    public var sourceBytes: Int64
+    public var migrateSeconds: Double
+    public var verifySeconds: Double
+    public var snapshotSeconds: Double
+
+    public init(measuredAt: String, sourceRows: Int64, sourceBytes: Int64, migrateSeconds: Double, verifySeconds: Double, snapshotSeconds: Double) {
+        self.measuredAt = measuredAt
+        self.sourceRows = sourceRows
+        self.sourceBytes = sourceBytes
+        self.migrateSeconds = migrateSeconds
+        self.verifySeconds = verifySeconds
+        self.snapshotSeconds = snapshotSeconds
+    }
+
+    public static func load(_ path: String) throws -> RehearsalMeasurements {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return try d.decode(RehearsalMeasurements.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    public func json() -> String {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: (try? e.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}
+
+/// The plan's cutover timeline in absolute times, with the data steps' predicted durations and
+/// warnings when they do not fit (the window, the T+1h verification, the T+2h decision point).
+public struct CutoverPlan: Codable, Sendable {
+    public struct Step: Codable, Sendable {
+        public var id: String
+        public var title: String
+        /// Offset from T-0, in seconds, as the plan schedules it.
+        public var offset: Int
+        public var at: String
+        public var command: String
+        public var predictedSeconds: Double?
+        public var predictedEnd: String?
+    }
+
+    public var windowStart: String
+    public var windowEnd: String
+    public var decisionPoint: String
+    public var productionRows: Int64?
+    public var productionBytes: Int64?
+    public var rehearsal: RehearsalMeasurements?
+    public var steps: [Step]
+    public var warnings: [String]
+
+    /// The plan's steps: (id, title, offset from T-0 in hours, command).
+    public static let timeline: [(String, String, Double, String)] = [
+        ("final_backup", "Final V1 backup", -24, "snapshot v1 --label final"),
+        ("read_only", "Enable V1 read-only mode", -1, "read-only enable"),
+        ("v2_snapshot", "V2 snapshot before migration", -1, "snapshot v2 --label pre_migration"),
+        ("migrate", "Start migration", 0, "migrate"),
+        ("verify", "Run integrity verification", 1, "verify-integrity --export"),
+        ("decide", "Decision point: proceed or rollback", 2, "decide"),
+        ("arm_capture", "Arm change capture (cutover baseline)", 2, "capture arm"),
+        ("dns_switch", "DNS switch to V2", 3, "hook dns_switch"),
+        ("monitor", "Monitor and confirm success", 4, "check-success; monitor --for 72h"),
+    ]
+
+    static func iso(_ d: Date) -> String { d.formatted(.iso8601) }
+
+    public static func make(windowStart: Date, windowHours: Double = 4, decisionHours: Double = 2, productionRows: Int64?, productionBytes: Int64?,
+                            rehearsal: RehearsalMeasurements?) -> CutoverPlan {
+        var warnings: [String] = []
+        func predicted(_ id: String) -> Double? {
+            guard let r = rehearsal else { return nil }
+            switch id {
+            case "migrate": return productionRows.map { Double($0) / max(1, Double(r.sourceRows)) * r.migrateSeconds }
+            case "verify", "arm_capture": return productionRows.map { Double($0) / max(1, Double(r.sourceRows)) * r.verifySeconds }
+            case "final_backup", "v2_snapshot": return productionBytes.map { Double($0) / max(1, Double(r.sourceBytes)) * r.snapshotSeconds }
+            default: return nil
+            }
+        }
+        var steps: [Step] = []
+        for (id, title, hours, command) in timeline {
+            let at = windowStart.addingTimeInterval(hours * 3600)
+            let p = predicted(id)
+            steps.append(Step(id: id, title: title, offset: Int(hours * 3600), at: iso(at), command: command, predictedSeconds: p,
+                              predictedEnd: p.map { iso(at.addingTimeInterval($0)) }))
+        }
+        if rehearsal == nil { warnings.append("no rehearsal measurements: durations cannot be predicted. Run `cocoatrack-migrate rehearse` (or scripts/rehearse.sh) and pass --rehearsal FILE.") }
+        if productionRows == nil { warnings.append("no production row counts: run `cocoatrack-migrate inventory` against production first.") }
+        let decision = windowStart.addingTimeInterval(decisionHours * 3600)
+        let end = windowStart.addingTimeInterval(windowHours * 3600)
+        if let m = predicted("migrate") {
+            let migrateEnd = windowStart.addingTimeInterval(m)
+            if m > 3600 { warnings.append("migrate is predicted to take \(Int(m / 60)) min: it ends after T+1h (\(iso(migrateEnd))), so verification starts late.") }
+            if let v = predicted("verify") {
+                let verifyEnd = migrateEnd.addingTimeInterval(v)
+                if verifyEnd > decision { warnings.append("migrate and verify are predicted to end at \(iso(verifyEnd)), after the T+2h decision point (\(iso(decision))).") }
+                if verifyEnd.addingTimeInterval(v) > end { warnings.append("the data steps (migrate, verify, arm capture) are predicted to end at \(iso(verifyEnd.addingTimeInterval(v))), after the window closes (\(iso(end))).") }
+            }
+        }
+        if let b = predicted("v2_snapshot"), b > 3600 { warnings.append("the pre-migration snapshot is predicted to take \(Int(b / 60)) min: start it before T-1h.") }
+        return CutoverPlan(windowStart: iso(windowStart), windowEnd: iso(end), decisionPoint: iso(decision), productionRows: productionRows,
+                           productionBytes: productionBytes, rehearsal: rehearsal, steps: steps, warnings: warnings)
+    }
+
+    public func json(pretty: Bool = true) -> String {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? e.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import CocoaTrack
+import Foundation
+import MigrationEngine
+
+struct DecideCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decide",
+        abstract: "The plan's rollback decision matrix over the latest verification, monitoring samples and operator flags.",
+        discussion: """
+            Prints the action and every rule's verdict with its evidence, and records the decision in V2's migration \
+            schema. Thresholds come from the settings file (thresholds.row_count_mismatch_pct, login_failure_pct, \
+            performance_degradation_pct), else the plan's 1 %, 10 %, 50 %. Exit 0: continue or investigate; 3: rollback; \
+            1: inconclusive (a signal a rule needs is missing: ask a person).
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .customLong("flag"), help: "An operator observation: \(DecisionMatrix.flags.joined(separator: ", ")). Repeatable.")
+    var flags: [String] = []
+
+    @Option(help: "before-switch or after-switch (default: after-switch once monitoring samples exist).")
+    var phase: String?
+
+    func validate() throws {
+        for f in flags where !DecisionMatrix.flags.contains(f) {
+            throw ValidationError("unknown --flag \(f); known: \(DecisionMatrix.flags.joined(separator: ", "))")
+        }
+        if let phase, !["before-switch", "after-switch"].contains(phase) { throw ValidationError("--phase takes before-switch or after-switch") }
+    }
+
+    func run() async throws {
+        let settings = try global.settings()
+        let v2 = try await PGConnection.connect(try global.config("V2"), logger: global.makeLogger())
+        defer { Task { await v2.close() } }
+        let state = MigrationState(schema: CocoaTrackMapping.stateSchema)
+        let verification = try await Verifier.latest(v2, stateSchema: state.schema)
+        var monitoring: MonitoringSignals?
+        if try await v2.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("monitor_samples")]) == "t",
+           let r = try await v2.query("SELECT sampled_at::text, login_attempts, login_failures, latency_p95_ms, baseline_p95_ms FROM \(state.t("monitor_samples")) ORDER BY sampled_at DESC LIMIT 1").rows.first {
+            monitoring = MonitoringSignals(sampledAt: r[0]!, loginAttempts: r[1].flatMap { Int64($0) }, loginFailures: r[2].flatMap { Int64($0) },
+                                           latencyP95Ms: r[3].flatMap { Double($0) }, baselineP95Ms: r[4].flatMap { Double($0) })
+        }
+        let resolvedPhase: DecisionInputs.Phase = phase.map { $0 == "after-switch" ? .afterSwitch : .beforeSwitch } ?? (monitoring == nil ? .beforeSwitch : .afterSwitch)
+        let decision = DecisionMatrix.plan(settings.thresholds).evaluate(
+            DecisionInputs(phase: resolvedPhase, verification: verification, monitoring: monitoring, flags: Set(flags)))
+        if try await state.exists(v2) {
+            try await state.create(v2)
+            try await v2.query("INSERT INTO \(state.t("decisions")) (action, phase, flags, verification_id, os_user, report) VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+                               [decision.action, decision.phase, pgTextArray(decision.flags), decision.verificationId, ProcessInfo.processInfo.environment["USER"], decision.json(pretty: false)])
+        }
+        if global.json {
+            print(decision.json(pretty: false))
+        } else {
+            Out.result(pad("rule", 26) + pad("verdict", 15) + pad("action", 20) + "evidence")
+            for v in decision.rules {
+                Out.result(pad(v.rule, 26) + pad(v.verdict.uppercased(), 15) + pad(v.verdict == "triggered" ? v.action : "-", 20) + v.evidence)
+            }
+            Out.result(decision.summary)
+        }
+        if decision.isRollback {
+            throw MigrationError(.checkFailed, "decision: \(decision.action.replacingOccurrences(of: "_", with: " ")). Before the DNS switch: Scenario 1 (rollback --clear-v2, read-only disable); after it: Scenario 2 (sync-v2-to-v1, then rollback --clear-v2).")
+        }
+        if decision.action == "inconclusive" {
+            throw MigrationError(.configuration, "decision inconclusive: a signal the matrix needs is missing (listed above). Ask a person, or supply it (verify-integrity, monitor, --flag).")
+        }
+    }
+}
