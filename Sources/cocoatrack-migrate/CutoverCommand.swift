@@ -2,12 +2,13 @@ import ArgumentParser
 import CocoaTrack
 import Foundation
 import MigrationEngine
+import Logging
 
 struct CutoverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cutover",
         abstract: "The cutover window as a runbook.",
-        subcommands: [CutoverPlanCommand.self]
+        subcommands: [CutoverPlanCommand.self, CutoverRunCommand.self, CutoverStatusCommand.self, CutoverApproveCommand.self]
     )
 }
 
@@ -83,5 +84,314 @@ struct CutoverPlanCommand: AsyncParsableCommand {
 
     static func duration(_ s: Double) -> String {
         s < 120 ? "\(Int(s.rounded())) s" : (s < 7200 ? "\(Int((s / 60).rounded())) min" : String(format: "%.1f h", s / 3600))
+    }
+}
+
+/// The runbook's steps, in the plan's order (T-24h … T+4h).
+enum CutoverSteps {
+    static let all: [RunbookStep] = [
+        .init(id: "final_backup", title: "Final V1 backup (T-24h)", destructive: false),
+        .init(id: "read_only", title: "Enable V1 read-only mode (T-1h)", destructive: true),
+        .init(id: "v2_snapshot", title: "V2 snapshot before migration (T-1h)", destructive: false),
+        .init(id: "migrate", title: "Migration (T-0)", destructive: false),
+        .init(id: "verify", title: "Integrity verification (T+1h)", destructive: false),
+        .init(id: "decide", title: "Decision point: proceed or rollback (T+2h)", destructive: false),
+        .init(id: "arm_capture", title: "Arm change capture (before V2 takes writes)", destructive: false),
+        .init(id: "dns_switch", title: "DNS switch to V2 (T+3h)", destructive: true),
+        .init(id: "confirm", title: "Monitor and confirm success (T+4h)", destructive: false),
+    ]
+    static var ids: [String] { all.map(\.id) }
+}
+
+struct CutoverRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Execute the runbook: backup, read-only, snapshot, migrate, verify, decision gate, capture, DNS switch, confirmation.",
+        discussion: """
+            Every step is journaled in V2's migration schema (who, when, outcome, evidence); after a crash or a stop, \
+            `cutover run` resumes after the last completed step. Gates are on measured state, not on the clock. \
+            Hold points: --pause-before STEP (kept by later runs), released by `cutover approve STEP`. Hooks from the settings file: \
+            hooks.before_STEP / hooks.after_STEP (a non-zero exit fails the step), hooks.dns_switch (else the DNS switch \
+            waits for `cutover approve dns_switch`). webhook_url gets a message for every step, decision and rollback, \
+            and a status update every --status-every seconds. On a rollback decision: Scenario 1 before the DNS switch \
+            (clear V2, V1 writable again), Scenario 2 after it (sync V2's changes to V1 first). Exit 0: finished or \
+            paused at a hold point; 3: rolled back; 1: a step failed (run again to retry it).
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .customLong("pause-before"), help: "Stop before this step until `cutover approve STEP` (repeatable): \(CutoverSteps.ids.joined(separator: ", ")).")
+    var pauseBefore: [String] = []
+    @Option(name: .customLong("reports"), help: "Where verification reports and snapshots go.") var reports: String = "cutover-reports"
+    @Option(name: .customLong("status-every"), help: "Seconds between status updates to the webhook (the plan: every 30 minutes).") var statusEvery: Double = 1800
+    @Option(name: .customLong("app-role"), help: "The V1 role the application connects as.") var appRoleFlag: String?
+    @Flag(name: .customLong("allow-writable-v1"), help: "Rehearsals only: let migrate run while V1 is writable.") var allowWritableV1 = false
+
+    func validate() throws {
+        for p in pauseBefore where !CutoverSteps.ids.contains(p) {
+            throw ValidationError("unknown step \(p); steps: \(CutoverSteps.ids.joined(separator: ", "))")
+        }
+        guard statusEvery > 0 else { throw ValidationError("--status-every must be positive") }
+    }
+
+    func run() async throws {
+        let settings = try global.settings()
+        let logger = global.makeLogger()
+        let v1Config = try global.config("V1")
+        let v2Config = try global.config("V2")
+        let appRole = try global.appRole(appRoleFlag)
+        let state = MigrationState(schema: CocoaTrackMapping.stateSchema)
+        let journal = RunbookJournal(state: state)
+        let meta = try await PGConnection.connect(v2Config, logger: logger)
+        defer { Task { await meta.close() } }
+        try await journal.prepare(meta)
+        let v1Probe = try await PGConnection.connect(v1Config, logger: logger)
+        try await state.checkIdentity(meta, side: "V1", of: v1Probe)
+        await v1Probe.close()
+        try await state.checkIdentity(meta, side: "V2", of: meta)
+
+        let webhook = settings.file?["webhook_url"]?.string
+        let hooks = settings.file?.children(of: "hooks").compactMapValues { $0.string } ?? [:]
+        func notify(_ text: String) async {
+            Out.info(text)
+            guard let webhook else { return }
+            if let e = await Webhook.post(webhook, text: "[cutover] " + text) { Out.info("webhook: \(e)") }
+        }
+        let current = CurrentStep()
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(statusEvery))
+                if Task.isCancelled { break }
+                if let (step, since) = current.get() {
+                    await notify("status: \(step) running since \(since.formatted(.iso8601)) (\(Int(Date().timeIntervalSince(since) / 60)) min)")
+                }
+            }
+        }
+        defer { ticker.cancel() }
+
+        var machine = RunbookMachine(steps: CutoverSteps.all, pauseBefore: Set(pauseBefore).union(try await journal.holdPoints(meta)))
+        var action = machine.handle(.start(done: try await journal.doneSteps(meta), approvals: try await journal.approvals(meta)))
+        while true {
+            switch action {
+            case .finished:
+                try await journal.record(meta, step: "runbook", event: "finished", detail: "every step done")
+                await notify("runbook finished: every step done, V2 is live")
+                Out.result("cutover complete.")
+                return
+            case .pause(let step, let reason):
+                try await journal.record(meta, step: step, event: "paused", detail: reason)
+                await notify("paused before \(step): \(reason)")
+                Out.result("paused before \(step): \(reason). Continue with: cocoatrack-migrate cutover approve \(step) && cocoatrack-migrate cutover run")
+                return
+            case .stop(let step, let message):
+                await notify("step \(step) FAILED: \(message)")
+                throw MigrationError(.subprocessFailed, "step \(step) failed: \(message). Fix the cause and run `cutover run` again: it retries \(step).")
+            case .rollback(let scenario, let reason):
+                try await journal.record(meta, step: "rollback", event: "rollback", detail: "Scenario \(scenario): \(reason)")
+                await notify("ROLLBACK, Scenario \(scenario): \(reason)")
+                try await rollback(scenario: scenario, v1Config: v1Config, v2Config: v2Config, appRole: appRole, logger: logger, settings: settings)
+                try await journal.record(meta, step: "rollback", event: "finished", detail: "Scenario \(scenario) done: V1 is the system of record again")
+                await notify("rollback (Scenario \(scenario)) done: V1 writable again, V2 cleared")
+                throw MigrationError(.checkFailed, "rolled back (Scenario \(scenario)): \(reason). V1 is writable again; V2 was cleared after a snapshot.")
+            case .run(let step):
+                let title = CutoverSteps.all.first { $0.id == step }!.title
+                current.set(step)
+                try await journal.record(meta, step: step, event: "started", detail: title)
+                await notify("started \(title)")
+                do {
+                    if let before = hooks["before_\(step)"] { try await runHook(before, step: step) }
+                    let outcome = try await perform(step, v1Config: v1Config, v2Config: v2Config, appRole: appRole, logger: logger,
+                                                    settings: settings, hooks: hooks, approvals: try await journal.approvals(meta))
+                    if case .needsApproval(let why) = outcome {
+                        current.clear()
+                        action = .pause(before: step, reason: why)
+                        continue
+                    }
+                    if let after = hooks["after_\(step)"] { try await runHook(after, step: step) }
+                    current.clear()
+                    switch outcome {
+                    case .decided(let decision, let evidence):
+                        try await journal.record(meta, step: step, event: "decided", detail: decision, evidence: evidence)
+                        await notify("decision at \(step): \(decision)")
+                        if decision == "continue" || decision == "investigate" || (decision == "inconclusive" && machine.approvals.contains(step)) {
+                            try await journal.record(meta, step: step, event: "succeeded", detail: decision, evidence: evidence)
+                        }
+                        action = machine.handle(.decided(step, action: decision))
+                    case .done(let evidence):
+                        try await journal.record(meta, step: step, event: "succeeded", detail: evidence)
+                        await notify("done \(title): \(evidence)")
+                        action = machine.handle(.succeeded(step))
+                    case .needsApproval:
+                        break
+                    }
+                } catch let e as MigrationError where e.code == .interrupted || Task.isCancelled {
+                    current.clear()
+                    try? await journal.record(meta, step: step, event: "failed", detail: "interrupted")
+                    throw MigrationError(.interrupted, "interrupted during \(step); `cutover run` resumes it.")
+                } catch {
+                    current.clear()
+                    try await journal.record(meta, step: step, event: "failed", detail: "\(error)")
+                    action = machine.handle(.failed(step, message: "\(error)"))
+                }
+            }
+        }
+    }
+
+    enum Outcome {
+        case done(String)
+        case decided(String, evidence: String)
+        case needsApproval(String)
+    }
+
+    func runHook(_ command: String, step: String) async throws {
+        var env = ProcessInfo.processInfo.environment
+        env["CUTOVER_STEP"] = step
+        let out = try await Subprocess.run("/bin/sh", ["-c", command], environment: env, check: false)
+        guard out.status == 0 else {
+            throw MigrationError(.subprocessFailed, "hook for \(step) exited \(out.status): \(out.stderr.suffix(300))")
+        }
+    }
+
+    func perform(_ step: String, v1Config: ConnectionConfig, v2Config: ConnectionConfig, appRole: String, logger: Logger,
+                 settings: Settings, hooks: [String: String], approvals: Set<String>) async throws -> Outcome {
+        switch step {
+        case "final_backup", "v2_snapshot":
+            let side = step == "final_backup" ? "v1" : "v2"
+            let files = try await takeSnapshot(config: side == "v1" ? v1Config : v2Config, side: side, label: side == "v1" ? "final" : "pre_migration",
+                                               dir: reports + "/snapshots", upload: nil)
+            return .done(files.map { "\(($0.path as NSString).lastPathComponent) sha256 \($0.sha256.prefix(12))…" }.joined(separator: ", "))
+        case "read_only":
+            let mode = ReadOnlyMode(source: v1Config, appRole: appRole, schemas: ["public"], logger: logger)
+            if try await mode.status().enabled { return .done("already read-only for \(appRole)") }
+            try confirm("revoke every write of \(appRole) on V1 and end its sessions")
+            let r = try await mode.enable()
+            return .done("\(r.revoked.count) write privileges revoked, \(r.probed) write probes refused")
+        case "migrate":
+            let v1 = try await PGConnection.connect(v1Config, logger: logger)
+            let context = try await CocoaTrackMapping.context(v1: v1)
+            await v1.close()
+            var options = MigrateOptions()
+            options.allowWritableSource = allowWritableV1
+            options.toolVersion = CocoaTrackMigrate.version
+            let summary = try await Migrator(plan: CocoaTrackMapping.plan(context: context, appRole: appRole), source: v1Config, target: v2Config,
+                                             options: options, logger: logger).run()
+            let written = summary.loads.reduce(Int64(0)) { $0 + $1.written }
+            let rejected = summary.loads.reduce(Int64(0)) { $0 + $1.rejected }
+            return .done("\(written) rows written, \(rejected) rejected, in \(Int(summary.seconds)) s")
+        case "verify":
+            var verifier = try await makeVerifier(global)
+            var o = verifier.options
+            o.maxRejectShare = settings.thresholds.rowCountMismatchPct / 100
+            verifier = Verifier(plan: verifier.plan, businessChecks: verifier.businessChecks, source: verifier.source, target: verifier.target,
+                                options: o, logger: logger)
+            let report = try await verifier.run()
+            _ = try report.export(to: reports + "/verify")
+            return .done("\(report.outcome): " + report.checks.map { "\($0.name) \($0.status)" }.joined(separator: ", ") + "; report in \(reports)/verify")
+        case "decide", "confirm":
+            let v2 = try await PGConnection.connect(v2Config, logger: logger)
+            defer { Task { await v2.close() } }
+            let verification = try await Verifier.latest(v2, stateSchema: CocoaTrackMapping.stateSchema)
+            let phase: DecisionInputs.Phase = step == "decide" ? .beforeSwitch : .afterSwitch
+            let decision = DecisionMatrix.plan(settings.thresholds).evaluate(DecisionInputs(phase: phase, verification: verification, monitoring: nil, flags: []))
+            let state = MigrationState(schema: CocoaTrackMapping.stateSchema)
+            try await v2.query("INSERT INTO \(state.t("decisions")) (action, phase, flags, verification_id, os_user, report) VALUES ($1, $2, '{}', $3, $4, $5::jsonb)",
+                               [decision.action, decision.phase, decision.verificationId, ProcessInfo.processInfo.environment["USER"], decision.json(pretty: false)])
+            for v in decision.rules { Out.info("  \(pad(v.rule, 26)) \(pad(v.verdict, 15)) \(v.evidence)") }
+            return .decided(decision.action, evidence: decision.json(pretty: false))
+        case "arm_capture":
+            let verifier = try await makeVerifier(global)
+            let c = try await PGConnection.connect(v2Config, logger: logger)
+            let captureTable = MigrationState(schema: CocoaTrackMapping.stateSchema).t("capture")
+            var armed = try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [captureTable]) == "t"
+            if armed { armed = try await c.scalar("SELECT count(*) > 0 FROM \(captureTable)") == "t" }
+            await c.close()
+            if armed { return .done("already armed") }
+            let r = try await verifier.arm()
+            return .done("cutover baseline of \(r.rows) rows")
+        case "dns_switch":
+            if let hook = hooks["dns_switch"] {
+                try await runHook(hook, step: step)
+                return .done("DNS switch hook succeeded")
+            }
+            if approvals.contains("dns_switch") { return .done("DNS switched by the operator (approved)") }
+            return .needsApproval("no hooks.dns_switch configured: switch DNS to V2 by hand, then `cutover approve dns_switch`")
+        default:
+            throw MigrationError(.internal, "unknown step \(step)")
+        }
+    }
+
+    func confirm(_ what: String) throws {
+        if global.yes { return }
+        guard isatty(0) == 1 else {
+            throw MigrationError(.refused, "\(what): pass --yes (or run on a terminal and confirm). Nothing was changed.")
+        }
+        FileHandle.standardError.write(Data("\(what)? type yes: ".utf8))
+        guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else { throw MigrationError(.refused, "not confirmed. Nothing was changed.") }
+    }
+
+    func rollback(scenario: Int, v1Config: ConnectionConfig, v2Config: ConnectionConfig, appRole: String, logger: Logger, settings: Settings) async throws {
+        if scenario == 2 {
+            try confirm("Scenario 2: write V2's changes since cutover back into V1")
+            _ = try await takeSnapshot(config: v1Config, side: "v1", label: "pre_sync", dir: reports + "/snapshots", upload: nil)
+            let report = try await ReverseSync(verifier: try await makeVerifier(global), dryRun: false).run()
+            Out.info("synced \(report.total) rows to V1; \(report.conflicts.count) conflicts (data-loss-report lists them)")
+        }
+        try confirm("Scenario \(scenario): clear the migrated data from V2")
+        _ = try await takeSnapshot(config: v2Config, side: "v2", label: "pre_clear", dir: reports + "/snapshots", upload: nil)
+        let cleared = try await ClearTarget(plan: CocoaTrackMapping.plan(context: .init()), target: v2Config, logger: logger).run(toolVersion: CocoaTrackMigrate.version)
+        Out.info("V2 cleared: \(cleared.remaining) migrated rows remain")
+        let mode = ReadOnlyMode(source: v1Config, appRole: appRole, schemas: ["public"], logger: logger)
+        if try await mode.status().enabled {
+            let r = try await mode.disable()
+            Out.info("V1 writable again for \(appRole): \(r.regranted) privileges re-granted")
+        }
+    }
+}
+
+/// The step being run, for status updates.
+final class CurrentStep: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: (String, Date)?
+    func set(_ step: String) { lock.withLock { value = (step, Date()) } }
+    func clear() { lock.withLock { value = nil } }
+    func get() -> (String, Date)? { lock.withLock { value } }
+}
+
+struct CutoverStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Where the runbook stands: every step's state from the journal, and its history.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let c = try await PGConnection.connect(try global.config("V2"), logger: global.makeLogger())
+        defer { Task { await c.close() } }
+        let history = try await RunbookJournal(state: MigrationState(schema: CocoaTrackMapping.stateSchema)).history(c)
+        for step in CutoverSteps.all {
+            let last = history.last { $0.step == step.id }
+            let state = last.map { $0.event == "succeeded" ? "done" : ($0.event == "started" ? "running (or crashed)" : $0.event) } ?? "pending"
+            Out.result(pad(step.id, 14) + pad(state, 22) + pad(last?.at ?? "", 34) + (last?.detail ?? step.title))
+        }
+        if let r = history.last(where: { $0.step == "rollback" }) { Out.result("rollback: \(r.event) at \(r.at): \(r.detail)") }
+        if global.json {
+            Out.json(["history": history.map { ["step": $0.step, "event": $0.event, "at": $0.at, "user": $0.user ?? "", "detail": $0.detail] }])
+        }
+    }
+}
+
+struct CutoverApproveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "approve", abstract: "Release a hold point (or confirm a step done by hand, such as the DNS switch).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The step: \(CutoverSteps.ids.joined(separator: ", ")).") var step: String
+
+    func validate() throws {
+        guard CutoverSteps.ids.contains(step) else { throw ValidationError("unknown step \(step); steps: \(CutoverSteps.ids.joined(separator: ", "))") }
+    }
+
+    func run() async throws {
+        let c = try await PGConnection.connect(try global.config("V2"), logger: global.makeLogger())
+        defer { Task { await c.close() } }
+        let journal = RunbookJournal(state: MigrationState(schema: CocoaTrackMapping.stateSchema))
+        try await journal.prepare(c)
+        try await journal.record(c, step: step, event: "approved", detail: "approved by the operator")
+        Out.result("approved \(step); continue with: cocoatrack-migrate cutover run")
     }
 }

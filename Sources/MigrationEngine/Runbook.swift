@@ -1,0 +1,187 @@
+import Foundation
+
+/// One step of the cutover runbook.
+public struct RunbookStep: Sendable, Codable, Equatable {
+    public var id: String
+    public var title: String
+    /// Writes or revokes something (asks for confirmation, snapshots first).
+    public var destructive: Bool
+    public init(id: String, title: String, destructive: Bool) {
+        self.id = id
+        self.title = title
+        self.destructive = destructive
+    }
+}
+
+/// The cutover as a value-type state machine (after PostgresNIO's connection state machines):
+/// events in, actions out, no I/O, so every path is tested without a server. The runner
+/// performs the actions, journals every step in the target's migration schema, and feeds the
+/// outcomes back. Gates are on measured state (a step's outcome, the decision), never on the clock.
+public struct RunbookMachine: Sendable {
+    public enum Status: String, Codable, Sendable { case pending, running, done, failed }
+
+    public enum Event: Sendable, Equatable {
+        /// Start or resume, with what the journal says.
+        case start(done: Set<String>, approvals: Set<String>)
+        case succeeded(String)
+        /// The decision step's action: continue, investigate, rollback, immediate_rollback, inconclusive.
+        case decided(String, action: String)
+        case failed(String, message: String)
+    }
+
+    public enum Action: Sendable, Equatable {
+        case run(String)
+        /// A hold point: stop until `cutover approve STEP`.
+        case pause(before: String, reason: String)
+        /// Roll back: Scenario 1 before the DNS switch, Scenario 2 after it.
+        case rollback(scenario: Int, reason: String)
+        /// The step failed: stop; running again retries it.
+        case stop(step: String, message: String)
+        case finished
+    }
+
+    public let steps: [RunbookStep]
+    public let pauseBefore: Set<String>
+    /// Steps after which the application writes to V2 (rollback becomes Scenario 2).
+    public let switchStep: String
+    public private(set) var status: [String: Status] = [:]
+    public private(set) var approvals: Set<String> = []
+
+    public init(steps: [RunbookStep], pauseBefore: Set<String>, switchStep: String = "dns_switch") {
+        self.steps = steps
+        self.pauseBefore = pauseBefore
+        self.switchStep = switchStep
+        for s in steps { status[s.id] = .pending }
+    }
+
+    public var switched: Bool { status[switchStep] == .done }
+
+    public mutating func handle(_ event: Event) -> Action {
+        switch event {
+        case .start(let done, let approved):
+            for s in steps where done.contains(s.id) { status[s.id] = .done }
+            approvals = approved
+            return next()
+        case .succeeded(let id):
+            status[id] = .done
+            return next()
+        case .decided(let id, let action):
+            switch action {
+            case "rollback", "immediate_rollback":
+                status[id] = .done
+                return .rollback(scenario: switched ? 2 : 1, reason: "the decision matrix says \(action.replacingOccurrences(of: "_", with: " "))")
+            case "inconclusive":
+                // Ask a person: approving the decision step is the person's answer to proceed.
+                if approvals.contains(id) {
+                    status[id] = .done
+                    return next()
+                }
+                status[id] = .pending
+                return .pause(before: id, reason: "the decision is inconclusive: a person must look at the evidence, then `cutover approve \(id)` to proceed (or roll back)")
+            default:
+                status[id] = .done
+                return next()
+            }
+        case .failed(let id, let message):
+            status[id] = .failed
+            return .stop(step: id, message: message)
+        }
+    }
+
+    mutating func next() -> Action {
+        guard let step = steps.first(where: { status[$0.id] != .done }) else { return .finished }
+        if pauseBefore.contains(step.id) && !approvals.contains(step.id) {
+            return .pause(before: step.id, reason: "hold point before \(step.title)")
+        }
+        status[step.id] = .running
+        return .run(step.id)
+    }
+}
+
+/// Slack-compatible webhook messages (`{"text": …}`), best effort: a failed post is logged by the
+/// caller, never fatal to the cutover.
+public enum Webhook {
+    public static func post(_ url: String, text: String, timeout: TimeInterval = 5) async -> (any Error)? {
+        guard let u = URL(string: url) else { return MigrationError(.configuration, "webhook_url \(Redactor.redact(url)) is not a URL") }
+        let body = (try? JSONSerialization.data(withJSONObject: ["text": Redactor.redact(text)])) ?? Data()
+        return await withCheckedContinuation { (cont: CheckedContinuation<(any Error)?, Never>) in
+            BlockingThread.run {
+                cont.resume(returning: postBlocking(u, body: body, timeout: timeout))
+            }
+        }
+    }
+
+    /// The POST itself, through curl (http and https alike, proxies and CA bundles as the system has them).
+    static func postBlocking(_ url: URL, body: Data, timeout: TimeInterval) -> (any Error)? {
+        do {
+            let out = try Subprocess.runBlocking("/usr/bin/env", ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", String(Int(timeout)),
+                                                                  "-H", "Content-Type: application/json", "--data-binary", "@-", url.absoluteString],
+                                                 environment: nil, stdin: String(decoding: body, as: UTF8.self))
+            guard out.status == 0, let code = Int(out.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), (200..<300).contains(code) else {
+                return MigrationError(.subprocessFailed, "webhook post failed: \(out.stderr.isEmpty ? "HTTP \(out.stdout)" : out.stderr)")
+            }
+            return nil
+        } catch {
+            return error
+        }
+    }
+}
+
+/// The runbook's journal in the target's migration schema: every step's start, outcome and
+/// evidence, hold points and approvals, who and when. `cutover run` resumes from it.
+public struct RunbookJournal: Sendable {
+    public let state: MigrationState
+    public init(state: MigrationState) { self.state = state }
+
+    public var ddl: String {
+        """
+        CREATE TABLE IF NOT EXISTS \(state.t("runbook_journal")) (
+            entry_id  bigserial PRIMARY KEY,
+            step      text NOT NULL,
+            event     text NOT NULL CHECK (event IN ('started', 'succeeded', 'failed', 'paused', 'approved', 'decided', 'rollback', 'finished', 'notice')),
+            at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+            os_user   text,
+            detail    text,
+            evidence  jsonb
+        );
+        """
+    }
+
+    public func prepare(_ c: PGConnection) async throws {
+        try await state.create(c)
+        try await c.execute(ddl)
+    }
+
+    public func record(_ c: PGConnection, step: String, event: String, detail: String, evidence: String? = nil) async throws {
+        try await c.query("INSERT INTO \(state.t("runbook_journal")) (step, event, os_user, detail, evidence) VALUES ($1, $2, $3, $4, $5::jsonb)",
+                          [step, event, ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"],
+                           Redactor.redact(detail), evidence.map(Redactor.redact)])
+    }
+
+    public func doneSteps(_ c: PGConnection) async throws -> Set<String> {
+        Set(try await c.query("SELECT DISTINCT step FROM \(state.t("runbook_journal")) WHERE event = 'succeeded'").rows.map { $0[0]! })
+    }
+
+    /// Hold points set by earlier runs (a pause stays until approved).
+    public func holdPoints(_ c: PGConnection) async throws -> Set<String> {
+        Set(try await c.query("SELECT DISTINCT step FROM \(state.t("runbook_journal")) WHERE event = 'paused'").rows.map { $0[0]! })
+    }
+
+    public func approvals(_ c: PGConnection) async throws -> Set<String> {
+        Set(try await c.query("SELECT DISTINCT step FROM \(state.t("runbook_journal")) WHERE event = 'approved'").rows.map { $0[0]! })
+    }
+
+    public struct Entry: Sendable {
+        public var step: String
+        public var event: String
+        public var at: String
+        public var user: String?
+        public var detail: String
+    }
+
+    public func history(_ c: PGConnection) async throws -> [Entry] {
+        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("runbook_journal")]) == "t" else { return [] }
+        return try await c.query("SELECT step, event, at::text, os_user, coalesce(detail, '') FROM \(state.t("runbook_journal")) ORDER BY entry_id").rows
+            .map { Entry(step: $0[0]!, event: $0[1]!, at: $0[2]!, user: $0[3], detail: $0[4]!) }
+    }
+}
