@@ -144,6 +144,7 @@ public struct RunbookJournal: Sendable {
             detail    text,
             evidence  jsonb
         );
+        ALTER TABLE \(state.t("runbook_journal")) ADD COLUMN IF NOT EXISTS attempt integer NOT NULL DEFAULT 1;
         """
     }
 
@@ -152,23 +153,42 @@ public struct RunbookJournal: Sendable {
         try await c.execute(ddl)
     }
 
+    /// The attempt the journal is on (a rollback ends one; `--new-attempt` starts the next).
+    var current: String { "(SELECT coalesce(max(attempt), 1) FROM \(state.t("runbook_journal")))" }
+
+    public func attempt(_ c: PGConnection) async throws -> Int {
+        Int(try await c.scalar("SELECT \(current)") ?? "1") ?? 1
+    }
+
+    /// Whether the current attempt ended in a rollback.
+    public func rolledBack(_ c: PGConnection) async throws -> Bool {
+        try await c.scalar("SELECT EXISTS (SELECT 1 FROM \(state.t("runbook_journal")) WHERE attempt = \(current) AND step = 'rollback' AND event = 'finished')") == "t"
+    }
+
+    public func startNewAttempt(_ c: PGConnection) async throws -> Int {
+        let next = try await attempt(c) + 1
+        try await c.query("INSERT INTO \(state.t("runbook_journal")) (step, event, os_user, detail, attempt) VALUES ('runbook', 'notice', $1, $2, $3)",
+                          [ProcessInfo.processInfo.environment["USER"], "attempt \(next) started", String(next)])
+        return next
+    }
+
     public func record(_ c: PGConnection, step: String, event: String, detail: String, evidence: String? = nil) async throws {
-        try await c.query("INSERT INTO \(state.t("runbook_journal")) (step, event, os_user, detail, evidence) VALUES ($1, $2, $3, $4, $5::jsonb)",
+        try await c.query("INSERT INTO \(state.t("runbook_journal")) (step, event, os_user, detail, evidence, attempt) VALUES ($1, $2, $3, $4, $5::jsonb, \(current))",
                           [step, event, ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"],
                            Redactor.redact(detail), evidence.map(Redactor.redact)])
     }
 
     public func doneSteps(_ c: PGConnection) async throws -> Set<String> {
-        Set(try await c.query("SELECT DISTINCT step FROM \(state.t("runbook_journal")) WHERE event = 'succeeded'").rows.map { $0[0]! })
+        Set(try await c.query("SELECT DISTINCT step FROM \(state.t("runbook_journal")) WHERE event = 'succeeded' AND attempt = \(current)").rows.map { $0[0]! })
     }
 
     /// Hold points set by earlier runs (a pause stays until approved).
     public func holdPoints(_ c: PGConnection) async throws -> Set<String> {
-        Set(try await c.query("SELECT DISTINCT step FROM \(state.t("runbook_journal")) WHERE event = 'paused'").rows.map { $0[0]! })
+        Set(try await c.query("SELECT DISTINCT step FROM \(state.t("runbook_journal")) WHERE event = 'paused' AND attempt = \(current)").rows.map { $0[0]! })
     }
 
     public func approvals(_ c: PGConnection) async throws -> Set<String> {
-        Set(try await c.query("SELECT DISTINCT step FROM \(state.t("runbook_journal")) WHERE event = 'approved'").rows.map { $0[0]! })
+        Set(try await c.query("SELECT DISTINCT step FROM \(state.t("runbook_journal")) WHERE event = 'approved' AND attempt = \(current)").rows.map { $0[0]! })
     }
 
     public struct Entry: Sendable {
@@ -181,7 +201,7 @@ public struct RunbookJournal: Sendable {
 
     public func history(_ c: PGConnection) async throws -> [Entry] {
         guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("runbook_journal")]) == "t" else { return [] }
-        return try await c.query("SELECT step, event, at::text, os_user, coalesce(detail, '') FROM \(state.t("runbook_journal")) ORDER BY entry_id").rows
+        return try await c.query("SELECT step, event, at::text, os_user, coalesce(detail, '') FROM \(state.t("runbook_journal")) WHERE attempt = \(current) ORDER BY entry_id").rows
             .map { Entry(step: $0[0]!, event: $0[1]!, at: $0[2]!, user: $0[3], detail: $0[4]!) }
     }
 }

@@ -8,7 +8,7 @@ struct CutoverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cutover",
         abstract: "The cutover window as a runbook.",
-        subcommands: [CutoverPlanCommand.self, CutoverRunCommand.self, CutoverStatusCommand.self, CutoverApproveCommand.self]
+        subcommands: [CutoverPlanCommand.self, CutoverRunCommand.self, CutoverStatusCommand.self, CutoverApproveCommand.self, CutoverMessagesCommand.self]
     )
 }
 
@@ -126,6 +126,7 @@ struct CutoverRunCommand: AsyncParsableCommand {
     @Option(name: .customLong("status-every"), help: "Seconds between status updates to the webhook (the plan: every 30 minutes).") var statusEvery: Double = 1800
     @Option(name: .customLong("app-role"), help: "The V1 role the application connects as.") var appRoleFlag: String?
     @Flag(name: .customLong("allow-writable-v1"), help: "Rehearsals only: let migrate run while V1 is writable.") var allowWritableV1 = false
+    @Flag(name: .customLong("new-attempt"), help: "Start the runbook over (after a rollback): a new attempt in the journal.") var newAttempt = false
 
     func validate() throws {
         for p in pauseBefore where !CutoverSteps.ids.contains(p) {
@@ -169,6 +170,12 @@ struct CutoverRunCommand: AsyncParsableCommand {
         }
         defer { ticker.cancel() }
 
+        if newAttempt {
+            let n = try await journal.startNewAttempt(meta)
+            Out.info("runbook attempt \(n)")
+        } else if try await journal.rolledBack(meta) {
+            throw MigrationError(.refused, "this cutover attempt was rolled back; a new one starts from the beginning with `cutover run --new-attempt` (after clearing the cause). Nothing was done.")
+        }
         var machine = RunbookMachine(steps: CutoverSteps.all, pauseBefore: Set(pauseBefore).union(try await journal.holdPoints(meta)))
         var action = machine.handle(.start(done: try await journal.doneSteps(meta), approvals: try await journal.approvals(meta)))
         while true {
@@ -393,5 +400,28 @@ struct CutoverApproveCommand: AsyncParsableCommand {
         try await journal.prepare(c)
         try await journal.record(c, step: step, event: "approved", detail: "approved by the operator")
         Out.result("approved \(step); continue with: cocoatrack-migrate cutover run")
+    }
+}
+
+struct CutoverMessagesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "messages",
+        abstract: "The plan's user-facing texts (one week before, banner, 24 hours before, Maintenance Extended, rollback email) with the window's real times.")
+    @Option(name: .customLong("window-start"), help: "T-0, e.g. 2026-12-05T02:00Z.") var windowStart: String
+    @Option(name: .customLong("status-url"), help: "The public status page.") var statusURL: String = "https://status.cocoatrack.com"
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        guard CutoverPlanCommand.parseTime(windowStart) != nil else { throw ValidationError("--window-start takes a UTC time such as 2026-12-05T02:00Z") }
+    }
+
+    func run() async throws {
+        let messages = CocoaTrackMessages.all(windowStart: CutoverPlanCommand.parseTime(windowStart)!, statusURL: statusURL)
+        if global.json {
+            Out.json(["messages": messages.map { ["id": $0.id, "send_at": $0.when, "channel": $0.channel, "subject": $0.subject, "body": $0.body] }])
+            return
+        }
+        for m in messages {
+            Out.result("## \(m.id) — \(m.channel), send \(m.when)\n\nSubject: \(m.subject)\n\n\(m.body)\n")
+        }
     }
 }

@@ -28,6 +28,7 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
             DataLossCommand.self,
             DecideCommand.self,
             CutoverCommand.self,
+            RehearseCommand.self,
         ]
     )
 

@@ -71,7 +71,7 @@ struct CutoverRunTests {
               row_count_mismatch_pct: 20    # the tiny data set rejects 1 of 8 users
             webhook_url: \(webhook.url)
             hooks:
-              before_migrate: echo "$CUTOVER_STEP" >> '\(dir)/hooks.log'
+              before_migrate: echo "$CUTOVER_STEP" >> '\(dir)/hooks.log'; sleep 2
               after_verify: echo "$CUTOVER_STEP" >> '\(dir)/hooks.log'
               dns_switch: echo switched > '\(dir)/dns.txt'
             """
@@ -80,7 +80,7 @@ struct CutoverRunTests {
         let base = ["--config", dir + "/settings.yml", "--yes", "--reports", dir + "/reports"]
 
         // First run: everything up to the hold point before the DNS switch.
-        let first = try await CLI.run(["cutover", "run", "--pause-before", "dns_switch"] + base, env: env)
+        let first = try await CLI.run(["cutover", "run", "--pause-before", "dns_switch", "--status-every", "1"] + base, env: env)
         #expect(first.status == 0, "\(first.stderr.suffix(1500))")
         #expect(first.stdout.contains("paused before dns_switch"))
         #expect(!FileManager.default.fileExists(atPath: dir + "/dns.txt"))
@@ -117,6 +117,11 @@ struct CutoverRunTests {
         #expect(messages.contains { $0.contains("decision at decide: continue") })
         #expect(messages.contains { $0.contains("paused before dns_switch") })
         #expect(messages.contains { $0.contains("runbook finished") })
+        #expect(messages.contains { $0.contains("status: migrate running since") }, "a status update while a step runs")
+        // In the order things happened.
+        let order = ["started Final V1 backup", "started Migration", "decision at decide: continue", "paused before dns_switch",
+                     "started DNS switch", "runbook finished"].map { key in messages.firstIndex { $0.contains(key) } ?? -1 }
+        #expect(!order.contains(-1) && order == order.sorted(), "\(order)")
         for m in messages { for secret in Array(pair.v1.passwords.values) + Array(pair.v2.passwords.values) { #expect(!m.contains(secret)) } }
     }
 
@@ -148,5 +153,83 @@ struct CutoverRunTests {
         }
         #expect(events.contains("decide:decided") && events.contains("rollback:rollback") && events.contains("rollback:finished"))
         #expect(!events.contains("dns_switch:started"))
+    }
+
+    @Test("killed with kill -9 in every step (after its work, before its journal entry), the runbook resumes and completes, each step journaled once")
+    func killedInEveryStep() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CLI.binary), "build the executable first: swift build")
+        let pair = try await TestSandbox.shared.freshPair("cutoverkill")
+        try await MigrationFixture.generate(pair, scale: 0.004, seed: 53)
+        let dir = try Self.tempDir("cutoverkill")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var settings = "thresholds:\n  row_count_mismatch_pct: 20\nhooks:\n  dns_switch: echo switched >> '\(dir)/dns.txt'\n"
+        for step in CutoverStepsForTests.ids { settings += "  after_\(step): sleep 1\n" }
+        try settings.write(toFile: dir + "/settings.yml", atomically: true, encoding: .utf8)
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in VerifyTests.env(pair) { env[k] = v }
+        let args = ["cutover", "run", "--config", dir + "/settings.yml", "--yes", "--reports", dir + "/reports"]
+        let watcher = try await pair.v2Super()
+        func started(_ step: String) async throws -> Bool {
+            guard try await watcher.scalar("SELECT to_regclass('cocoatrack_migration.runbook_journal') IS NOT NULL") == "t" else { return false }
+            return try await watcher.scalar("SELECT count(*) > 0 FROM cocoatrack_migration.runbook_journal WHERE step = '\(step)' AND event = 'started'") == "t"
+        }
+        var killed: [String] = []
+        for step in CutoverStepsForTests.ids where step != "confirm" {
+            let log = dir + "/run-\(step).log"
+            let pid = try Subprocess.launch(CLI.binary, args, environment: env, logFile: log)
+            var caught = false
+            for _ in 0..<3000 {
+                if try await started(step) { caught = true; break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            // Wait until the step's work is done and its after-hook (sleep 1) runs, then kill.
+            for _ in 0..<3000 {
+                let sleeping = (try? await Subprocess.run("/usr/bin/env", ["pgrep", "-P", String(pid), "-f", "sleep 1"], check: false))?.status == 0
+                if sleeping { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            kill(pid, SIGKILL)
+            _ = await Subprocess.wait(pid: pid)
+            if caught { killed.append(step) }
+        }
+        #expect(killed == CutoverStepsForTests.ids.filter { $0 != "confirm" }, "killed in \(killed)")
+        // Resume to the end (the confirmation asks a person).
+        let resumed = try await CLI.run(args, env: VerifyTests.env(pair))
+        #expect(resumed.status == 0 && resumed.stdout.contains("paused before confirm"), "\(resumed.stdout) \(resumed.stderr.suffix(800))")
+        #expect(try await CLI.run(["cutover", "approve", "confirm"], env: VerifyTests.env(pair)).status == 0)
+        let done = try await CLI.run(args, env: VerifyTests.env(pair))
+        #expect(done.status == 0 && done.stdout.contains("cutover complete"), "\(done.stderr.suffix(800))")
+        let succeeded = try await watcher.query("SELECT step, count(*) FROM cocoatrack_migration.runbook_journal WHERE event = 'succeeded' GROUP BY step").rows
+        #expect(Set(succeeded.map { $0[0]! }) == Set(CutoverStepsForTests.ids) && succeeded.allSatisfy { $0[1] == "1" }, "\(succeeded)")
+        // The data is whole: the last verification passed and V2 holds every migrated row once.
+        #expect(try await Verifier.latest(watcher, stateSchema: CocoaTrackMapping.stateSchema)?.outcome == "pass")
+        #expect(try await watcher.scalar("SELECT count(*) FROM cocoatrack_migration.capture") == "1", "armed once")
+        await watcher.close()
+    }
+}
+
+enum CutoverStepsForTests {
+    static let ids = ["final_backup", "read_only", "v2_snapshot", "migrate", "verify", "decide", "arm_capture", "dns_switch", "confirm"]
+}
+
+@Suite("rehearse")
+struct RehearseTests {
+    @Test("rehearse --scale 0.01 runs the runbook and both drills on its own sandbox, exits 0 and writes its report")
+    func rehearse() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CLI.binary), "build the executable first: swift build")
+        let dir = try CutoverRunTests.tempDir("rehearse")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sandbox = dir + "/sandbox"
+        let out = try await CLI.run(["rehearse", "--scale", "0.01", "--dir", dir + "/report"], env: ["COCOATRACK_SANDBOX_DIR": sandbox])
+        _ = try await CLI.run(["sandbox", "down"], env: ["COCOATRACK_SANDBOX_DIR": sandbox])
+        #expect(out.status == 0, "\(out.stderr.suffix(2000))")
+        let md = try String(contentsOfFile: dir + "/report/rehearsal.md", encoding: .utf8)
+        #expect(md.contains("**PASS**: 7 of 7 drill checks passed"))
+        #expect(md.contains("Predicted production window"))
+        let html = try String(contentsOfFile: dir + "/report/rehearsal.html", encoding: .utf8)
+        #expect(html.contains("data-passed=\"true\""))
+        let m = try RehearsalMeasurements.load(dir + "/report/rehearsal.json")
+        #expect(m.sourceRows > 30_000 && m.migrateSeconds > 0 && m.verifySeconds > 0)
+        #expect(FileManager.default.fileExists(atPath: dir + "/report/runbook/verify/report.html"))
     }
 }

@@ -122,6 +122,10 @@ public struct ClearTarget: Sendable {
                 let ddl = try DDLJournal(state: state).restoreAll(in: s)
                 // The attempt's progress goes; the history of runs stays.
                 try s.execute("DELETE FROM \(state.t("load_progress")); DELETE FROM \(state.t("row_issues"));")
+                // A cutover baseline describes the data just removed: it goes too.
+                if try s.query("SELECT to_regclass($1) IS NOT NULL", [state.t("capture_baseline")]).rows[0][0] == "t" {
+                    try s.execute("DELETE FROM \(state.t("capture_baseline")); DELETE FROM \(state.t("capture"));")
+                }
                 let counts = "{" + deleted.map { "\"\($0.table)\": \($0.rows)" }.joined(separator: ", ") + "}"
                 _ = try s.query("""
                     INSERT INTO \(state.t("runs")) (run_id, command, tool_version, v2_url, os_user, outcome, finished_at, counts)

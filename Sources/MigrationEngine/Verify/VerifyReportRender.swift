@@ -86,6 +86,8 @@ extension VerifyReport {
         return "\"" + v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n") + "\""
     }
 
+    public static func htmlEscape(_ s: String) -> String { h(s) }
+
     static func h(_ s: String) -> String {
         var out = ""
         out.reserveCapacity(s.count)

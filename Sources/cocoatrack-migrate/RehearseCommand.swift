@@ -1,0 +1,219 @@
+import ArgumentParser
+import CocoaTrack
+import Foundation
+import MigrationEngine
+
+/// The whole cutover, rehearsed on the local sandbox with no configuration: the runbook with
+/// the clock compressed, then a Scenario 1 drill at the decision gate and a Scenario 2 drill
+/// after the DNS switch with a synthetic V2 workload, and a report.
+struct RehearseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rehearse",
+        abstract: "Rehearse the cutover on a local sandbox: generate V1 (or restore a dump), run the runbook, drill Scenarios 1 and 2, report.",
+        discussion: """
+            Starts a fresh sandbox (removing the previous one), fills V1 (`--v1-dump FILE`: a pg_dump -Fc of production \
+            V1, restored as data), runs `cutover run` with the clock compressed (no waiting for T-times; the DNS \
+            switch is a no-op hook), stops at the decision gate to drill Scenario 1 (clear V2, V1 writable again), runs \
+            the runbook again to the end, applies a synthetic workload to V2 and drills Scenario 2 (assess, sync back \
+            to V1, data-loss report, clear V2). Writes DIR/rehearsal.md, rehearsal.html, rehearsal.json (the \
+            measurements `cutover plan` predicts from) and every report on the way. Exit 0 when every drill check \
+            passed, 3 otherwise. The sandbox stays up for exploration (`sandbox down` removes it).
+            """
+    )
+
+    @Option(help: "Generated data scale (1 ≈ 3.7 M rows).") var scale: Double = 0.1
+    @Option(name: .customLong("v1-dump"), help: "Restore this pg_dump -Fc of production V1 (data) instead of generating.") var v1Dump: String?
+    @Option(help: "Where the rehearsal writes its reports.") var dir: String = "rehearsal-report"
+    @Option(name: .customLong("window-start"), help: "The production window to predict (default: next Saturday 02:00 UTC).") var windowStart: String?
+    @Option(name: .customLong("log-level")) var logLevel: String = "warning"
+
+    struct StepRecord {
+        var name: String
+        var command: String
+        var seconds: Double
+        var status: Int32
+        var expected: [Int32]
+        var ok: Bool { expected.contains(status) }
+    }
+
+    func run() async throws {
+        let me = URL(fileURLWithPath: CommandLine.arguments[0]).path
+        let binary = FileManager.default.isExecutableFile(atPath: me) ? me : (Subprocess.which("cocoatrack-migrate") ?? me)
+        let fm = FileManager.default
+        try? fm.removeItem(atPath: dir)
+        try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var records: [StepRecord] = []
+        var checks: [(String, Bool)] = []
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "V1_DATABASE_URL")
+        env.removeValue(forKey: "V2_DATABASE_URL")
+        let started = Date()
+
+        @discardableResult
+        func step(_ name: String, _ args: [String], expect: [Int32] = [0]) async throws -> Subprocess.Output {
+            Out.info("▶ \(name): cocoatrack-migrate \(args.joined(separator: " "))")
+            let t0 = Date()
+            let out = try await Subprocess.run(binary, args + (args.first == "sandbox" ? [] : ["--log-level", logLevel]), environment: env, check: false)
+            let r = StepRecord(name: name, command: "cocoatrack-migrate " + args.joined(separator: " "), seconds: Date().timeIntervalSince(t0),
+                               status: out.status, expected: expect)
+            records.append(r)
+            try? (out.stdout + "\n--- stderr ---\n" + out.stderr).write(toFile: "\(dir)/\(records.count)-\(String(name.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" })).log",
+                                                                         atomically: true, encoding: .utf8)
+            Out.info("  exit \(out.status) in \(String(format: "%.1f", r.seconds)) s\(r.ok ? "" : " — UNEXPECTED (expected \(expect.map(String.init).joined(separator: " or ")))")")
+            if !r.ok { Out.info(String(out.stderr.suffix(1200))) }
+            return out
+        }
+        func check(_ what: String, _ ok: Bool) {
+            checks.append((what, ok))
+            Out.info("  \(ok ? "✔" : "✘") \(what)")
+        }
+
+        // The sandbox and V1.
+        _ = try? await Subprocess.run(binary, ["sandbox", "down"], environment: env, check: false)
+        try await step("sandbox up", ["sandbox", "up"])
+        let exports = try await Subprocess.run(binary, ["sandbox", "env", "--superuser"], environment: env).stdout
+        for part in exports.replacingOccurrences(of: "export ", with: "").split(separator: " ") {
+            let kv = part.split(separator: "=", maxSplits: 1)
+            if kv.count == 2 { env[String(kv[0])] = String(kv[1]).trimmingCharacters(in: CharacterSet(charactersIn: "'\n")) }
+        }
+        guard let v1URL = env["V1_DATABASE_URL"], let v2URL = env["V2_DATABASE_URL"], let v1Super = env["V1_SUPERUSER_URL"] else {
+            throw MigrationError(.sandbox, "the sandbox did not report its URLs")
+        }
+        if let v1Dump {
+            let t0 = Date()
+            let out = try await Subprocess.run("/usr/bin/env", ["pg_restore", "--data-only", "--disable-triggers", "--no-owner", "-d", v1Super, v1Dump], environment: env, check: false)
+            records.append(StepRecord(name: "restore V1 dump", command: "pg_restore --data-only --disable-triggers \(v1Dump)", seconds: Date().timeIntervalSince(t0), status: out.status, expected: [0]))
+            if out.status != 0 { throw MigrationError(.subprocessFailed, "pg_restore of \(v1Dump) failed: \(out.stderr.suffix(500))") }
+        } else {
+            try await step("generate V1", ["generate-v1", "--scale", String(scale), "--seed", "42"])
+        }
+        try await step("preflight", ["preflight"])
+        try await step("inventory", ["inventory"])
+
+        // Settings: a no-op DNS switch, the plan's thresholds (generous for tiny data sets).
+        let settings = "\(dir)/settings.yml"
+        let threshold = scale < 0.05 && v1Dump == nil ? 20 : 1
+        try "thresholds:\n  row_count_mismatch_pct: \(threshold)\nhooks:\n  dns_switch: \"true\"\n".write(toFile: settings, atomically: true, encoding: .utf8)
+        let runbook = ["cutover", "run", "--config", settings, "--yes", "--reports", "\(dir)/runbook"]
+
+        // Attempt 1: up to the decision gate, then drill Scenario 1.
+        let first = try await step("runbook to the gate", runbook + ["--pause-before", "arm_capture"])
+        check("runbook reached the gate (paused before arm_capture)", first.stdout.contains("paused before arm_capture"))
+        try await step("Scenario 1: clear V2", ["rollback", "--clear-v2", "--yes", "--snapshot-dir", "\(dir)/snapshots"])
+        try await step("Scenario 1: V1 writable", ["read-only", "disable"])
+        let v1 = try await PGConnection.connect(ConnectionConfig(label: "V1", url: v1URL), logger: .init(label: "rehearse"))
+        let v2 = try await PGConnection.connect(ConnectionConfig(label: "V2", url: v2URL), logger: .init(label: "rehearse"))
+        defer { Task { await v1.close(); await v2.close() } }
+        check("Scenario 1 leaves V2 empty", try await v2.scalar("SELECT (SELECT count(*) FROM public.deliveries) + (SELECT count(*) FROM public.planteurs)") == "0")
+        check("Scenario 1 leaves V1 writable for app_user", try await v1.scalar("SELECT has_table_privilege('app_user', 'public.deliveries', 'INSERT')") == "t")
+        try await v2.query("INSERT INTO cocoatrack_migration.runbook_journal (step, event, detail, attempt) VALUES ('rollback', 'finished', 'Scenario 1 drill', (SELECT max(attempt) FROM cocoatrack_migration.runbook_journal))")
+
+        // Attempt 2: the whole runbook.
+        try await step("runbook, attempt 2", runbook + ["--new-attempt"])
+        try await step("approve the confirmation", ["cutover", "approve", "confirm"])
+        let done = try await step("runbook to the end", runbook)
+        check("runbook completed", done.stdout.contains("cutover complete"))
+        let stepSeconds = try await v2.query("""
+            SELECT step, extract(epoch FROM max(at) FILTER (WHERE event = 'succeeded') - max(at) FILTER (WHERE event = 'started'))
+            FROM cocoatrack_migration.runbook_journal WHERE attempt = (SELECT max(attempt) FROM cocoatrack_migration.runbook_journal)
+            GROUP BY step
+            """).rows.reduce(into: [String: Double]()) { $0[$1[0]!] = $1[1].flatMap(Double.init) }
+
+        // Scenario 2: a synthetic workload on V2, then back to V1.
+        try await v2.execute("""
+            INSERT INTO public.planteurs (id, cooperative_id, first_name, last_name, certifications, created_at, updated_at)
+              SELECT '00000000-0000-4000-8000-0000000000a1', id, 'Rehearsal', 'Planteur', '{fairtrade}', now(), now() FROM public.cooperatives ORDER BY id LIMIT 1;
+            INSERT INTO public.deliveries (id, planteur_id, warehouse_id, delivered_on, weight_kg, price_per_kg, total_amount, created_at, updated_at)
+              SELECT '00000000-0000-4000-8000-0000000000d1', '00000000-0000-4000-8000-0000000000a1', id, current_date, 120.5, 1500, 180750, now(), now()
+              FROM public.warehouses ORDER BY id LIMIT 1;
+            UPDATE public.deliveries SET quality_grade = 'grade_b' WHERE id = (SELECT id FROM public.deliveries WHERE quality_grade = 'grade_a' ORDER BY id LIMIT 1);
+            DELETE FROM public.deliveries WHERE id = (SELECT id FROM public.deliveries ORDER BY id DESC LIMIT 1 OFFSET 5);
+            """)
+        let assess = try await step("Scenario 2: assess V2 changes", ["assess-v2-changes", "--export", "\(dir)/assess"])
+        check("assessment finds the workload (2 inserted, 1 updated, ≥1 deleted)",
+              assess.stdout.contains("2 inserted, 1 updated") || assess.stdout.contains("2 inserted, 1 updated,"))
+        try await step("Scenario 2: sync V2 → V1", ["sync-v2-to-v1", "--yes", "--snapshot-dir", "\(dir)/snapshots"])
+        try await step("Scenario 2: data-loss report", ["data-loss-report", "--export", "\(dir)/data-loss"])
+        check("V1 holds the planteur created in V2", try await v1.scalar("SELECT count(*) FROM public.planteurs WHERE first_name = 'Rehearsal'") == "1")
+        try await step("Scenario 2: clear V2", ["rollback", "--clear-v2", "--yes", "--snapshot-dir", "\(dir)/snapshots"])
+        try await step("Scenario 2: V1 writable", ["read-only", "disable"])
+        let v2Left = try await v2.scalar("SELECT count(*) FROM public.deliveries")
+        let v1Writable = try await v1.scalar("SELECT has_table_privilege('app_user', 'public.deliveries', 'INSERT')")
+        check("Scenario 2 leaves V2 empty and V1 writable", v2Left == "0" && v1Writable == "t")
+
+        // Measurements and the production prediction.
+        let rows = Int64(try await v1.scalar("SELECT sum((xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', schemaname, tablename), false, true, '')))[1]::text::bigint) FROM pg_tables WHERE schemaname = 'public'") ?? "0") ?? 0
+        let bytes = Int64(try await v1.scalar("SELECT pg_database_size(current_database())") ?? "0") ?? 0
+        let m = RehearsalMeasurements(measuredAt: Date().formatted(.iso8601), sourceRows: rows, sourceBytes: bytes,
+                                      migrateSeconds: stepSeconds["migrate"] ?? 0, verifySeconds: stepSeconds["verify"] ?? 0,
+                                      snapshotSeconds: stepSeconds["final_backup"] ?? 0)
+        try m.json().write(toFile: "\(dir)/rehearsal.json", atomically: true, encoding: .utf8)
+        let start = windowStart.flatMap(CutoverPlanCommand.parseTime) ?? Self.nextSaturday()
+        let plan = CutoverPlan.make(windowStart: start, productionRows: rows, productionBytes: bytes, rehearsal: m)
+
+        for r in records where !r.ok { check("\(r.name) exited \(r.status)", false) }
+        let passed = checks.allSatisfy(\.1)
+        let report = Self.markdown(records: records, checks: checks, stepSeconds: stepSeconds, m: m, plan: plan, total: Date().timeIntervalSince(started), scale: v1Dump == nil ? "generated, scale \(scale)" : "restored from \(v1Dump!)")
+        try report.write(toFile: "\(dir)/rehearsal.md", atomically: true, encoding: .utf8)
+        try Self.html(report, passed: passed).write(toFile: "\(dir)/rehearsal.html", atomically: true, encoding: .utf8)
+        Out.result(report)
+        Out.info("rehearsal report: \(dir)/rehearsal.md and rehearsal.html; the sandbox stays up (`cocoatrack-migrate sandbox down` removes it)")
+        if !passed { throw MigrationError(.checkFailed, "the rehearsal found problems: \(checks.filter { !$0.1 }.map(\.0).joined(separator: "; "))") }
+    }
+
+    static func nextSaturday() -> Date {
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: "UTC")!
+        let next = cal.nextDate(after: Date(), matching: DateComponents(hour: 2, minute: 0, weekday: 7), matchingPolicy: .nextTime)
+        return next ?? Date()
+    }
+
+    static func markdown(records: [StepRecord], checks: [(String, Bool)], stepSeconds: [String: Double], m: RehearsalMeasurements, plan: CutoverPlan,
+                         total: Double, scale: String) -> String {
+        var md = "# Cutover rehearsal\n\n**\(checks.allSatisfy(\.1) ? "PASS" : "FAIL")**: \(checks.filter(\.1).count) of \(checks.count) drill checks passed, in \(String(format: "%.0f", total)) s. V1 \(scale): \(m.sourceRows) rows.\n\n"
+        md += "## Steps\n\n| step | command | seconds | exit |\n|---|---|---:|---:|\n"
+        for r in records { md += "| \(r.name) | `\(r.command)` | \(String(format: "%.1f", r.seconds)) | \(r.status)\(r.ok ? "" : " ✘") |\n" }
+        md += "\n## Runbook steps (attempt 2, from the journal)\n\n| step | seconds |\n|---|---:|\n"
+        for s in CutoverSteps.ids { md += "| \(s) | \(stepSeconds[s].map { String(format: "%.1f", $0) } ?? "-") |\n" }
+        if m.migrateSeconds > 0 {
+            md += "\nThroughput: migrate \(Int(Double(m.sourceRows) / m.migrateSeconds)) rows/s, verify \(m.verifySeconds > 0 ? String(Int(Double(m.sourceRows) / m.verifySeconds)) : "-") rows/s.\n"
+        }
+        md += "\n## Drill checks\n\n" + checks.map { "- \($0.1 ? "✔" : "✘") \($0.0)" }.joined(separator: "\n") + "\n"
+        md += "\n## Predicted production window (these rows; run `cutover plan` against production for its counts)\n\n| T | at (UTC) | step | predicted |\n|---|---|---|---|\n"
+        for s in plan.steps {
+            let t = s.offset == 0 ? "T-0" : (s.offset > 0 ? "T+\(s.offset / 3600)h" : "T\(s.offset / 3600)h")
+            md += "| \(t) | \(s.at) | \(s.title) | \(s.predictedSeconds.map { CutoverPlanCommand.duration($0) } ?? "-") |\n"
+        }
+        for w in plan.warnings { md += "\n**Warning:** \(w)\n" }
+        return Redactor.redact(md)
+    }
+
+    static func html(_ markdown: String, passed: Bool) -> String {
+        // A plain rendering of the Markdown tables and lists, self-contained.
+        var body = ""
+        var inTable = false
+        for line in markdown.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if line.hasPrefix("|") {
+                if line.contains("---") { continue }
+                let cells = line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast().map { VerifyReport.htmlEscape(String($0).trimmingCharacters(in: .whitespaces)) }
+                if !inTable { body += "<table>\n<tr>" + cells.map { "<th>\($0)</th>" }.joined() + "</tr>\n"; inTable = true; continue }
+                body += "<tr>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>\n"
+                continue
+            }
+            if inTable { body += "</table>\n"; inTable = false }
+            if line.hasPrefix("# ") { body += "<h1>\(VerifyReport.htmlEscape(String(line.dropFirst(2))))</h1>\n" }
+            else if line.hasPrefix("## ") { body += "<h2>\(VerifyReport.htmlEscape(String(line.dropFirst(3))))</h2>\n" }
+            else if line.hasPrefix("- ") { body += "<p class=check>\(VerifyReport.htmlEscape(String(line.dropFirst(2))))</p>\n" }
+            else if !line.isEmpty { body += "<p>\(VerifyReport.htmlEscape(line))</p>\n" }
+        }
+        if inTable { body += "</table>\n" }
+        return """
+            <!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Cutover rehearsal</title>
+            <style>body{font-family:system-ui,sans-serif;max-width:1000px;margin:2rem auto;padding:0 1rem;color:#1d2433}
+            table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem;font-size:.9rem}th,td{border-bottom:1px solid #e1e5ec;padding:.3rem .5rem;text-align:left}
+            #verdict{font-weight:600;padding:.6rem 1rem;border-radius:8px;background:\(passed ? "#e3f6e8" : "#fde5e5")}</style></head>
+            <body><div id="verdict" data-passed="\(passed)">\(passed ? "PASS" : "FAIL")</div>
+            \(body)</body></html>
+            """
+    }
+}
