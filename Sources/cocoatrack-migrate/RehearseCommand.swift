@@ -37,7 +37,7 @@ struct RehearseCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let me = URL(fileURLWithPath: CommandLine.arguments[0]).path
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? URL(fileURLWithPath: CommandLine.arguments[0]).path
         let binary = FileManager.default.isExecutableFile(atPath: me) ? me : (Subprocess.which("cocoatrack-migrate") ?? me)
         let fm = FileManager.default
         try? fm.removeItem(atPath: dir)
