@@ -29,6 +29,7 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
             DecideCommand.self,
             CutoverCommand.self,
             RehearseCommand.self,
+            CheckSuccessCommand.self,
         ]
     )
 
@@ -149,6 +150,8 @@ struct Settings {
         "v1_url": .string, "v2_url": .string, "app_role": .string, "blob_account": .string, "webhook_url": .string,
         "thresholds": .map(["row_count_mismatch_pct": .number, "login_failure_pct": .number, "performance_degradation_pct": .number]),
         "hooks": .stringMap,
+        "test_accounts": .stringMap,
+        "sentry": .map(["base_url": .string, "org": .string, "project": .string]),
     ]
 
     var thresholds: DecisionThresholds {

@@ -1,0 +1,169 @@
+import ArgumentParser
+import CocoaTrack
+import Foundation
+import MigrationEngine
+
+/// The plan's success criteria, each with its evidence.
+struct CheckSuccessCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-success",
+        abstract: "The plan's success criteria, each pass or fail with its evidence.",
+        discussion: """
+            counts, checksums and foreign keys (the latest verification); users can log in (each test account's \
+            password against its migrated bcrypt hash with pgcrypto's crypt() in V2, and with --auth-url a real \
+            password grant against Supabase Auth); users can create deliveries (an insert as `authenticated` with the \
+            user's JWT claims, under row level security, rolled back); the dashboard totals (verification's business \
+            totals); no critical errors (Sentry issues at level fatal or error since --since, when sentry.* is set). \
+            Test accounts: settings `test_accounts` (email: password) or COCOATRACK_TEST_ACCOUNTS="email=password,…". \
+            A criterion that cannot be checked fails (`--skip NAME` leaves one out on purpose, and says so). Exit 0 \
+            when every criterion passed, 3 otherwise.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .customLong("auth-url"), help: "Supabase Auth base URL (…/auth/v1) for a real password grant; needs SUPABASE_ANON_KEY.") var authURL: String?
+    @Option(help: "Errors since this time (ISO 8601) count (default: the runbook's migrate start, else 2 hours ago).") var since: String?
+    @Option(name: .customLong("skip"), help: "Leave out a criterion on purpose (repeatable).") var skip: [String] = []
+
+    static let names = ["row_counts", "checksums", "foreign_keys", "users_can_log_in", "users_can_create_deliveries", "dashboard_totals", "no_critical_errors"]
+
+    struct Criterion { var name: String; var status: String; var evidence: String }
+
+    func validate() throws {
+        for s in skip where !Self.names.contains(s) { throw ValidationError("unknown criterion \(s); criteria: \(Self.names.joined(separator: ", "))") }
+    }
+
+    func accounts(_ settings: Settings) -> [(String, String)] {
+        if let env = ProcessInfo.processInfo.environment["COCOATRACK_TEST_ACCOUNTS"] {
+            return env.split(separator: ",").compactMap { p in
+                let kv = p.split(separator: "=", maxSplits: 1)
+                return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
+            }
+        }
+        return (settings.file?.children(of: "test_accounts") ?? [:]).compactMap { k, v in v.string.map { (k, $0) } }.sorted { $0.0 < $1.0 }
+    }
+
+    func run() async throws {
+        let settings = try global.settings()
+        let v2 = try await PGConnection.connect(try global.config("V2"), logger: global.makeLogger())
+        defer { Task { await v2.close() } }
+        var out: [Criterion] = []
+        let verification = try await Verifier.latest(v2, stateSchema: CocoaTrackMapping.stateSchema)
+        func fromVerification(_ name: String, _ check: String) {
+            guard let v = verification else { out.append(.init(name: name, status: "fail", evidence: "no verification recorded: run verify-integrity")); return }
+            guard v.complete, v.outcome != "error", let c = v.checks.first(where: { $0.name == check }) else {
+                out.append(.init(name: name, status: "fail", evidence: "the latest verification (\(v.verificationId)) did not check this")); return
+            }
+            out.append(.init(name: name, status: c.status == "pass" ? "pass" : "fail", evidence: "\(c.summary) (verification \(v.verificationId), \(v.startedAt))"))
+        }
+        fromVerification("row_counts", "row_counts")
+        fromVerification("checksums", "checksums")
+        fromVerification("foreign_keys", "foreign_keys")
+
+        // Logins: the migrated hash against each test account's password.
+        let accts = accounts(settings)
+        var loginUser: String?
+        if accts.isEmpty {
+            out.append(.init(name: "users_can_log_in", status: "fail", evidence: "no test accounts configured (settings test_accounts, or COCOATRACK_TEST_ACCOUNTS)"))
+        } else {
+            var results: [String] = []
+            var ok = true
+            for (email, password) in accts {
+                Redactor.register(password)
+                let r = try await v2.query("""
+                    SELECT u.id::text, (u.banned_until IS NULL OR u.banned_until < now()),
+                           extensions.crypt($2, overlay(u.encrypted_password placing '$2a$' from 1 for 4)) = overlay(u.encrypted_password placing '$2a$' from 1 for 4)
+                    FROM auth.users u WHERE u.email = $1
+                    """, [email, password]).rows.first
+                guard let r else { ok = false; results.append("\(email): no such auth user"); continue }
+                let active = r[1] == "t", matches = r[2] == "t"
+                if active && matches {
+                    loginUser = loginUser ?? r[0]
+                    results.append("\(email): password matches")
+                } else {
+                    ok = false
+                    results.append("\(email): \(matches ? "" : "password does not match the migrated hash")\(active ? "" : (matches ? "" : "; ") + "banned")")
+                }
+                if let authURL {
+                    let key = ProcessInfo.processInfo.environment["SUPABASE_ANON_KEY"] ?? ""
+                    let body = "{\"email\": \(CocoaTrackRules.jsonString(email)), \"password\": \(CocoaTrackRules.jsonString(password))}"
+                    let res = try? await Subprocess.run("/usr/bin/env", ["curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}", "-H", "Content-Type: application/json",
+                                                                         "-H", "apikey: \(key)", "--data-binary", "@-", authURL + "/token?grant_type=password"], stdin: body, check: false)
+                    let code = res?.stdout.split(separator: "\n").last.map(String.init) ?? "?"
+                    let granted = code == "200" && (res?.stdout.contains("access_token") ?? false)
+                    if !granted { ok = false }
+                    results.append("\(email): Supabase Auth password grant HTTP \(code)\(granted ? ", token issued" : "")")
+                }
+            }
+            out.append(.init(name: "users_can_log_in", status: ok ? "pass" : "fail", evidence: results.joined(separator: "; ")))
+        }
+
+        // A delivery created as that user, under RLS, rolled back.
+        if let uid = loginUser {
+            let created: String = try await v2.withSession { s in
+                try s.execute("BEGIN")
+                defer { try? s.execute("ROLLBACK") }
+                do {
+                    try s.execute("SET LOCAL ROLE authenticated")
+                    _ = try s.query("SELECT set_config('request.jwt.claims', $1, true)", ["{\"sub\": \"\(uid)\", \"role\": \"authenticated\"}"])
+                    let r = try s.query("""
+                        INSERT INTO public.deliveries (id, planteur_id, warehouse_id, created_by, delivered_on, weight_kg, price_per_kg, total_amount, notes, created_at, updated_at)
+                        SELECT gen_random_uuid(), (SELECT id FROM public.planteurs ORDER BY id LIMIT 1), (SELECT id FROM public.warehouses ORDER BY id LIMIT 1),
+                               auth.uid(), current_date, 1, 1, 1, 'check-success probe (rolled back)', now(), now()
+                        RETURNING id::text
+                        """)
+                    return "pass: inserted delivery \(r.rows.first?[0] ?? "?") as user \(uid) (role authenticated, RLS on); rolled back"
+                } catch let e as MigrationError {
+                    return "fail: the insert as user \(uid) was refused: \(e.message)"
+                }
+            }
+            out.append(.init(name: "users_can_create_deliveries", status: created.hasPrefix("pass") ? "pass" : "fail", evidence: String(created.drop { $0 != ":" }.dropFirst(2))))
+        } else {
+            out.append(.init(name: "users_can_create_deliveries", status: "fail", evidence: "no test account could log in to act as"))
+        }
+        fromVerification("dashboard_totals", "business_totals")
+        out.append(try await sentry(settings, v2))
+
+        var final: [Criterion] = []
+        for c in out { final.append(skip.contains(c.name) ? .init(name: c.name, status: "skipped", evidence: "skipped on purpose (--skip); was: \(c.status): \(c.evidence)") : c) }
+        if global.json {
+            Out.json(["criteria": final.map { ["name": $0.name, "status": $0.status, "evidence": $0.evidence] }, "passed": final.allSatisfy { $0.status != "fail" }])
+        } else {
+            for c in final { Out.result(pad(c.status.uppercased(), 9) + pad(c.name, 30) + c.evidence) }
+        }
+        let failed = final.filter { $0.status == "fail" }
+        if !failed.isEmpty { throw MigrationError(.checkFailed, "success criteria not met: \(failed.map(\.name).joined(separator: ", ")).") }
+        if !global.json { Out.result("every success criterion passed\(skip.isEmpty ? "" : " (skipped: \(skip.joined(separator: ", ")))").") }
+    }
+
+    /// Sentry: new issues at level fatal or error since the cutover (its documented issues API).
+    func sentry(_ settings: Settings, _ v2: PGConnection) async throws -> Criterion {
+        guard let base = settings.file?["sentry.base_url"]?.string, let org = settings.file?["sentry.org"]?.string,
+              let project = settings.file?["sentry.project"]?.string else {
+            return .init(name: "no_critical_errors", status: "fail", evidence: "Sentry not configured (settings sentry.base_url, sentry.org, sentry.project; SENTRY_AUTH_TOKEN)")
+        }
+        var sinceText = since
+        if sinceText == nil {
+            let state = MigrationState(schema: CocoaTrackMapping.stateSchema)
+            if try await v2.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("runbook_journal")]) == "t" {
+                sinceText = try await v2.scalar("SELECT to_char(max(at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM \(state.t("runbook_journal")) WHERE step = 'migrate' AND event = 'started'")
+            }
+        }
+        let from = sinceText ?? Date().addingTimeInterval(-7200).formatted(.iso8601)
+        let token = ProcessInfo.processInfo.environment["SENTRY_AUTH_TOKEN"] ?? ""
+        if !token.isEmpty { Redactor.register(token) }
+        let query = "level:[fatal,error] firstSeen:>\(from)"
+        let url = "\(base)/api/0/projects/\(org)/\(project)/issues/?query=\(query.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: ":+,[]"))) ?? query)"
+        let res = try await Subprocess.run("/usr/bin/env", ["curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}", "-H", "Authorization: Bearer \(token)", url], check: false)
+        let lines = res.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        let code = lines.last.map(String.init) ?? "?"
+        guard res.status == 0, code == "200", let data = lines.dropLast().joined(separator: "\n").data(using: .utf8),
+              let issues = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
+            return .init(name: "no_critical_errors", status: "fail", evidence: "Sentry could not be asked (HTTP \(code)\(res.stderr.isEmpty ? "" : ": " + res.stderr.prefix(200)))")
+        }
+        let critical = issues.filter { ["fatal", "error"].contains($0["level"] as? String ?? "") }
+        if critical.isEmpty { return .init(name: "no_critical_errors", status: "pass", evidence: "no new fatal or error issue in \(org)/\(project) since \(from)") }
+        return .init(name: "no_critical_errors", status: "fail",
+                     evidence: "\(critical.count) new issues since \(from): " + critical.prefix(5).map { "\($0["shortId"] as? String ?? "?") \($0["title"] as? String ?? "")" }.joined(separator: "; "))
+    }
+}
