@@ -136,11 +136,19 @@ struct CheckSuccessCommand: AsyncParsableCommand {
         if !global.json { Out.result("every success criterion passed\(skip.isEmpty ? "" : " (skipped: \(skip.joined(separator: ", ")))").") }
     }
 
-    /// Sentry: new issues at level fatal or error since the cutover (its documented issues API).
     func sentry(_ settings: Settings, _ v2: PGConnection) async throws -> Criterion {
+        let r = try await sentryCriticalIssues(settings, v2, since: since)
+        return .init(name: "no_critical_errors", status: r.status, evidence: r.evidence)
+    }
+}
+
+/// Sentry: new issues at level fatal or error since the cutover (its documented issues API).
+/// Returns pass/fail, the evidence and the count (nil when Sentry could not be asked).
+func sentryCriticalIssues(_ settings: Settings, _ v2: PGConnection, since: String?) async throws -> (status: String, evidence: String, count: Int?) {
+    do {
         guard let base = settings.file?["sentry.base_url"]?.string, let org = settings.file?["sentry.org"]?.string,
               let project = settings.file?["sentry.project"]?.string else {
-            return .init(name: "no_critical_errors", status: "fail", evidence: "Sentry not configured (settings sentry.base_url, sentry.org, sentry.project; SENTRY_AUTH_TOKEN)")
+            return ("fail", "Sentry not configured (settings sentry.base_url, sentry.org, sentry.project; SENTRY_AUTH_TOKEN)", nil)
         }
         var sinceText = since
         if sinceText == nil {
@@ -159,11 +167,10 @@ struct CheckSuccessCommand: AsyncParsableCommand {
         let code = lines.last.map(String.init) ?? "?"
         guard res.status == 0, code == "200", let data = lines.dropLast().joined(separator: "\n").data(using: .utf8),
               let issues = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
-            return .init(name: "no_critical_errors", status: "fail", evidence: "Sentry could not be asked (HTTP \(code)\(res.stderr.isEmpty ? "" : ": " + res.stderr.prefix(200)))")
+            return ("fail", "Sentry could not be asked (HTTP \(code)\(res.stderr.isEmpty ? "" : ": " + res.stderr.prefix(200)))", nil)
         }
         let critical = issues.filter { ["fatal", "error"].contains($0["level"] as? String ?? "") }
-        if critical.isEmpty { return .init(name: "no_critical_errors", status: "pass", evidence: "no new fatal or error issue in \(org)/\(project) since \(from)") }
-        return .init(name: "no_critical_errors", status: "fail",
-                     evidence: "\(critical.count) new issues since \(from): " + critical.prefix(5).map { "\($0["shortId"] as? String ?? "?") \($0["title"] as? String ?? "")" }.joined(separator: "; "))
+        if critical.isEmpty { return ("pass", "no new fatal or error issue in \(org)/\(project) since \(from)", 0) }
+        return ("fail", "\(critical.count) new issues since \(from): " + critical.prefix(5).map { "\($0["shortId"] as? String ?? "?") \($0["title"] as? String ?? "")" }.joined(separator: "; "), critical.count)
     }
 }

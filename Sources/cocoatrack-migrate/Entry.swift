@@ -30,6 +30,7 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
             CutoverCommand.self,
             RehearseCommand.self,
             CheckSuccessCommand.self,
+            MonitorCommand.self,
         ]
     )
 
@@ -152,6 +153,7 @@ struct Settings {
         "hooks": .stringMap,
         "test_accounts": .stringMap,
         "sentry": .map(["base_url": .string, "org": .string, "project": .string]),
+        "monitor": .map(["health_urls": .stringMap, "v1_health_url": .string, "login_sql": .string, "requests_per_sample": .number]),
     ]
 
     var thresholds: DecisionThresholds {

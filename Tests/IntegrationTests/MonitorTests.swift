@@ -1,0 +1,85 @@
+import CocoaTrack
+import Foundation
+import MigrationEngine
+import Sandbox
+import Testing
+
+@Suite("monitor", .serialized)
+struct MonitorTests {
+    /// A stand-in for the API's health endpoint whose delay (seconds) is read from a file.
+    static let apiServer = """
+        import http.server, sys, time
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                time.sleep(float(open(sys.argv[2]).read() or '0'))
+                self.send_response(200); self.send_header('Content-Type', 'application/json'); self.end_headers()
+                self.wfile.write(b'{"status": "ok"}')
+            def log_message(self, *a): pass
+        http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
+        """
+
+    @Test("monitor samples a local API, logins and deliveries; records samples; fires the right rule when the API degrades or logins fail")
+    func monitor() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CLI.binary), "build the executable first: swift build")
+        let pair = try await TestSandbox.shared.freshPair("monitor")
+        try await MigrationFixture.generate(pair, scale: 0.002, seed: 71)
+        try await MigrationFixture.migrate(pair)
+        let dir = try CutoverRunTests.tempDir("monitor")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let port = try FreePort.find()
+        try Self.apiServer.write(toFile: dir + "/api.py", atomically: true, encoding: .utf8)
+        try "0".write(toFile: dir + "/delay", atomically: true, encoding: .utf8)
+        let api = try Subprocess.launch("/usr/bin/env", ["python3", dir + "/api.py", String(port), dir + "/delay"], logFile: dir + "/api.log")
+        defer { kill(api, SIGKILL); _ = waitpid(api, nil, 0) }
+        let webhook = try await WebhookCapture.start(dir: dir)
+        defer { webhook.stop() }
+        try await Task.sleep(for: .milliseconds(500))
+        try await pair.v2Owner().using {
+            try await $0.execute("CREATE TABLE public.login_events (at timestamptz NOT NULL DEFAULT now(), ok boolean NOT NULL); INSERT INTO public.login_events (ok) SELECT true FROM generate_series(1, 20)")
+        }
+        let settings = """
+            thresholds:
+              row_count_mismatch_pct: 50
+            webhook_url: \(webhook.url)
+            monitor:
+              health_urls:
+                api: http://127.0.0.1:\(port)/health
+              v1_health_url: http://127.0.0.1:\(port)/v1/health
+              requests_per_sample: 3
+              login_sql: SELECT count(*), count(*) FILTER (WHERE NOT ok) FROM public.login_events WHERE at > $1::timestamptz - interval '1 hour'
+            """
+        try settings.write(toFile: dir + "/settings.yml", atomically: true, encoding: .utf8)
+        let env = VerifyTests.env(pair)
+        let cfg = ["--config", dir + "/settings.yml"]
+        _ = try await CLI.run(["verify-integrity"] + cfg, env: env)
+        let base = try await CLI.run(["monitor", "--record-baseline"] + cfg, env: env)
+        #expect(base.status == 0 && base.stdout.contains("baseline recorded"), "\(base.stderr)")
+
+        // Healthy: samples recorded, nothing fires.
+        let calm = try await CLI.run(["monitor", "--for", "3s", "--every", "1s"] + cfg, env: env)
+        #expect(calm.status == 0 && calm.stdout.contains("no rule of the matrix confirmed"), "\(calm.stdout) \(calm.stderr)")
+        let v2 = try await pair.v2Owner()
+        let samples = Int(try await v2.scalar("SELECT count(*) FROM cocoatrack_migration.monitor_samples") ?? "0") ?? 0
+        #expect(samples >= 2)
+        #expect(try await v2.scalar("SELECT bool_and(latency_p95_ms IS NOT NULL AND baseline_p95_ms IS NOT NULL AND login_attempts = 20 AND login_failures = 0) FROM cocoatrack_migration.monitor_samples") == "t")
+
+        // The API slows down: performance degradation, confirmed by 3 samples → investigate (an alert, monitoring goes on).
+        try "0.25".write(toFile: dir + "/delay", atomically: true, encoding: .utf8)
+        let slow = try await CLI.run(["monitor", "--for", "5s", "--every", "1s", "--confirm", "3", "--new"] + cfg, env: env)
+        #expect(slow.status == 0 && slow.stdout.contains("monitor ALERT: Performance degradation"), "\(slow.stdout) \(slow.stderr)")
+        #expect(webhook.messages().contains { $0.contains("[monitor] monitor ALERT: Performance degradation") })
+        #expect(!webhook.messages().contains { $0.contains("Login failures") })
+
+        // Logins fail: over 10 % for 2 samples → rollback: monitoring stops with exit 3.
+        try "0".write(toFile: dir + "/delay", atomically: true, encoding: .utf8)
+        try await v2.execute("INSERT INTO public.login_events (ok) SELECT false FROM generate_series(1, 10)")
+        let logins = try await CLI.run(["monitor", "--for", "20s", "--every", "1s", "--confirm", "2", "--new"] + cfg, env: env)
+        #expect(logins.status == 3 && logins.stdout.contains("monitor ALERT: Login failures"), "\(logins.stdout) \(logins.stderr)")
+        #expect(try await v2.scalar("SELECT outcome FROM cocoatrack_migration.monitor_sessions ORDER BY session_id DESC LIMIT 1") == "rollback")
+        #expect(try await v2.scalar("SELECT action FROM cocoatrack_migration.decisions ORDER BY decided_at DESC LIMIT 1") == "rollback")
+        // decide now sees the samples (after the switch) and says rollback too.
+        let decided = try await CLI.run(["decide"] + cfg, env: env)
+        #expect(decided.status == 3 && decided.stdout.contains("login_failures"))
+        await v2.close()
+    }
+}
