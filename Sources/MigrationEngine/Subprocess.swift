@@ -201,8 +201,8 @@ private final class DataBox: @unchecked Sendable {
 
 /// Runs blocking work (waitpid, pipe reads, getaddrinfo) on a thread of its own: the global
 /// dispatch pool has as many threads as cores, and blocking it would stall unrelated work.
-enum BlockingThread {
-    static func run(_ body: @escaping @Sendable () -> Void) {
+public enum BlockingThread {
+    public static func run(_ body: @escaping @Sendable () -> Void) {
         let thread = Thread { body() }
         thread.stackSize = 1 << 20
         thread.start()

@@ -31,6 +31,7 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
             RehearseCommand.self,
             CheckSuccessCommand.self,
             MonitorCommand.self,
+            StatusPageCommand.self,
         ]
     )
 
@@ -153,6 +154,7 @@ struct Settings {
         "hooks": .stringMap,
         "test_accounts": .stringMap,
         "sentry": .map(["base_url": .string, "org": .string, "project": .string]),
+        "status_page_token": .string,
         "monitor": .map(["health_urls": .stringMap, "v1_health_url": .string, "login_sql": .string, "requests_per_sample": .number]),
     ]
 
