@@ -155,7 +155,7 @@ struct Settings {
         "test_accounts": .stringMap,
         "sentry": .map(["base_url": .string, "org": .string, "project": .string]),
         "status_page_token": .string,
-        "monitor": .map(["health_urls": .stringMap, "v1_health_url": .string, "login_sql": .string, "requests_per_sample": .number]),
+        "monitor": .map(["health_urls": .stringMap, "v1_health_url": .string, "login_sql": .string, "auth_logs_url": .string, "requests_per_sample": .number]),
     ]
 
     var thresholds: DecisionThresholds {

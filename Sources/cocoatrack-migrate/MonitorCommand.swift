@@ -55,6 +55,26 @@ struct MonitorCommand: AsyncParsableCommand {
         return (q(0.5), q(0.95), errors)
     }
 
+    /// Login counts from Supabase's Management API logs endpoint
+    /// (`GET /v1/projects/{ref}/analytics/endpoints/logs.all?sql=…&iso_timestamp_start=…`, bearer
+    /// SUPABASE_ACCESS_TOKEN; the answer is `{"result": [ … ], "error": null}`): a query over
+    /// `auth_logs` counting password-grant attempts and failures since the previous sample.
+    static func authLogCounts(_ url: String, since: String) async -> (Int64, Int64)? {
+        let sql = "select count(*) as attempts, countif(metadata.status >= 400) as failures from auth_logs cross join unnest(metadata) as metadata where metadata.path = '/token'"
+        guard var c = URLComponents(string: url) else { return nil }
+        let existing = c.queryItems ?? []
+        c.queryItems = existing + [URLQueryItem(name: "sql", value: sql), URLQueryItem(name: "iso_timestamp_start", value: since.replacingOccurrences(of: " ", with: "T"))]
+        guard let full = c.url?.absoluteString else { return nil }
+        let token = ProcessInfo.processInfo.environment["SUPABASE_ACCESS_TOKEN"] ?? ""
+        if !token.isEmpty { Redactor.register(token) }
+        guard let r = try? await Subprocess.run("/usr/bin/env", ["curl", "-s", "--max-time", "10", "-H", "Authorization: Bearer \(token)", full], check: false),
+              r.status == 0, let obj = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any],
+              let row = (obj["result"] as? [[String: Any]])?.first else { return nil }
+        func n(_ k: String) -> Int64? { (row[k] as? NSNumber)?.int64Value ?? (row[k] as? String).flatMap { Int64($0) } }
+        guard let a = n("attempts"), let f = n("failures") else { return nil }
+        return (a, f)
+    }
+
     static func meanQueryMs(_ c: PGConnection) async -> Double? {
         for table in ["extensions.pg_stat_statements", "public.pg_stat_statements"] {
             if let v = try? await c.scalar("SELECT sum(total_exec_time) / nullif(sum(calls), 0) FROM \(table) WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"),
@@ -122,6 +142,8 @@ struct MonitorCommand: AsyncParsableCommand {
             if let sql = settings.file?["monitor.login_sql"]?.string, let r = try await v2.query(sql, [previous]).rows.first {
                 attempts = r[0].flatMap { Int64($0) }
                 failures = r.count > 1 ? r[1].flatMap { Int64($0) } : nil
+            } else if let url = settings.file?["monitor.auth_logs_url"]?.string, let counts = await Self.authLogCounts(url, since: previous) {
+                (attempts, failures) = counts
             }
             let created = try await v2.scalar("SELECT count(*) FROM public.deliveries WHERE created_at > $1::timestamptz", [previous])
             let sentry = settings.file?["sentry.base_url"] == nil ? nil : try await sentryCriticalIssues(settings, v2, since: nil)

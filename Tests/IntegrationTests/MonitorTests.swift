@@ -18,6 +18,18 @@ struct MonitorTests {
         http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
         """
 
+    /// A stand-in for Supabase's Management API logs endpoint: `{"result": [...], "error": null}`.
+    static let logsServer = """
+        import http.server, sys, json
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                ok = self.headers.get('Authorization') == 'Bearer sbp_test_access_token' and 'sql=' in self.path and 'iso_timestamp_start=' in self.path
+                self.send_response(200 if ok else 401); self.send_header('Content-Type', 'application/json'); self.end_headers()
+                self.wfile.write(json.dumps({"result": [{"attempts": 200, "failures": 4}], "error": None} if ok else {"message": "unauthorized"}).encode())
+            def log_message(self, *a): pass
+        http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
+        """
+
     @Test("monitor samples a local API, logins and deliveries; records samples; fires the right rule when the API degrades or logins fail")
     func monitor() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: CLI.binary), "build the executable first: swift build")
@@ -80,6 +92,29 @@ struct MonitorTests {
         // decide now sees the samples (after the switch) and says rollback too.
         let decided = try await CLI.run(["decide"] + cfg, env: env)
         #expect(decided.status == 3 && decided.stdout.contains("login_failures"))
+        // Logins from Supabase's Management API logs endpoint, and Sentry, each a local stand-in.
+        let logsPort = try FreePort.find()
+        try Self.logsServer.write(toFile: dir + "/logs.py", atomically: true, encoding: .utf8)
+        let logs = try Subprocess.launch("/usr/bin/env", ["python3", dir + "/logs.py", String(logsPort)], logFile: dir + "/logs.log")
+        defer { kill(logs, SIGKILL); _ = waitpid(logs, nil, 0) }
+        let sentryPort = try FreePort.find()
+        try CheckSuccessTests.sentryServer.write(toFile: dir + "/sentry.py", atomically: true, encoding: .utf8)
+        try "[]".write(toFile: dir + "/issues.json", atomically: true, encoding: .utf8)
+        let sentryPid = try Subprocess.launch("/usr/bin/env", ["python3", dir + "/sentry.py", String(sentryPort), dir + "/issues.json"], logFile: dir + "/sentry.log")
+        defer { kill(sentryPid, SIGKILL); _ = waitpid(sentryPid, nil, 0) }
+        try await Task.sleep(for: .milliseconds(500))
+        let settings2 = settings.split(separator: "\n").map { line -> String in
+            line.contains("login_sql:") ? "  auth_logs_url: http://127.0.0.1:\(logsPort)/v1/projects/abcd/analytics/endpoints/logs.all" : String(line)
+        }.joined(separator: "\n") + "\nsentry:\n  base_url: http://127.0.0.1:\(sentryPort)\n  org: cocoa\n  project: cocoatrack\n"
+        try settings2.write(toFile: dir + "/settings2.yml", atomically: true, encoding: .utf8)
+        var env2 = env
+        env2["SENTRY_AUTH_TOKEN"] = "sentry-token-1234"
+        env2["SUPABASE_ACCESS_TOKEN"] = "sbp_test_access_token"
+        let fromLogs = try await CLI.run(["monitor", "--for", "2s", "--every", "1s", "--new", "--config", dir + "/settings2.yml"], env: env2)
+        #expect(fromLogs.status == 0, "\(fromLogs.stdout) \(fromLogs.stderr)")
+        #expect(try await v2.scalar("SELECT login_attempts || '/' || login_failures || ' ' || (detail->>'sentry_critical_issues') FROM cocoatrack_migration.monitor_samples ORDER BY sampled_at DESC LIMIT 1") == "200/4 0")
+        #expect(!fromLogs.stdout.contains("sbp_test_access_token") && !fromLogs.stderr.contains("sbp_test_access_token"))
+
         await v2.close()
     }
 }
