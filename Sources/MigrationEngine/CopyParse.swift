@@ -3,78 +3,10 @@
 public enum CopyTextParser {
     public static func fields(_ row: UnsafeRawBufferPointer, into out: inout [String?]) {
         out.removeAll(keepingCapacity: true)
-        var end = row.count
-        if end > 0 && row[end - 1] == 0x0A { end -= 1 }
-        var field: [UInt8] = []
-        field.reserveCapacity(64)
-        var i = 0
-        var isNull = false
-        var hasEscape = false
-        var start = 0
-        func flush(_ upTo: Int) {
-            if isNull {
-                out.append(nil)
-            } else if !hasEscape {
-                out.append(String(decoding: UnsafeRawBufferPointer(rebasing: row[start..<upTo]), as: UTF8.self))
-            } else {
-                out.append(String(decoding: field, as: UTF8.self))
-            }
-            field.removeAll(keepingCapacity: true)
-            isNull = false
-            hasEscape = false
+        var scratch: [UInt8] = []
+        forEachField(row, scratch: &scratch) { _, value in
+            out.append(value.map { String(decoding: $0, as: UTF8.self) })
         }
-        while i < end {
-            let b = row[i]
-            if b == 0x09 {
-                flush(i)
-                i += 1
-                start = i
-                continue
-            }
-            if b == 0x5C && i + 1 < end {
-                if !hasEscape {
-                    field.append(contentsOf: UnsafeRawBufferPointer(rebasing: row[start..<i]))
-                    hasEscape = true
-                }
-                let c = row[i + 1]
-                i += 2
-                switch c {
-                case 0x4E: // \N
-                    isNull = true
-                case 0x74: field.append(0x09)
-                case 0x6E: field.append(0x0A)
-                case 0x72: field.append(0x0D)
-                case 0x62: field.append(0x08)
-                case 0x66: field.append(0x0C)
-                case 0x76: field.append(0x0B)
-                case 0x30...0x37:
-                    // \ooo octal
-                    var v = Int(c - 0x30)
-                    var n = 1
-                    while n < 3 && i < end && (0x30...0x37).contains(row[i]) {
-                        v = v * 8 + Int(row[i] - 0x30)
-                        i += 1
-                        n += 1
-                    }
-                    field.append(UInt8(truncatingIfNeeded: v))
-                case 0x78: // \xhh
-                    var v = 0
-                    var n = 0
-                    while n < 2 && i < end, let d = hexValue(row[i]) {
-                        v = v * 16 + d
-                        i += 1
-                        n += 1
-                    }
-                    field.append(UInt8(truncatingIfNeeded: v))
-                default:
-                    field.append(c)
-                }
-                continue
-            }
-            if hasEscape { field.append(b) }
-            i += 1
-        }
-        flush(end)
     }
 
     /// Calls `body` with each field of a COPY text row as bytes (nil for `\N`), without making

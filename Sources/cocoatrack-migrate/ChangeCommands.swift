@@ -3,8 +3,10 @@ import CocoaTrack
 import Foundation
 import MigrationEngine
 
-/// The verifier (mapping, both sides) that the after-cutover commands share.
-func makeVerifier(_ global: GlobalOptions, blobAccount: String? = nil) async throws -> Verifier {
+/// The verifier (mapping, both sides) that verify-integrity, the after-cutover commands and
+/// the runbook share.
+func makeVerifier(_ global: GlobalOptions, blobAccount: String? = nil, configure: (inout VerifyOptions) throws -> Void = { _ in },
+                  events: (@Sendable (VerifyEvent) -> Void)? = nil) async throws -> Verifier {
     let logger = global.makeLogger()
     let blobAccount = try blobAccount ?? global.settings().blobAccount
     let v1Config = try global.config("V1")
@@ -14,10 +16,11 @@ func makeVerifier(_ global: GlobalOptions, blobAccount: String? = nil) async thr
     await v1.close()
     var options = VerifyOptions()
     options.toolVersion = CocoaTrackMigrate.version
+    try configure(&options)
     return Verifier(plan: CocoaTrackMapping.plan(context: context, blobAccount: blobAccount), businessChecks: CocoaTrackBusinessTotals.checks,
-                    source: v1Config, target: v2Config, options: options, logger: logger) { event in
+                    source: v1Config, target: v2Config, options: options, logger: logger, events: events ?? { event in
         if case .tableStarted(let load, _) = event { Out.info("reading \(load)…") }
-    }
+    })
 }
 
 func renderChanges(_ r: ChangeReport, verb: String = "changes") {
@@ -140,15 +143,7 @@ struct SyncCommand: AsyncParsableCommand {
         if preview.total == 0 {
             Out.result("nothing to write: V1 already holds every V2 change that has a V1 form.")
         } else {
-            if !global.yes {
-                guard isatty(0) == 1 else {
-                    throw MigrationError(.refused, "confirmation required: run it on a terminal and type the V1 database name, or pass --yes. Nothing was touched.")
-                }
-                FileHandle.standardError.write(Data("type the V1 database name (\(database)) to confirm: ".utf8))
-                guard readLine()?.trimmingCharacters(in: .whitespaces) == database else {
-                    throw MigrationError(.refused, "confirmation did not match \(database). Nothing was touched.")
-                }
-            }
+            try Confirm.databaseName(database, side: "V1", yes: global.yes)
             if !noSnapshot {
                 _ = try await takeSnapshot(config: v1Config, side: "v1", label: "pre_sync", dir: snapshotDir, upload: nil)
             }

@@ -286,11 +286,7 @@ struct CutoverRunCommand: AsyncParsableCommand {
             let rejected = summary.loads.reduce(Int64(0)) { $0 + $1.rejected }
             return .done("\(written) rows written, \(rejected) rejected, in \(Int(summary.seconds)) s")
         case "verify":
-            var verifier = try await makeVerifier(global)
-            var o = verifier.options
-            o.maxRejectShare = settings.thresholds.rowCountMismatchPct / 100
-            verifier = Verifier(plan: verifier.plan, businessChecks: verifier.businessChecks, source: verifier.source, target: verifier.target,
-                                options: o, logger: logger)
+            let verifier = try await makeVerifier(global) { $0.maxRejectShare = settings.thresholds.rowCountMismatchPct / 100 }
             let report = try await verifier.run()
             _ = try report.export(to: reports + "/verify")
             return .done("\(report.outcome): " + report.checks.map { "\($0.name) \($0.status)" }.joined(separator: ", ") + "; report in \(reports)/verify")
@@ -328,12 +324,7 @@ struct CutoverRunCommand: AsyncParsableCommand {
     }
 
     func confirm(_ what: String) throws {
-        if global.yes { return }
-        guard isatty(0) == 1 else {
-            throw MigrationError(.refused, "\(what): pass --yes (or run on a terminal and confirm). Nothing was changed.")
-        }
-        FileHandle.standardError.write(Data("\(what)? type yes: ".utf8))
-        guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else { throw MigrationError(.refused, "not confirmed. Nothing was changed.") }
+        try Confirm.yes(what, yes: global.yes, refusal: "\(what): pass --yes (or run on a terminal and confirm). Nothing was changed.")
     }
 
     func rollback(scenario: Int, v1Config: ConnectionConfig, v2Config: ConnectionConfig, appRole: String, logger: Logger, settings: Settings) async throws {

@@ -66,16 +66,7 @@ struct RollbackCommand: AsyncParsableCommand {
         Out.info("rollback --clear-v2 on \(preview.url) (database \(preview.database)) will delete:")
         for t in preview.order { Out.info("  \(pad(t.table, 24)) \(pad(fmt(t.rows), 12, right: true)) \(t.scope)") }
         Out.info("  total \(fmt(preview.total)) rows\(preview.journaledDDL > 0 ? "; and restore \(preview.journaledDDL) keys/indexes a migration set aside" : ""), in one transaction\(preview.truncate ? " (TRUNCATE)" : " (DELETE)")")
-        if !global.yes {
-            guard isatty(0) == 1 else {
-                throw MigrationError(.refused, "confirmation required: run it on a terminal and type the database name, or pass --yes. Nothing was touched.")
-            }
-            FileHandle.standardError.write(Data("type the V2 database name (\(preview.database)) to confirm: ".utf8))
-            let answer = readLine()?.trimmingCharacters(in: .whitespaces) ?? ""
-            guard answer == preview.database else {
-                throw MigrationError(.refused, "confirmation did not match \(preview.database). Nothing was touched.")
-            }
-        }
+        try Confirm.databaseName(preview.database, side: "V2", yes: global.yes)
         if !noSnapshot {
             _ = try await takeSnapshot(config: v2, side: "v2", label: "pre_clear", dir: snapshotDir, upload: nil)
         }
@@ -114,15 +105,8 @@ struct ReadOnlyCommand: AsyncParsableCommand {
         let mode = ReadOnlyMode(source: try global.config("V1"), appRole: appRole, schemas: ["public"], logger: global.makeLogger())
         switch action {
         case "enable":
-            if !global.yes {
-                guard isatty(0) == 1 else {
-                    throw MigrationError(.refused, "read-only enable revokes \(appRole)'s writes on V1 and ends its sessions: pass --yes (or run it on a terminal and confirm). Nothing was changed.")
-                }
-                FileHandle.standardError.write(Data("revoke every write of \(appRole) on V1 and end its sessions? type yes: ".utf8))
-                guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
-                    throw MigrationError(.refused, "not confirmed. Nothing was changed.")
-                }
-            }
+            try Confirm.yes("revoke every write of \(appRole) on V1 and end its sessions", yes: global.yes,
+                            refusal: "read-only enable revokes \(appRole)'s writes on V1 and ends its sessions: pass --yes (or run it on a terminal and confirm). Nothing was changed.")
             let r = try await mode.enable(sessionTimeout: .seconds(sessionTimeout))
             for g in r.revoked { Out.info("revoked \(g)") }
             Out.result("V1 is read-only for \(appRole): \(r.revoked.count) write privileges revoked (recorded for disable), default_transaction_read_only = on, \(r.sessionsEnded) sessions ended, \(r.probed) write probes refused.")

@@ -38,19 +38,11 @@ struct VerifyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = global.makeLogger()
-        let v1Config = try global.config("V1")
-        let v2Config = try global.config("V2")
-        let v1 = try await PGConnection.connect(v1Config, logger: logger)
-        let context = try await CocoaTrackMapping.context(v1: v1)
-        await v1.close()
-        var options = VerifyOptions()
-        options.maxRejectShare = try maxRejectShare ?? global.settings().thresholds.rowCountMismatchPct / 100
-        options.only = Set(only)
-        options.maxListedDifferences = maxDifferences
-        options.toolVersion = CocoaTrackMigrate.version
-        let verifier = Verifier(plan: CocoaTrackMapping.plan(context: context), businessChecks: CocoaTrackBusinessTotals.checks,
-                                source: v1Config, target: v2Config, options: options, logger: logger) { event in
+        let verifier = try await makeVerifier(global, configure: { options in
+            options.maxRejectShare = try maxRejectShare ?? global.settings().thresholds.rowCountMismatchPct / 100
+            options.only = Set(only)
+            options.maxListedDifferences = maxDifferences
+        }, events: { event in
             switch event {
             case .message(let m): Out.info(m)
             case .tableStarted(let load, _): Out.info("verifying \(load)…")
@@ -59,8 +51,8 @@ struct VerifyCommand: AsyncParsableCommand {
                 let verdict = t.countsPass && t.contentPass ? "ok" : "DIFFERS"
                 Out.info("  \(t.load): \(fmt(t.v1Rows)) V1 rows (\(fmt(t.rejectedTotal)) rejected), \(fmt(t.v2Rows)) V2 rows, \(verdict) in \(String(format: "%.1f", t.seconds)) s")
             }
-        }
-        Out.info("verifying \(v1Config.redactedURL) → \(v2Config.redactedURL)")
+        })
+        Out.info("verifying \(verifier.source.redactedURL) → \(verifier.target.redactedURL)")
         let report: VerifyReport
         do {
             report = try await verifier.run()

@@ -237,11 +237,7 @@ extension Verifier {
         var chunks: [(String, Int, String, String)] = []
         for spec in try orderedLoads(catalog) {
             let layout = try self.layout(spec, catalog: catalog)
-            let maxID = Int64(try await v1.scalar("SELECT coalesce(max(\(SQL.ident(spec.sourceColumns[0]))), 0) FROM \(spec.source.sql)") ?? "0") ?? 0
-            let passIndex = index
-            async let s = sourcePass(spec, layout: layout, index: passIndex, v1: v1, counters: LoadCounters())
-            async let t = targetPass(spec, layout: layout, filter: targetFilter(spec, maxSourceID: maxID), v2: v2, counters: LoadCounters())
-            let (src, tgt) = try await (s, t)
+            let (src, tgt) = try await passes(spec, layout: layout, index: index, filter: try await targetFilter(spec, v1: v1), v1: v1, v2: v2)
             guard src.digest.differing(from: tgt.digest).isEmpty else {
                 throw MigrationError(.checkFailed, "V2 \(spec.target) differs from V1 through the mapping, so it cannot be the cutover baseline. Run verify-integrity, resolve what it reports, then arm.")
             }
@@ -320,8 +316,7 @@ extension Verifier {
             try Task.checkCancellation()
             events(.tableStarted(load: spec.name, expectedRows: nil))
             let layout = try self.layout(spec, catalog: catalog)
-            let maxID = Int64(try await v1.scalar("SELECT coalesce(max(\(SQL.ident(spec.sourceColumns[0]))), 0) FROM \(spec.source.sql)") ?? "0") ?? 0
-            var filter = targetFilter(spec, maxSourceID: maxID)
+            var filter = try await targetFilter(spec, v1: v1)
             // A shared target (auth.users) also holds rows created after cutover: those whose key
             // is in the primary table of the same source rows (a new profile's auth user).
             if let owned = spec.ownedKeys, let f = filter, let group = plan.reverse.first(where: { $0.loads.contains(spec.name) }),
@@ -329,11 +324,7 @@ extension Verifier {
                let primaryKey = catalog.tables[primary.target]?.primaryKey.first {
                 filter = "(\(f)) OR \(SQL.ident(owned.column))::text IN (SELECT \(SQL.ident(primaryKey))::text FROM \(primary.target.sql))"
             }
-            let passIndex = index
-            let passFilter = filter
-            async let s = sourcePass(spec, layout: layout, index: passIndex, v1: v1, counters: LoadCounters())
-            async let t = targetPass(spec, layout: layout, filter: passFilter, v2: v2, counters: LoadCounters())
-            let (src, tgt) = try await (s, t)
+            let (src, tgt) = try await passes(spec, layout: layout, index: index, filter: filter, v1: v1, v2: v2)
             let base = try await Baseline.load(meta, state, load: spec.name)
             let synced = try await SyncJournal.syncedHashes(v1, load: spec.name)
 

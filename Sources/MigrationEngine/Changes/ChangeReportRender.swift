@@ -81,18 +81,7 @@ extension ChangeReport {
     }
 
     public func export(to directory: String) throws -> [String] {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            var written: [String] = []
-            for (name, text) in [("report.json", json() + "\n"), ("report.md", markdown()), ("report.html", html())] {
-                let path = (directory as NSString).appendingPathComponent(name)
-                try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-                written.append(path)
-            }
-            return written
-        } catch {
-            throw MigrationError(.configuration, "cannot write the report into \(directory): \(error.localizedDescription). Choose a writable directory for --export.")
-        }
+        try ReportFiles.write([("report.json", json() + "\n"), ("report.md", markdown()), ("report.html", html())], to: directory)
     }
 }
 

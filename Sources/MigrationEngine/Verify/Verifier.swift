@@ -281,9 +281,20 @@ public struct Verifier: Sendable {
                       sensitive: spec.targetColumns.map { $0.lowercased().contains("password") })
     }
 
-    func targetFilter(_ spec: LoadSpec, maxSourceID: Int64) -> String? {
+    /// For a shared target (e.g. `auth.users`), the condition selecting the rows this migration
+    /// writes (the keys of source ids up to the source's largest); nil for a target it owns.
+    func targetFilter(_ spec: LoadSpec, v1: PGConnection) async throws -> String? {
         guard let owned = spec.ownedKeys else { return nil }
+        let maxSourceID = Int64(try await v1.scalar("SELECT coalesce(max(\(SQL.ident(spec.sourceColumns[0]))), 0) FROM \(spec.source.sql)") ?? "0") ?? 0
         return "\(SQL.ident(owned.column))::text = ANY(\(SQL.literal(pgTextArray(owned.keys(maxSourceID))))::text[])"
+    }
+
+    /// The source pass and the target pass of one load, side by side on their own connections.
+    func passes(_ spec: LoadSpec, layout: Layout, index: ReferenceIndex, filter: String?, v1: PGConnection, v2: PGConnection,
+                counters: LoadCounters = LoadCounters()) async throws -> (SourcePass, TargetPass) {
+        async let s = sourcePass(spec, layout: layout, index: index, v1: v1, counters: counters)
+        async let t = targetPass(spec, layout: layout, filter: filter, v2: v2, counters: counters)
+        return try await (s, t)
     }
 
     func compareLoad(_ spec: LoadSpec, catalog: Catalog, index: ReferenceIndex, v1: PGConnection, v2: PGConnection,
@@ -292,8 +303,7 @@ public struct Verifier: Sendable {
         let layout = try self.layout(spec, catalog: catalog)
         var result = VerifyReport.TableResult(load: spec.name, sourceTable: spec.source.description, targetTable: spec.target.description)
         result.columns = zip(spec.targetColumns, layout.kinds).map { "\($0): \($1)" }
-        let maxSourceID = Int64(try await v1.scalar("SELECT coalesce(max(\(SQL.ident(spec.sourceColumns[0]))), 0) FROM \(spec.source.sql)") ?? "0") ?? 0
-        let filter = targetFilter(spec, maxSourceID: maxSourceID)
+        let filter = try await targetFilter(spec, v1: v1)
         let counters = LoadCounters()
         let ticker = Task { [events] in
             while !Task.isCancelled {

@@ -211,11 +211,17 @@ extension VerifyReport {
 
     /// Writes `report.json`, `report.md` and `report.html` into `directory` (created if needed).
     public func export(to directory: String) throws -> [String] {
-        let fm = FileManager.default
+        try ReportFiles.write([("report.json", json() + "\n"), ("report.md", markdown()), ("report.html", html())], to: directory)
+    }
+}
+
+/// The three report files every `--export DIR` writes.
+enum ReportFiles {
+    static func write(_ files: [(name: String, text: String)], to directory: String) throws -> [String] {
         do {
-            try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             var written: [String] = []
-            for (name, text) in [("report.json", json() + "\n"), ("report.md", markdown()), ("report.html", html())] {
+            for (name, text) in files {
                 let path = (directory as NSString).appendingPathComponent(name)
                 try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
                 written.append(path)
