@@ -27,6 +27,8 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
         public static let tlsMismatch = Code("tls_mismatch", exitCode: 1)
         public static let unknownDatabase = Code("unknown_database", exitCode: 1)
         public static let connectionLost = Code("connection_lost", exitCode: 1)
+        /// The server answers but is starting up, shutting down or in recovery.
+        public static let serverUnavailable = Code("server_unavailable", exitCode: 1)
         public static let connectionFailed = Code("connection_failed", exitCode: 1)
         public static let queryFailed = Code("query_failed", exitCode: 1)
         public static let missingPrivilege = Code("missing_privilege", exitCode: 1)

@@ -77,6 +77,20 @@ public final class PGConnection: @unchecked Sendable {
         return connection
     }
 
+    /// Connects to a server this run has already reached. Failing now is not a configuration
+    /// problem but the server going away mid-run (a restart, a failover, an overloaded server
+    /// dropping new sessions), so it is reported as a lost connection, which `withRetries` retries.
+    public static func reconnect(_ config: ConnectionConfig, logger: Logger) async throws -> PGConnection {
+        do {
+            return try await connect(config, logger: logger)
+        } catch let e as MigrationError where [.connectionRefused, .connectionFailed, .connectionTimeout, .serverUnavailable].contains(e.code) {
+            var lost = e
+            lost.code = .connectionLost
+            lost.message = "\(config.label): lost the server mid-run: \(e.message)"
+            throw lost
+        }
+    }
+
     static func classifyConnectError(_ raw: String, config: ConnectionConfig) -> MigrationError {
         // libpq's messages span lines ("…\n\tIs the server running…"): the operator gets one.
         let message = raw.split(whereSeparator: \.isNewline)
@@ -92,6 +106,10 @@ public final class PGConnection: @unchecked Sendable {
         }
         if lower.contains("could not translate host name") || lower.contains("name or service not known") || lower.contains("temporary failure in name resolution") {
             return MigrationError(.unknownHost, "\(target): host \"\(config.host)\" cannot be resolved. Check the host name in the URL.", cause: cause)
+        }
+        if lower.contains("the database system is starting up") || lower.contains("the database system is shutting down")
+            || lower.contains("not yet accepting connections") || lower.contains("in recovery mode") {
+            return MigrationError(.serverUnavailable, "\(target): the server is not accepting connections yet (\(message)). Wait until it is up, then run the command again.", cause: cause)
         }
         if lower.contains("connection refused") {
             return MigrationError(.connectionRefused, "\(target): nothing accepts connections on \(config.host) port \(config.port). Check the port and that the server is running.", cause: cause)

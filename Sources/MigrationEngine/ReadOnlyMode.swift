@@ -8,7 +8,7 @@ import Logging
 /// column grants, or on sequences survive it, and a blanket GRANT afterwards does not restore
 /// what was there. So `enable` records every write privilege that reaches the role (object,
 /// grantee, privilege, grantor, grant option) in schema `cocoatrack_readonly` of V1, revokes each
-/// in the same transaction, sets `default_transaction_read_only` for the role as a second layer,
+/// in the same transaction, sets `default_transaction_read_only` for the role in V1's database as a second layer,
 /// waits for (then ends) the role's open sessions, and proves the result with a write probe as
 /// the role inside a rolled-back transaction. Any failure undoes everything. `disable` re-grants
 /// exactly what was recorded (same grantor, same grant option).
@@ -119,10 +119,17 @@ public struct ReadOnlyMode: Sendable {
         return out
     }
 
+    /// The role's read-only default is set for V1's database only: a role-wide `ALTER ROLE … SET`
+    /// would also make the role read-only in every other database of the server.
+    static func inThisDatabase(_ s: PGSession) throws -> String {
+        "IN DATABASE " + SQL.ident(try s.query("SELECT current_database()").rows.first?[0] ?? "")
+    }
+
     func roleSetting(_ s: PGSession) throws -> String? {
         let r = try s.query("""
             SELECT x FROM pg_db_role_setting d JOIN pg_roles r ON r.oid = d.setrole, unnest(d.setconfig) x
-            WHERE r.rolname = $1 AND d.setdatabase = 0 AND x LIKE 'default_transaction_read_only=%'
+            WHERE r.rolname = $1 AND d.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND x LIKE 'default_transaction_read_only=%'
             """, [appRole]).rows
         return r.first?[0]?.split(separator: "=", maxSplits: 1).last.map(String.init)
     }
@@ -175,7 +182,7 @@ public struct ReadOnlyMode: Sendable {
                 if try s.query("SELECT value FROM \(t("state")) WHERE key = 'previous_read_only_setting'").rows.isEmpty {
                     _ = try s.query("INSERT INTO \(t("state")) (key, value) VALUES ('previous_read_only_setting', $1)", [try self.roleSetting(s)])
                 }
-                try s.execute("ALTER ROLE \(SQL.ident(appRole)) SET default_transaction_read_only = on")
+                try s.execute("ALTER ROLE \(SQL.ident(appRole)) \(try Self.inThisDatabase(s)) SET default_transaction_read_only = on")
                 try s.execute("INSERT INTO \(t("state")) (key, value) VALUES ('enabled', 'true') ON CONFLICT (key) DO UPDATE SET value = 'true'")
                 try s.execute("COMMIT")
                 return grants
@@ -223,11 +230,11 @@ public struct ReadOnlyMode: Sendable {
     func endSessions(_ c: PGConnection, timeout: Duration) async throws -> Int {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            let busy = try await c.scalar("SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)') AND pid <> pg_backend_pid()", [appRole])
+            let busy = try await c.scalar("SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND datname = current_database() AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)') AND pid <> pg_backend_pid()", [appRole])
             if busy == "0" { break }
             try await Task.sleep(for: .milliseconds(200))
         }
-        let r = try await c.query("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()", [appRole])
+        let r = try await c.query("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1 AND datname = current_database() AND pid <> pg_backend_pid()", [appRole])
         return Int(r.rows[0][0] ?? "0") ?? 0
     }
 
@@ -309,9 +316,9 @@ public struct ReadOnlyMode: Sendable {
                 }
                 let previous = try s.query("SELECT value FROM \(t("state")) WHERE key = 'previous_read_only_setting'").rows.first
                 if let previous, let value = previous[0] {
-                    try s.execute("ALTER ROLE \(SQL.ident(appRole)) SET default_transaction_read_only = \(SQL.literal(value))")
+                    try s.execute("ALTER ROLE \(SQL.ident(appRole)) \(try Self.inThisDatabase(s)) SET default_transaction_read_only = \(SQL.literal(value))")
                 } else {
-                    try s.execute("ALTER ROLE \(SQL.ident(appRole)) RESET default_transaction_read_only")
+                    try s.execute("ALTER ROLE \(SQL.ident(appRole)) \(try Self.inThisDatabase(s)) RESET default_transaction_read_only")
                 }
                 try s.execute("DELETE FROM \(t("revoked")); DELETE FROM \(t("state")) WHERE key = 'previous_read_only_setting';")
                 try s.execute("INSERT INTO \(t("state")) (key, value) VALUES ('enabled', 'false') ON CONFLICT (key) DO UPDATE SET value = 'false'")

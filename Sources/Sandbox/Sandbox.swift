@@ -309,6 +309,20 @@ public struct SandboxManager: Sendable {
         try? FileManager.default.removeItem(at: root)
     }
 
+    /// Stops one cluster (fast shutdown: sessions are terminated, as in a failover or a managed
+    /// restart), keeps it down for `downFor`, and starts it again on the same port. For fault drills.
+    public func restart(_ clusterName: String, downFor: Duration = .zero) async throws {
+        guard let state = try readState(), let cluster = state.cluster(clusterName) else {
+            throw MigrationError(.sandbox, "no cluster \(clusterName) in the sandbox at \(root.path)")
+        }
+        let runAs = state.osUser.flatMap { OSUser(name: $0) }
+        try await runAsOwner(runAs, "\(state.binDirectory)/pg_ctl", ["-D", cluster.dataDirectory, "-m", "fast", "-w", "-t", "30", "stop"])
+        if downFor > .zero { try await Task.sleep(for: downFor) }
+        try await runAsOwner(runAs, "\(state.binDirectory)/pg_ctl", [
+            "-D", cluster.dataDirectory, "-l", cluster.dataDirectory + "/server.log", "-w", "-t", "60", "start",
+        ])
+    }
+
     public func isRunning(_ state: SandboxState) async -> Bool {
         for cluster in state.clusters {
             guard let conn = try? await connect(cluster, login: cluster.superuser, database: "postgres") else { return false }

@@ -41,9 +41,13 @@ struct MigrateCommand: AsyncParsableCommand {
     @Flag(name: .customLong("keep-indexes"), help: "Do not drop and rebuild V2's secondary indexes around each load.")
     var keepIndexes = false
 
+    @Option(help: "When a server drops the connection mid-run (backend terminated, restart, failover): reconnect and continue from the last checkpoint up to this many times, waiting 1, 2, 4 … 30 s. 0: stop at once (the next run resumes).")
+    var retries: Int = 6
+
     func validate() throws {
         guard jobs >= 1, jobs <= 16 else { throw ValidationError("--jobs must be between 1 and 16") }
         guard batchRows >= 1 else { throw ValidationError("--batch-rows must be positive") }
+        guard retries >= 0 else { throw ValidationError("--retries must not be negative") }
     }
 
     func run() async throws {
@@ -67,7 +71,11 @@ struct MigrateCommand: AsyncParsableCommand {
         Out.info("\(dryRun ? "dry run: " : "")migrating \(v1Config.redactedURL) → \(v2Config.redactedURL)")
         let summary: MigrationSummary
         do {
-            summary = try await migrator.run()
+            summary = try await withRetries(RetryPolicy(retries: retries), what: "migrate", logger: logger, onRetry: { n, delay, error in
+                renderer.handle(.message("connection lost (\(error.message)); every committed batch is kept. Reconnecting in \(max(1, Int((delay / .seconds(1)).rounded()))) s to continue (retry \(n) of \(retries))"))
+            }) {
+                try await migrator.run()
+            }
         } catch where Task.isCancelled || (error as? MigrationError)?.code == .interrupted {
             renderer.finish()
             throw MigrationError(.interrupted, "interrupted at a safe point: every committed batch is kept in V2 with its checkpoint. Resume with: cocoatrack-migrate migrate --resume")

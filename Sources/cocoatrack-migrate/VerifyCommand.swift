@@ -32,7 +32,11 @@ struct VerifyCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-differences"), help: "Differences listed per table in the report (counts are always complete).")
     var maxDifferences: Int = 1000
 
+    @Option(help: "When a server drops the connection mid-verification: start the verification again up to this many times, waiting 1, 2, 4 … 30 s. 0: stop at once with exit 1.")
+    var retries: Int = 6
+
     func validate() throws {
+        guard retries >= 0 else { throw ValidationError("--retries must not be negative") }
         if let maxRejectShare { guard maxRejectShare >= 0, maxRejectShare <= 1 else { throw ValidationError("--max-reject-share must be between 0 and 1") } }
         guard maxDifferences >= 0 else { throw ValidationError("--max-differences must not be negative") }
     }
@@ -55,7 +59,11 @@ struct VerifyCommand: AsyncParsableCommand {
         Out.info("verifying \(verifier.source.redactedURL) → \(verifier.target.redactedURL)")
         let report: VerifyReport
         do {
-            report = try await verifier.run()
+            report = try await withRetries(RetryPolicy(retries: retries), what: "verify-integrity", logger: global.makeLogger(), onRetry: { n, delay, error in
+                Out.info("connection lost (\(error.message)); nothing was concluded yet. Verifying again in \(max(1, Int((delay / .seconds(1)).rounded()))) s (retry \(n) of \(retries))")
+            }) {
+                try await verifier.run()
+            }
         } catch where Task.isCancelled {
             throw MigrationError(.interrupted, "verification interrupted; nothing was concluded. Run verify-integrity again.")
         }

@@ -210,3 +210,67 @@ struct RuleTests {
         #expect(!R.isPositiveNumeric("0.00") && !R.isPositiveNumeric("0") && !R.isPositiveNumeric("-12.00") && !R.isPositiveNumeric(""))
     }
 }
+
+@Suite("Reconnect policy")
+struct RetryTests {
+    @Test("backoff doubles from 1 s up to the cap, with jitter within ±20 %")
+    func backoff() {
+        let p = RetryPolicy(retries: 8, initialDelay: .seconds(1), maxDelay: .seconds(30))
+        #expect((1...7).map { p.delay(beforeRetry: $0, jitter: 1) } == [.seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(30), .seconds(30)])
+        for n in 1...8 {
+            let d = p.delay(beforeRetry: n)
+            let base = p.delay(beforeRetry: n, jitter: 1)
+            #expect(d >= base * 0.8 && d <= base * 1.2)
+        }
+    }
+
+    @Test("a lost connection is transient; a refused first connection or a bad password is not")
+    func transient() {
+        #expect(RetryPolicy.isTransient(MigrationError(.connectionLost, "x"), retrying: false))
+        #expect(RetryPolicy.isTransient(MigrationError(.serverUnavailable, "x"), retrying: false))
+        #expect(!RetryPolicy.isTransient(MigrationError(.connectionRefused, "x"), retrying: false))
+        #expect(RetryPolicy.isTransient(MigrationError(.connectionRefused, "x"), retrying: true))
+        #expect(!RetryPolicy.isTransient(MigrationError(.authenticationFailed, "x"), retrying: true))
+        #expect(!RetryPolicy.isTransient(MigrationError(.checkFailed, "x"), retrying: true))
+        #expect(!RetryPolicy.isTransient(CancellationError(), retrying: true))
+    }
+
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var n = 0
+        func next() -> Int { lock.withLock { n += 1; return n } }
+        var value: Int { lock.withLock { n } }
+    }
+
+    @Test("retries until the work succeeds; gives up after the limit with a message to run it again")
+    func loop() async throws {
+        let fast = RetryPolicy(retries: 3, initialDelay: .milliseconds(1), maxDelay: .milliseconds(2))
+        let calls = Counter(), notices = Counter()
+        let value = try await withRetries(fast, what: "test", logger: .init(label: "t"), onRetry: { _, _, _ in _ = notices.next() }) {
+            if calls.next() < 3 { throw MigrationError(.connectionLost, "lost") }
+            return 42
+        }
+        #expect(value == 42 && calls.value == 3 && notices.value == 2)
+
+        let always = Counter()
+        do {
+            _ = try await withRetries(fast, what: "migrate", logger: .init(label: "t")) { () async throws -> Int in
+                _ = always.next()
+                throw MigrationError(.connectionLost, "lost")
+            }
+            Issue.record("expected the retries to run out")
+        } catch let e as MigrationError {
+            #expect(e.code == .connectionLost && e.message.contains("run the same command again"))
+            #expect(always.value == 4, "the first attempt and 3 retries")
+        }
+
+        let refused = Counter()
+        await #expect(throws: MigrationError.self) {
+            _ = try await withRetries(fast, what: "migrate", logger: .init(label: "t")) { () async throws -> Int in
+                _ = refused.next()
+                throw MigrationError(.connectionRefused, "wrong port")
+            }
+        }
+        #expect(refused.value == 1, "a first connection refused is a configuration problem, not retried")
+    }
+}

@@ -138,6 +138,9 @@ public struct Migrator: Sendable {
             try await checkNoForeignRows(v2, progress: progress, v1: v1)
             // 5. State schema, identity of both sides.
             try await state.create(v2)
+            // Holding the lock, any run still marked running died without a word (kill -9, lost
+            // connection, server restart): say so in its record.
+            try await v2.execute("UPDATE \(state.t("runs")) SET outcome = 'crashed', finished_at = clock_timestamp(), message = coalesce(message, 'ended without recording an outcome (killed, or its connection was lost); the next run resumed from its checkpoints') WHERE outcome = 'running' AND command = 'migrate'")
             try await state.checkIdentity(v2, side: "V1", of: v1)
             try await state.checkIdentity(v2, side: "V2", of: v2)
             // 6. A crash may have left DDL dropped for a finished load: rebuild it now.
@@ -413,7 +416,7 @@ public struct Migrator: Sendable {
                 let loaded = Set(finished.compactMap { targetOf[$0] })
                 restoring = true
                 group.addTask {
-                    let c = try await PGConnection.connect(self.target, logger: self.logger)
+                    let c = try await PGConnection.reconnect(self.target, logger: self.logger)
                     defer { Task { await c.close() } }
                     let r = try await DDLJournal(state: self.state).restore(c) { e in
                         e.kind == "foreign_key" && loaded.contains(e.table) && e.referencesTable.map(loaded.contains) == true
@@ -470,9 +473,9 @@ public struct Migrator: Sendable {
 
     func runLoad(_ spec: LoadSpec, prior: MigrationState.Progress?, index: ReferenceIndex, runID: String,
                  counters: LoadCounters, snapshot: String?) async throws -> LoadResult {
-        let v1 = try await PGConnection.connect(source, logger: logger)
+        let v1 = try await PGConnection.reconnect(source, logger: logger)
         let v2: PGConnection
-        do { v2 = try await PGConnection.connect(target, logger: logger) } catch { await v1.close(); throw error }
+        do { v2 = try await PGConnection.reconnect(target, logger: logger) } catch { await v1.close(); throw error }
         defer { Task { await v1.close(); await v2.close() } }
         let pipeline = LoadPipeline(spec: spec, state: state, options: options.load, runID: runID, index: index,
                                     counters: counters, logger: logger, snapshot: snapshot)

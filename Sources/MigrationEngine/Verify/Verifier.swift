@@ -130,12 +130,18 @@ public struct Verifier: Sendable {
             throw MigrationError(.usage, "--only names no load: \(unknown.sorted().joined(separator: ", ")). Loads: \(plan.loads.map(\.name).joined(separator: ", ")).")
         }
         let v1 = try await PGConnection.connect(source, logger: logger)
-        let v2 = try await PGConnection.connect(target, logger: logger)
+        let v2: PGConnection
+        do { v2 = try await PGConnection.reconnect(target, logger: logger) } catch { await v1.close(); throw error }  // reached through `meta`
         defer { Task { await v1.close(); await v2.close() } }
         try await v1.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try await v2.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
         let catalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
+        // Keys set aside by a migrate that has not finished: say so, rather than "no primary key".
+        let keyless = plan.loads.map(\.target).filter { catalog.tables[$0]?.primaryKey.isEmpty == true }.map(\.description)
+        if !keyless.isEmpty, try await v2.scalar("SELECT count(*) > 0 FROM \(state.t("dropped_ddl")) WHERE table_name = ANY($1::text[])", [pgTextArray(keyless)]) == "t" {
+            throw MigrationError(.configuration, "a migrate has not finished: the primary keys of \(keyless.joined(separator: ", ")) are set aside until its loads complete. Run `cocoatrack-migrate migrate --resume` first, then verify.")
+        }
         let migrator = Migrator(plan: plan, source: source, target: target, options: MigrateOptions(), logger: logger)
         let deps = migrator.dependencies(catalog: catalog)
         let progress = try await state.progress(v2)

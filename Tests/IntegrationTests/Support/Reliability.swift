@@ -45,7 +45,7 @@ enum Reliability {
         guard var line = try? JSONEncoder().encode(entry) else { return }
         line.append(0x0A)
         lock.withLock {
-            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
             guard let h = FileHandle(forWritingAtPath: path) else { return }
             h.seekToEndOfFile()
             h.write(line)
