@@ -41,6 +41,9 @@ struct MigrateCommand: AsyncParsableCommand {
     @Flag(name: .customLong("keep-indexes"), help: "Do not drop and rebuild V2's secondary indexes around each load.")
     var keepIndexes = false
 
+    @Option(name: .customLong("copy-format"), help: "binary (default): rows go to V2 in binary COPY format wherever every value has an exact binary form (a load falls back to text on the first value that does not); text: always COPY text format.")
+    var copyFormat: String = "binary"
+
     @Option(help: "When a server drops the connection mid-run (backend terminated, restart, failover): reconnect and continue from the last checkpoint up to this many times, waiting 1, 2, 4 … 30 s. 0: stop at once (the next run resumes).")
     var retries: Int = 6
 
@@ -48,6 +51,7 @@ struct MigrateCommand: AsyncParsableCommand {
         guard jobs >= 1, jobs <= 16 else { throw ValidationError("--jobs must be between 1 and 16") }
         guard batchRows >= 1 else { throw ValidationError("--batch-rows must be positive") }
         guard retries >= 0 else { throw ValidationError("--retries must not be negative") }
+        guard ["binary", "text"].contains(copyFormat) else { throw ValidationError("--copy-format must be binary or text") }
     }
 
     func run() async throws {
@@ -64,6 +68,7 @@ struct MigrateCommand: AsyncParsableCommand {
         options.jobs = jobs
         options.load.batchRows = batchRows
         options.load.rebuildIndexes = !keepIndexes
+        options.load.binaryCopy = copyFormat == "binary"
         options.toolVersion = CocoaTrackMigrate.version
         let renderer = ProgressRenderer(json: global.json)
         let migrator = Migrator(plan: CocoaTrackMapping.plan(context: context, appRole: appRole), source: v1Config, target: v2Config,

@@ -192,7 +192,7 @@ struct VerifyTests {
         #expect(partial.checks.first { $0.name == "business_totals" }?.status == "not_run")
     }
 
-    @Test("a connection lost mid-verify gives exit 1 and an 'error' record, never a pass")
+    @Test("a connection lost mid-verify, with --retries 0, gives exit 1 and an 'error' record, never a pass")
     func connectionLost() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: CLI.binary), "build the executable first: swift build")
         let pair = try await TestSandbox.shared.freshPair("verifylost")
@@ -203,7 +203,8 @@ struct VerifyTests {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in Self.env(pair) { env[k] = v }
         let watcher = try await pair.v2Super()
-        let pid = try Subprocess.launch(CLI.binary, ["verify-integrity"], environment: env, logFile: log)
+        // (With retries, the default, it verifies again: ReliabilityFaultTests.)
+        let pid = try Subprocess.launch(CLI.binary, ["verify-integrity", "--retries", "0"], environment: env, logFile: log)
         var killed = "0"
         for _ in 0..<3000 {
             killed = try await watcher.scalar("""

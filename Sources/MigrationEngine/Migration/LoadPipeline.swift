@@ -13,7 +13,9 @@ public final class LoadCounters: Sendable {
 /// One batch: the target rows and the issues of up to `batchRows` consecutive source rows. A
 /// batch is written, with its checkpoint, in one target transaction.
 struct Batch: Sendable {
+    /// Target rows: COPY text rows, or with `binary` a whole binary COPY stream (header, rows, trailer).
     var rows = CopyRowBuffer()
+    var binary = false
     var issues = CopyRowBuffer()
     var read: Int64 = 0
     var written: Int64 = 0
@@ -43,6 +45,8 @@ public struct LoadOptions: Sendable {
     public var batchBytes: Int = 4 << 20
     public var rebuildIndexes = true
     public var replicationRoleReplica = true
+    /// Write target rows in binary COPY format where the encoder can carry every value exactly.
+    public var binaryCopy = true
     public init() {}
 }
 
@@ -58,6 +62,8 @@ struct LoadPipeline {
     let counters: LoadCounters
     let logger: Logger
     let snapshot: String?
+    /// Binary COPY for this load's target columns; nil: text COPY.
+    var binary: BinaryCopyEncoder? = nil
 
     func sourceQuery(after lastID: Int64) -> String {
         let cols = spec.sourceColumns.map(SQL.ident).joined(separator: ", ")
@@ -73,16 +79,29 @@ struct LoadPipeline {
         let counters = self.counters
         let query = sourceQuery(after: lastID)
         let snapshot = self.snapshot
+        let logger = self.logger
+        let binary = channel == nil ? nil : self.binary
         return try await v1.withSession { s in
             try s.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             if let snapshot { try s.execute("SET TRANSACTION SNAPSHOT \(SQL.literal(snapshot))") }
             var result = LoadResult()
             var mapper = RowMapper(spec: spec, index: index)
-            var batch = Batch()
+            var encoder = binary
+            func newBatch() -> Batch {
+                var b = Batch()
+                if encoder != nil {
+                    b.binary = true
+                    b.rows.row.bytes.append(contentsOf: BinaryCopyEncoder.header)
+                }
+                return b
+            }
+            var batch = newBatch()
             var fields: [String?] = []
             let sourceName = spec.source.name
             /// Counts a full batch into the result and hands it on.
-            func ship(_ b: Batch) throws {
+            func ship(_ shipped: Batch) throws {
+                var b = shipped
+                if b.binary { b.rows.row.bytes.append(contentsOf: BinaryCopyEncoder.trailer) }
                 result.read += b.read; result.written += b.written
                 result.rejected += b.rejected; result.warnings += b.warnings
                 if let channel {
@@ -98,9 +117,21 @@ struct LoadPipeline {
                         throw MigrationError(.queryFailed, "\(spec.source): a row without an integer key")
                     }
                     if let out = mapper.map(fields) {
-                        batch.rows.row.newRow()
-                        for v in out { batch.rows.row.text(v) }
-                        batch.rows.row.endRow()
+                        if let enc = encoder, let column = enc.appendRow(out, to: &batch.rows.row.bytes) {
+                            // A value binary COPY cannot carry exactly: the rows so far go as they
+                            // are, this row and the rest of the load as text.
+                            logger.notice("a value has no exact binary form; the load continues in COPY text format", metadata: [
+                                "load": "\(spec.name)", "column": "\(spec.targetColumns[column])", "source_id": "\(id)",
+                            ])
+                            encoder = nil
+                            if batch.read > 0 { try ship(batch) }
+                            batch = newBatch()
+                        }
+                        if encoder == nil {
+                            batch.rows.row.newRow()
+                            for v in out { batch.rows.row.text(v) }
+                            batch.rows.row.endRow()
+                        }
                         batch.written += 1
                     } else {
                         batch.rejected += 1
@@ -125,7 +156,7 @@ struct LoadPipeline {
                     if batch.read >= options.batchRows || batch.rows.row.bytes.count >= options.batchBytes {
                         try s.checkCancelled()
                         try ship(batch)
-                        batch = Batch()
+                        batch = newBatch()
                     }
                 }
                 if batch.read > 0 { try ship(batch) }
@@ -157,7 +188,7 @@ struct LoadPipeline {
                     try s.execute("BEGIN")
                     do {
                         if batch.written > 0 {
-                            var w = try s.copyIn("COPY \(spec.target.sql) (\(cols)) FROM STDIN")
+                            var w = try s.copyIn("COPY \(spec.target.sql) (\(cols)) FROM STDIN\(batch.binary ? " (FORMAT binary)" : "")")
                             try batch.rows.row.bytes.withUnsafeBytes { try w.writeRows(bytes: $0, count: Int(batch.written)) }
                             _ = try w.finish()
                         }

@@ -435,7 +435,7 @@ public struct Migrator: Sendable {
                     let counter = counters[name]!
                     running.insert(name)
                     group.addTask {
-                        let r = try await self.runLoad(spec, prior: prior, index: snapshotIndex, runID: runID, counters: counter, snapshot: snapshot)
+                        let r = try await self.runLoad(spec, prior: prior, index: snapshotIndex, runID: runID, counters: counter, snapshot: snapshot, catalog: catalog)
                         return .load(name, r)
                     }
                 }
@@ -472,13 +472,20 @@ public struct Migrator: Sendable {
     }
 
     func runLoad(_ spec: LoadSpec, prior: MigrationState.Progress?, index: ReferenceIndex, runID: String,
-                 counters: LoadCounters, snapshot: String?) async throws -> LoadResult {
+                 counters: LoadCounters, snapshot: String?, catalog: Catalog) async throws -> LoadResult {
         let v1 = try await PGConnection.reconnect(source, logger: logger)
         let v2: PGConnection
         do { v2 = try await PGConnection.reconnect(target, logger: logger) } catch { await v1.close(); throw error }
         defer { Task { await v1.close(); await v2.close() } }
-        let pipeline = LoadPipeline(spec: spec, state: state, options: options.load, runID: runID, index: index,
+        var pipeline = LoadPipeline(spec: spec, state: state, options: options.load, runID: runID, index: index,
                                     counters: counters, logger: logger, snapshot: snapshot)
+        if options.load.binaryCopy {
+            // The target's column types, from V2's catalog, decide the binary encoding.
+            let table = catalog.tables[spec.target]
+            let columns = spec.targetColumns.compactMap { c in table?.columns.first { $0.name == c } }
+            if columns.count == spec.targetColumns.count { pipeline.binary = BinaryCopyEncoder(columns: columns) }
+            if pipeline.binary == nil { logger.info("load uses COPY text format", metadata: ["load": "\(spec.name)"]) }
+        }
         counters.read.store(prior?.rowsRead ?? 0, ordering: .relaxed)
         counters.written.store(prior?.rowsWritten ?? 0, ordering: .relaxed)
         counters.rejected.store(prior?.rowsRejected ?? 0, ordering: .relaxed)
