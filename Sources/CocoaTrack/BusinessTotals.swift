@@ -4,13 +4,19 @@ import MigrationEngine
 /// V1 less its rejected rows (ids bound as `$n`) against V2. Cooperatives are matched by their
 /// `code`, which both schemas keep unique, never through the mapping.
 public enum CocoaTrackBusinessTotals {
+    /// `YYYY-MM` of a date, for every date PostgreSQL can store: `to_char` goes through
+    /// `timestamp`, whose range ends in 294276 AD, and fails on later dates (up to 5874897 AD).
+    static func month(_ column: String) -> String {
+        "extract(year FROM \(column))::text || '-' || lpad(extract(month FROM \(column))::text, 2, '0')"
+    }
+
     public static let checks: [BusinessCheck] = [
         BusinessCheck(
             name: "deliveries_by_cooperative_month",
             description: "Deliveries per cooperative (of the warehouse) and month: count, kilograms, amount (XOF)",
             columns: ["cooperative", "month", "deliveries", "weight_kg", "amount"], keyColumns: 2,
             sourceSQL: """
-                SELECT c.code, to_char(d.delivery_date, 'YYYY-MM'), count(*), sum(d.weight_kg), sum(d.total_amount_fcfa)
+                SELECT c.code, \(month("d.delivery_date")), count(*), sum(d.weight_kg), sum(d.total_amount_fcfa)
                 FROM public.deliveries d
                 JOIN public.warehouses w ON w.id = d.warehouse_id
                 JOIN public.cooperatives c ON c.id = w.cooperative_id
@@ -19,7 +25,7 @@ public enum CocoaTrackBusinessTotals {
                 """,
             rejectedParameters: ["deliveries"],
             targetSQL: """
-                SELECT c.code, to_char(d.delivered_on, 'YYYY-MM'), count(*), sum(d.weight_kg), sum(d.total_amount)
+                SELECT c.code, \(month("d.delivered_on")), count(*), sum(d.weight_kg), sum(d.total_amount)
                 FROM public.deliveries d
                 JOIN public.warehouses w ON w.id = d.warehouse_id
                 JOIN public.cooperatives c ON c.id = w.cooperative_id

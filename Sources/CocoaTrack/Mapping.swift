@@ -25,10 +25,12 @@ public enum CocoaTrackMapping {
     public static func context(v1: PGConnection) async throws -> Context {
         var ctx = Context()
         let rows = try await v1.query("SELECT id, email FROM public.users ORDER BY id").rows
-        var first: [String: Int64] = [:]
+        // Keyed by bytes, as PostgreSQL compares text: `String` equality would merge canonically
+        // equivalent but different emails (`é` and `e` + U+0301), which V2 keeps apart.
+        var first: [[UInt8]: Int64] = [:]
         for r in rows {
             guard let id = Int64(r[0] ?? ""), let email = r[1] else { continue }
-            let key = CocoaTrackRules.email(email)
+            let key = Array(CocoaTrackRules.email(email).utf8)
             if let winner = first[key] { ctx.duplicateOf[id] = winner } else { first[key] = id }
         }
         for (table, id, key) in try await SyncJournal.pairings(v1) { ctx.pairs.add(table: table, id: id, key: key) }
@@ -97,6 +99,10 @@ public enum CocoaTrackMapping {
             issues.reject("duplicate_email", column: "email", "email \(R.jsonString(R.email(r[1] ?? ""))) already belongs to user \(winner)")
             return true
         }
+        if R.email(r[1] ?? "").unicodeScalars.count > R.maxEmailLength {
+            issues.reject("invalid_email", column: "email", "email is longer than \(R.maxEmailLength) characters once trimmed and lowercased (auth.users.email is varchar(\(R.maxEmailLength)))")
+            return true
+        }
         if R.role(r[4] ?? "") == nil {
             issues.reject("invalid_role", column: "role", "role \(R.jsonString(r[4] ?? "")) is not admin, manager, agent or viewer")
             return true
@@ -151,6 +157,10 @@ public enum CocoaTrackMapping {
                         references: [ReferenceRule("cooperative_id", parent: "cooperatives", required: true)]) { r, issues in
             guard let status = r[6], R.invoiceStatuses.contains(status) else {
                 issues.reject("invalid_status", column: "status", "status \(R.jsonString(r[6] ?? "NULL")) is not draft, sent, paid or cancelled")
+                return nil
+            }
+            if let amount = r[5], !R.fitsNumeric(amount, precision: 14, scale: 2) {
+                issues.reject("amount_out_of_range", column: "total_amount_fcfa", "total_amount_fcfa \(amount) does not fit V2's numeric(14,2)")
                 return nil
             }
             return [invoiceIDs(r[0]!), coopIDs(r[1]!), r[2], r[3], r[4], r[5], "XOF", status,
@@ -214,6 +224,14 @@ public enum CocoaTrackMapping {
                     return nil
                 }
                 grade = mapped
+            }
+            if let price = r[10], !R.fitsNumeric(price, precision: 10, scale: 2) {
+                issues.reject("amount_out_of_range", column: "price_per_kg_fcfa", "price_per_kg_fcfa \(price) does not fit V2's numeric(10,2)")
+                return nil
+            }
+            if let total = r[11], !R.fitsNumeric(total, precision: 14, scale: 2) {
+                issues.reject("amount_out_of_range", column: "total_amount_fcfa", "total_amount_fcfa \(total) does not fit V2's numeric(14,2)")
+                return nil
             }
             return [deliveryIDs(r[0]!), planteurIDs(r[1]!), warehouseIDs(r[2]!), r[3].map { invoiceIDs($0) },
                     r[4].map { userIDs($0) }, r[5], w, r[7], grade, r[9], r[10], r[11], r[12],

@@ -113,6 +113,17 @@ public enum CocoaTrackRules {
         raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
     }
 
+    /// Whether an integer text (a V1 `integer` or `bigint`) fits V2's `numeric(precision, scale)`,
+    /// which holds fewer than 10^(precision - scale) in absolute value.
+    public static func fitsNumeric(_ integer: String, precision: Int, scale: Int) -> Bool {
+        let digits = integer.utf8.drop { $0 == 0x2D || $0 == 0x2B }.drop { $0 == 0x30 }
+        return digits.count <= precision - scale
+    }
+
+    /// V2's `auth.users.email` is `varchar(255)`: characters, counted after trimming and lowercasing
+    /// (which can lengthen a text, e.g. `İ` → `i̇`).
+    public static let maxEmailLength = 255
+
     /// Roles: `agent` → `field_agent`; the others keep their names; anything else is not a role.
     public static func role(_ v1: String) -> String? {
         switch v1 {
@@ -129,12 +140,14 @@ public enum CocoaTrackRules {
     /// drop repeats. NULL or empty → [].
     public static func certifications(_ v1: String?) -> [String] {
         guard let v1 else { return [] }
-        var seen = Set<String>()
+        // Split on the comma scalar and compare bytes, as PostgreSQL does: a `Character` split
+        // misses a comma followed by a combining mark (one grapheme), and `String` equality
+        // would merge canonically equivalent but different texts.
+        var seen = Set<[UInt8]>()
         var out: [String] = []
-        for part in v1.split(separator: ",", omittingEmptySubsequences: false) {
-            let c = part.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-            if c.isEmpty || seen.contains(c) { continue }
-            seen.insert(c)
+        for part in v1.unicodeScalars.split(separator: ",", omittingEmptySubsequences: false) {
+            let c = String(String.UnicodeScalarView(part)).trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+            if c.isEmpty || !seen.insert(Array(c.utf8)).inserted { continue }
             out.append(c)
         }
         return out
@@ -394,10 +407,14 @@ public enum JSONValidator {
             return false
         }
 
+        /// A JSON number that jsonb can also store: jsonb keeps numbers as `numeric`, which
+        /// refuses ("value overflows numeric format") more than 131072 digits before the point
+        /// or 16383 after it, e.g. `1e1000000` or `1e-20000`, although RFC 8259 allows them.
         mutating func number() -> Bool {
             let start = i
             if i < b.count, b[i] == 0x2D { i += 1 }
             guard i < b.count else { return false }
+            let intStart = i
             if b[i] == 0x30 {
                 i += 1
             } else if (0x31...0x39).contains(b[i]) {
@@ -405,20 +422,40 @@ public enum JSONValidator {
             } else {
                 return false
             }
+            let intDigits = i - intStart
+            let intNonZero = b[intStart] != 0x30
+            var fracDigits = 0, fracLeadingZeros = 0, fracNonZero = false
             if i < b.count, b[i] == 0x2E {
                 i += 1
                 let s = i
-                while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+                while i < b.count, (0x30...0x39).contains(b[i]) {
+                    if b[i] != 0x30 { fracNonZero = true } else if !fracNonZero { fracLeadingZeros += 1 }
+                    i += 1
+                }
                 if i == s { return false }
+                fracDigits = i - s
             }
+            var exponent = 0
             if i < b.count, b[i] == 0x65 || b[i] == 0x45 {
                 i += 1
-                if i < b.count, b[i] == 0x2B || b[i] == 0x2D { i += 1 }
+                var negative = false
+                if i < b.count, b[i] == 0x2B || b[i] == 0x2D { negative = b[i] == 0x2D; i += 1 }
                 let s = i
-                while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+                while i < b.count, (0x30...0x39).contains(b[i]) {
+                    exponent = min(exponent * 10 + Int(b[i] - 0x30), 1 << 40)
+                    i += 1
+                }
                 if i == s { return false }
+                if negative { exponent = -exponent }
             }
-            return i > start
+            guard i > start else { return false }
+            // numeric's display scale and, for a non-zero value, the power of ten of its first digit.
+            guard fracDigits - exponent <= 16383 else { return false }
+            if intNonZero || fracNonZero {
+                let leading = intNonZero ? intDigits - 1 : -(fracLeadingZeros + 1)
+                guard leading + exponent <= 131071 else { return false }
+            }
+            return true
         }
     }
 }

@@ -76,15 +76,23 @@ public enum CopyTextParser {
     }
 }
 
-/// A set of non-negative integer ids as a bit array: a million ids in 125 KB.
+/// A set of integer ids, as a bit array for the usual dense ones: a million ids in 125 KB.
 public struct IDBitset: Sendable {
+    /// Ids in `0 ..< denseLimit` are bits (V1 serial ids are dense); any other id (negative,
+    /// or one near 2^31 or 2^63 after a sequence jump) goes to `sparse`, so that one such id
+    /// costs a set entry, not gigabytes of words.
+    static let denseLimit: Int64 = 1 << 28
     private var words: [UInt64] = []
+    private var sparse: Set<Int64> = []
     public private(set) var count = 0
 
     public init() {}
 
     public mutating func insert(_ id: Int64) {
-        guard id >= 0 else { return }
+        guard id >= 0 && id < Self.denseLimit else {
+            if sparse.insert(id).inserted { count += 1 }
+            return
+        }
         let w = Int(id >> 6)
         if w >= words.count { words.append(contentsOf: repeatElement(0, count: w - words.count + 1 + words.count / 2)) }
         let bit = UInt64(1) << UInt64(id & 63)
@@ -95,7 +103,10 @@ public struct IDBitset: Sendable {
     }
 
     public mutating func remove(_ id: Int64) {
-        guard id >= 0 else { return }
+        guard id >= 0 && id < Self.denseLimit else {
+            if sparse.remove(id) != nil { count -= 1 }
+            return
+        }
         let w = Int(id >> 6)
         guard w < words.count else { return }
         let bit = UInt64(1) << UInt64(id & 63)
@@ -105,7 +116,10 @@ public struct IDBitset: Sendable {
         }
     }
 
+    /// Every id, in increasing order.
     func _forEach(_ body: (Int64) -> Void) {
+        let outside = sparse.sorted()
+        for id in outside where id < 0 { body(id) }
         for (w, word) in words.enumerated() where word != 0 {
             var bits = word
             while bits != 0 {
@@ -114,10 +128,11 @@ public struct IDBitset: Sendable {
                 bits &= bits - 1
             }
         }
+        for id in outside where id >= 0 { body(id) }
     }
 
     public func contains(_ id: Int64) -> Bool {
-        guard id >= 0 else { return false }
+        guard id >= 0 && id < Self.denseLimit else { return !sparse.isEmpty && sparse.contains(id) }
         let w = Int(id >> 6)
         return w < words.count && words[w] & (UInt64(1) << UInt64(id & 63)) != 0
     }

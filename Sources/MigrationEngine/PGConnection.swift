@@ -117,6 +117,9 @@ public final class PGConnection: @unchecked Sendable {
         if lower.contains("server does not support ssl") {
             return MigrationError(.tlsMismatch, "\(target): sslmode=\(config.sslMode) requires TLS but the server does not offer it. Use a TLS-enabled endpoint, or sslmode=disable only on a trusted network.", cause: cause)
         }
+        if lower.contains("does not match host name") {
+            return MigrationError(.tlsMismatch, "\(target): the server's TLS certificate does not name host \"\(config.host)\" (sslmode=\(config.sslMode) checks the name). Connect with a host name the certificate names, or use sslmode=verify-ca to check the CA only.", cause: cause)
+        }
         if lower.contains("ssl") && (lower.contains("certificate") || lower.contains("root certificate") || lower.contains("verify")) {
             return MigrationError(.tlsMismatch, "\(target): the server's TLS certificate could not be verified (sslmode=\(config.sslMode)). Provide sslrootcert or use the CA the server's certificate was issued by.", cause: cause)
         }

@@ -21,7 +21,7 @@ struct Batch: Sendable {
     var written: Int64 = 0
     var rejected: Int64 = 0
     var warnings: Int64 = 0
-    var lastSourceID: Int64 = 0
+    var lastSourceID: Int64 = .min
 }
 
 /// A CopyRow that can cross threads.

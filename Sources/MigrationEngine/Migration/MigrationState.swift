@@ -37,7 +37,7 @@ public struct MigrationState: Sendable {
             source_table    text NOT NULL,
             target_table    text NOT NULL,
             status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'loading', 'done')),
-            last_source_id  bigint NOT NULL DEFAULT 0,
+            last_source_id  bigint NOT NULL DEFAULT -9223372036854775808,  -- none yet: V1 ids may be negative
             source_rows     bigint,
             rows_read       bigint NOT NULL DEFAULT 0,
             rows_written    bigint NOT NULL DEFAULT 0,
@@ -145,8 +145,9 @@ public struct MigrationState: Sendable {
         return out
     }
 
-    /// Records a side's identity on first use; afterwards refuses a different database.
-    public func checkIdentity(_ c: PGConnection, side: String, of other: PGConnection) async throws {
+    /// Records a side's identity on first use (unless `record` is false); afterwards refuses a
+    /// different database.
+    public func checkIdentity(_ c: PGConnection, side: String, of other: PGConnection, record: Bool = true) async throws {
         let r = try await other.query("SELECT (SELECT system_identifier::text FROM pg_control_system()), current_database()")
         let systemID = r.rows[0][0] ?? "?"
         let database = r.rows[0][1] ?? "?"
@@ -154,7 +155,7 @@ public struct MigrationState: Sendable {
             if recorded[0] != systemID || recorded[1] != database {
                 throw MigrationError(.refused, "\(side) is not the database this migration started with (recorded: system \(recorded[0]!), database \(recorded[1]!); given: system \(systemID), database \(database)). Point \(side)_DATABASE_URL at the original database, or clear V2 with `rollback --clear-v2` to start over.")
             }
-        } else {
+        } else if record {
             try await c.query("INSERT INTO \(t("identity")) (side, system_id, database) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", [side, systemID, database])
         }
     }

@@ -166,8 +166,8 @@ public struct Migrator: Sendable {
             for load in plan.loads {
                 let n = try await v1.scalar("SELECT count(*) FROM \(load.source.sql)") ?? "0"
                 try await v2.query("""
-                    INSERT INTO \(state.t("load_progress")) (load_name, source_table, target_table, source_rows, run_id)
-                    VALUES ($1, $2, $3, $4, $5)
+                    INSERT INTO \(state.t("load_progress")) (load_name, source_table, target_table, source_rows, run_id, last_source_id)
+                    VALUES ($1, $2, $3, $4, $5, \(Int64.min))
                     ON CONFLICT (load_name) DO UPDATE SET source_rows = EXCLUDED.source_rows
                     """, [load.name, load.source.description, load.target.description, n, runID])
             }
@@ -494,10 +494,10 @@ public struct Migrator: Sendable {
             try await v2.query("UPDATE \(state.t("load_progress")) SET status = 'loading', started_at = coalesce(started_at, clock_timestamp()), run_id = $2 WHERE load_name = $1", [spec.name, runID])
             logger.info("load started", metadata: ["load": "\(spec.name)"])
         } else {
-            logger.info("load resumed", metadata: ["load": "\(spec.name)", "after_id": "\(prior?.lastSourceID ?? 0)"])
+            logger.info("load resumed", metadata: ["load": "\(spec.name)", "after_id": "\(prior?.lastSourceID ?? Int64.min)"])
         }
         let channel = BlockingChannel<Batch>(capacity: 2)
-        async let readResult = pipeline.read(v1, after: prior?.lastSourceID ?? 0, channel: channel)
+        async let readResult = pipeline.read(v1, after: prior?.lastSourceID ?? Int64.min, channel: channel)  // ids may be negative
         async let writeDone: Void = pipeline.write(v2, channel: channel, startedAt: started, priorSeconds: prior?.seconds ?? 0)
         var result: LoadResult
         do {

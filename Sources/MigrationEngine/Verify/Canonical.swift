@@ -114,7 +114,13 @@ public enum Canonical {
         case .uuid:
             tag = appendUUID(u, &out) ? .uuid : .unparsed
         case .timestamp:
-            if let us = parseTimestamp(u) { appendBE(UInt64(bitPattern: us), &out); tag = .timestamp } else { tag = .unparsed }
+            if let us = parseTimestamp(u) {
+                appendBE(UInt64(bitPattern: us), &out); tag = .timestamp
+            } else if let (days, us) = parseTimestampParts(u) {
+                // Past 64-bit microseconds since 1970 (up to PostgreSQL's 294276 AD): day and
+                // microsecond of the day, 16 bytes, so the length tells the two forms apart.
+                appendBE(UInt64(bitPattern: days), &out); appendBE(UInt64(bitPattern: us), &out); tag = .timestamp
+            } else { tag = .unparsed }
         case .date:
             if let d = parseDate(u) { appendBE(UInt64(bitPattern: d), &out); tag = .date } else { tag = .unparsed }
         case .json:
@@ -220,7 +226,7 @@ public enum Canonical {
             if b >= 0x30 && b <= 0x39 { digits.append(b); sawDigit = true }
             else if b == 0x2E && pointAt == nil { pointAt = digits.count }
             else if (b == 0x65 || b == 0x45) && sawDigit {
-                guard let e = Int(String(decoding: UnsafeBufferPointer(rebasing: u[(i + 1)..<n]), as: UTF8.self)), abs(e) < 100_000 else { return false }
+                guard let e = Int(String(decoding: UnsafeBufferPointer(rebasing: u[(i + 1)..<n]), as: UTF8.self)), abs(e) < 150_000 else { return false }  // numeric: 131072 digits before the point, 16383 after
                 exponent = e
                 i = n
                 break
@@ -367,6 +373,15 @@ public enum Canonical {
             if s == "infinity" { return Int64.max }
             if s == "-infinity" { return Int64.min }
         }
+        guard let (days, micros) = parseTimestampParts(u) else { return nil }
+        let (dayMicros, o1) = days.multipliedReportingOverflow(by: 86_400_000_000)
+        let (total, o2) = dayMicros.addingReportingOverflow(micros)
+        guard !o1, !o2 else { return nil }
+        return total
+    }
+
+    /// A timestamp as days since 1970-01-01 and the UTC microsecond of that day (0 ..< 86400 s).
+    static func parseTimestampParts(_ u: UnsafeBufferPointer<UInt8>) -> (days: Int64, micros: Int64)? {
         var c = Cursor(u)
         guard let y = c.number(maxDigits: 9), c.eat(0x2D), let mo = c.number(maxDigits: 2), c.eat(0x2D), let d = c.number(maxDigits: 2),
               (1...12).contains(mo.value), (1...31).contains(d.value) else { return nil }
@@ -413,10 +428,10 @@ public enum Canonical {
             guard c.rest() == "BC" else { return nil }
             year = 1 - year
         }
-        let days = daysFromCivil(year, mo.value, d.value)
-        let (dayMicros, o1) = days.multipliedReportingOverflow(by: 86_400_000_000)
-        guard !o1 else { return nil }
-        return dayMicros + micros - offsetSeconds * 1_000_000
+        let dayLength: Int64 = 86_400_000_000
+        let t = micros - offsetSeconds * 1_000_000
+        let shift = t >= 0 ? t / dayLength : -((-t + dayLength - 1) / dayLength)
+        return (daysFromCivil(year, mo.value, d.value) + shift, t - shift * dayLength)
     }
 
     static func appendInet(_ u: UnsafeBufferPointer<UInt8>, _ out: inout [UInt8]) -> Bool {

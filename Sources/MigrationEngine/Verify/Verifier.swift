@@ -88,6 +88,16 @@ public struct Verifier: Sendable {
             throw MigrationError(.configuration, "V2 holds no migration state (schema \(plan.stateSchema) is missing): nothing to verify. Run `cocoatrack-migrate migrate` first, or check that --v2 points at the migrated database.")
         }
         try await state.create(meta)
+        // A V1 or V2 other than the pair the migration recorded is refused before anything is recorded.
+        let probe = try await PGConnection.connect(source, logger: logger)
+        do {
+            try await state.checkIdentity(meta, side: "V1", of: probe, record: false)
+            try await state.checkIdentity(meta, side: "V2", of: meta, record: false)
+            await probe.close()
+        } catch {
+            await probe.close()
+            throw error
+        }
         try await meta.query("INSERT INTO \(state.t("verifications")) (verification_id, tool_version, only_loads) VALUES ($1, $2, $3)",
                              [report.verificationId, options.toolVersion, pgTextArray(options.only.sorted())])
         do {
