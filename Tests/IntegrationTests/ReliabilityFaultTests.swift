@@ -48,16 +48,30 @@ struct ReliabilityFaultTests {
 
     /// Launches the executable, kills it with SIGKILL after `delay` unless it ended first.
     /// Returns true when the kill landed (the process was still running).
-    static func launchAndKill(_ args: [String], env: [String: String], after delay: Duration, log: String) async throws -> (killed: Bool, status: Int32) {
+    /// Returns whether the kill landed (the process was still running), its exit status, and how
+    /// long it ran.
+    static func launchAndKill(_ args: [String], env: [String: String], after delay: Duration, log: String) async throws -> (killed: Bool, status: Int32, ran: Duration) {
+        let start = ContinuousClock.now
         let pid = try Subprocess.launch(CLI.binary, args, environment: env, logFile: log)
-        let deadline = ContinuousClock.now + delay
+        let deadline = start + delay
         while ContinuousClock.now < deadline {
-            if waitpid(pid, nil, WNOHANG) == pid { return (false, 0) }  // reaped: ended on its own
+            var raw: Int32 = 0
+            if waitpid(pid, &raw, WNOHANG) == pid {  // reaped: it ended on its own
+                let status: Int32 = (raw & 0x7F) == 0 ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F)
+                return (false, status, ContinuousClock.now - start)
+            }
             try await Task.sleep(for: .milliseconds(5))
         }
         kill(pid, SIGKILL)
         let status = await Subprocess.wait(pid: pid)
-        return (status == 128 + SIGKILL, status)
+        return (status == 128 + SIGKILL, status, ContinuousClock.now - start)
+    }
+
+    /// The window kill moments are drawn from: an uninterrupted run's duration, shortened to
+    /// any quicker complete run seen since (the machine's load varies), so kills keep landing.
+    struct KillWindow {
+        var limit: Duration
+        mutating func ranToEnd(in d: Duration) { limit = min(limit, d * 0.9) }
     }
 
     static func uniform(_ rng: inout SeededRandom, upTo limit: Duration) -> Duration {
@@ -95,14 +109,16 @@ struct ReliabilityFaultTests {
         let clear = ["rollback", "--clear-v2", "--yes", "--no-snapshot"]
 
         var kills = 0, survived = 0, lost = 0, attempts = 0
-        while kills < Self.kills && attempts < Self.kills * 3 {
+        var window = KillWindow(limit: duration)
+        while kills < Self.kills && attempts < Self.kills * 5 {
             attempts += 1
             let cleared = try await CLI.run(clear, env: VerifyTests.env(pair))
             try #require(cleared.status == 0, "clear: \(cleared.stderr.suffix(600))")
-            let delay = Self.uniform(&rng, upTo: duration)
-            let (killed, status) = try await Self.launchAndKill(args, env: Self.env(pair), after: delay, log: dir + "/kill-\(attempts).log")
+            let delay = Self.uniform(&rng, upTo: window.limit)
+            let (killed, status, ran) = try await Self.launchAndKill(args, env: Self.env(pair), after: delay, log: dir + "/kill-\(attempts).log")
             guard killed else {
                 #expect(status == 0, "migrate ended on its own with exit \(status)")
+                window.ranToEnd(in: ran)
                 continue
             }
             kills += 1
@@ -194,13 +210,15 @@ struct ReliabilityFaultTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
 
         var kills = 0, survived = 0, lost = 0, attempts = 0, halfWritten = 0
-        while kills < Self.kills && attempts < Self.kills * 3 {
+        var window = KillWindow(limit: duration * 0.9)
+        while kills < Self.kills && attempts < Self.kills * 5 {
             attempts += 1
             try await Self.restoreV1(pair, from: template)
-            let delay = Self.uniform(&rng, upTo: duration * 0.9)
-            let (killed, status) = try await Self.launchAndKill(sync, env: Self.env(pair), after: delay, log: dir + "/kill-\(attempts).log")
+            let delay = Self.uniform(&rng, upTo: window.limit)
+            let (killed, status, ran) = try await Self.launchAndKill(sync, env: Self.env(pair), after: delay, log: dir + "/kill-\(attempts).log")
             guard killed else {
                 #expect(status == 0, "sync ended on its own with exit \(status)")
+                window.ranToEnd(in: ran)
                 continue
             }
             kills += 1
@@ -254,11 +272,11 @@ struct ReliabilityFaultTests {
         var paused = false
         // Kill moments: uniform up to a limit that grows with each attempt, so that the run also
         // gets through steps longer than the first limits (a verify is not checkpointed).
-        while kills < Self.kills && attempts < Self.kills * 3 {
+        while kills < Self.kills && attempts < Self.kills * 5 {
             attempts += 1
             let limit = Duration.milliseconds(400) * (1 + attempts / 4)
             let delay = Self.uniform(&rng, upTo: limit)
-            let (killed, status) = try await Self.launchAndKill(args, env: Self.env(pair), after: delay, log: dir + "/run-\(attempts).log")
+            let (killed, status, _) = try await Self.launchAndKill(args, env: Self.env(pair), after: delay, log: dir + "/run-\(attempts).log")
             if killed { kills += 1; continue }
             let out = (try? String(contentsOfFile: dir + "/run-\(attempts).log", encoding: .utf8)) ?? ""
             #expect(status == 0, "cutover run ended with exit \(status): \(out.suffix(800))")

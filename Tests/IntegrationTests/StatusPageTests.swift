@@ -59,6 +59,11 @@ struct StatusPageTests {
         // Exposed to the network only with a token.
         let refused = try await CLI.run(["status-page", "--port", String(try FreePort.find()), "--bind", "0.0.0.0"], env: env)
         #expect(refused.status == 4 && refused.stderr.contains("token"))
+        let refusedV6 = try await CLI.run(["status-page", "--port", String(try FreePort.find()), "--bind", "::"], env: env)
+        #expect(refusedV6.status == 4 && refusedV6.stderr.contains("token"))
+        let refusals = [refused, refusedV6].filter { $0.status == 4 && $0.stderr.contains("token") }.count
+        Reliability.record("security", "`status-page` bound to a non-loopback address (0.0.0.0, ::) without a token",
+                           injected: 2, survived: refusals, check: "refused with exit 4 naming the token; with a token set, a request without it gets 401")
     }
 
     @Test("with a token, a request without it is refused")

@@ -68,7 +68,10 @@ struct LoadPipeline {
     func sourceQuery(after lastID: Int64) -> String {
         let cols = spec.sourceColumns.map(SQL.ident).joined(separator: ", ")
         let key = SQL.ident(spec.sourceColumns[0])
-        return "COPY (SELECT \(cols) FROM \(spec.source.sql) WHERE \(key) > \(lastID) ORDER BY \(key)) TO STDOUT"
+        // From the start: no bound (`> -9223372036854775808` would be read as a numeric and keep
+        // the planner off the primary key's index).
+        let bound = lastID == .min ? "" : " WHERE \(key) > \(lastID)"
+        return "COPY (SELECT \(cols) FROM \(spec.source.sql)\(bound) ORDER BY \(key)) TO STDOUT"
     }
 
     /// Reads and maps rows after `lastID`, sending batches; returns the rejected source ids.
