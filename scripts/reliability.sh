@@ -7,8 +7,9 @@
 #   --kills N   SIGKILLs per crash drill: migrate, sync-v2-to-v1, cutover run (default 20)
 #   --seed N    the random kill moments (default: random; printed in the table)
 #   --update    also write the table into RELIABILITY.md (between the markers for this scale)
+#   --render F  do not run anything: print (and with --update write) the table of results file F
 #
-# Runs the `Reliability…` suites of `swift test` (real PostgreSQL servers the suite starts
+# Runs the `Reliability…` suites (and the status page's) of `swift test` (real PostgreSQL servers the suite starts
 # itself), each of which appends what it injected and what it measured to a results file, and
 # prints that file as a Markdown table. Exit status: the suite's.
 set -euo pipefail
@@ -18,31 +19,38 @@ scale=0.01
 kills=20
 seed=""
 update=false
+render=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) scale="$2"; shift 2 ;;
     --kills) kills="$2"; shift 2 ;;
     --seed) seed="$2"; shift 2 ;;
     --update) update=true; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --render) render="$2"; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
-results="$(mktemp -t ctm-reliability-XXXXXX.jsonl)"
-log="$(mktemp -t ctm-reliability-XXXXXX.log)"
-trap 'rm -f "$results"' EXIT
-export CTM_RELIABILITY_RESULTS="$results" CTM_RELIABILITY_SCALE="$scale" CTM_RELIABILITY_KILLS="$kills"
-[ -n "$seed" ] && export CTM_RELIABILITY_SEED="$seed"
-
-echo "building…" >&2
-swift build --build-tests >&2
-echo "running the reliability suites at scale $scale with $kills kills per crash drill (log: $log)…" >&2
-start=$(date +%s)
 status=0
-swift test --skip-build --filter Reliability >"$log" 2>&1 || status=$?
-seconds=$(( $(date +%s) - start ))
-grep -E "^(✘|✔) (Suite|Test run)|recorded an issue" "$log" >&2 || true
+if [ -n "$render" ]; then
+  results="$render"
+  seconds="?"
+  status="?"
+  scale="$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["scale"])' "$results")"
+else
+  results="$(mktemp -t ctm-reliability-XXXXXX.jsonl)"
+  log="$(mktemp -t ctm-reliability-XXXXXX.log)"
+  export CTM_RELIABILITY_RESULTS="$results" CTM_RELIABILITY_SCALE="$scale" CTM_RELIABILITY_KILLS="$kills"
+  [ -n "$seed" ] && export CTM_RELIABILITY_SEED="$seed"
+  echo "building…" >&2
+  swift build --build-tests >&2
+  echo "running the reliability suites at scale $scale with $kills kills per crash drill (log: $log, results: $results)…" >&2
+  start=$(date +%s)
+  swift test --skip-build --filter "Reliability|StatusPage" >"$log" 2>&1 || status=$?
+  seconds=$(( $(date +%s) - start ))
+  grep -E "^(✘|✔) (Suite|Test run)|recorded an issue" "$log" >&2 || true
+fi
 
 command="scripts/reliability.sh --scale $scale --kills $kills${seed:+ --seed $seed}"
 table="$(python3 - "$results" "$scale" "$seconds" "$status" "$command" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'EOF'
@@ -53,7 +61,7 @@ order = ["crash", "connection", "concurrency", "hostile data", "hostile configur
 rows.sort(key=lambda r: (order.index(r["category"]) if r["category"] in order else 99))
 faults = [r for r in rows if r["category"] in ("crash", "connection", "concurrency")]
 inputs = [r for r in rows if r["category"] not in ("crash", "connection", "concurrency")]
-lost = sum(r["rowsLost"] or 0 for r in rows)
+lost = sum(r.get("rowsLost") or 0 for r in rows)
 out = []
 out.append(f"Run of `{command}` at commit `{commit}`: scale {scale}, {seconds} s, suite exit status {status}.")
 out.append("")
@@ -78,10 +86,11 @@ path, table, scale = sys.argv[1:]
 text = open(path).read()
 begin, end = f"<!-- results scale={scale} begin -->", f"<!-- results scale={scale} end -->"
 if begin not in text:
-    text += f"\n## Latest run at scale {scale}\n\n{begin}\n{end}\n"
+    text += f"\n### Scale {scale}\n\n{begin}\n{end}\n"
 a, b = text.index(begin) + len(begin), text.index(end)
 open(path, "w").write(text[:a] + "\n" + table + "\n" + text[b:])
 EOF
   echo "RELIABILITY.md updated" >&2
 fi
+[ "$status" = "?" ] && exit 0
 exit $status
