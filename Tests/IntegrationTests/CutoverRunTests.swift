@@ -122,7 +122,7 @@ struct CutoverRunTests {
         let order = ["started Final V1 backup", "started Migration", "decision at decide: continue", "paused before dns_switch",
                      "started DNS switch", "runbook finished"].map { key in messages.firstIndex { $0.contains(key) } ?? -1 }
         #expect(!order.contains(-1) && order == order.sorted(), "\(order)")
-        for m in messages { for secret in Array(pair.v1.passwords.values) + Array(pair.v2.passwords.values) { #expect(!m.contains(secret)) } }
+        for m in messages { for secret in Reliability.secrets(pair) { #expect(!m.contains(secret)) } }
     }
 
     @Test("a failing verification makes the decision gate roll back (Scenario 1): V2 cleared after a snapshot, V1 writable again, exit 3")

@@ -6,8 +6,8 @@ import Testing
 @Suite("read-only mode on V1")
 struct ReadOnlyTests {
     /// Every privilege on every table, sequence and column of public, as aclexplode states it,
-    /// plus the app role's settings: what `disable` must restore exactly.
-    static func aclState(_ c: PGConnection) async throws -> [String] {
+    /// plus `role`'s settings: what `disable` must restore exactly.
+    static func aclState(_ c: PGConnection, role: String = "app_user") async throws -> [String] {
         try await c.query("""
             SELECT 'rel ' || c.oid::regclass || ' ' || coalesce(pg_get_userbyid(a.grantor), '?') || ' -> ' ||
                    CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END || ' ' || a.privilege_type || ' ' || a.is_grantable
@@ -23,9 +23,9 @@ struct ReadOnlyTests {
                    CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END || ' ' || a.privilege_type || ' ' || a.is_grantable
             FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) a
             UNION ALL
-            SELECT 'setting ' || array_to_string(d.setconfig, ',') FROM pg_db_role_setting d JOIN pg_roles r ON r.oid = d.setrole WHERE r.rolname = 'app_user'
+            SELECT 'setting ' || array_to_string(d.setconfig, ',') FROM pg_db_role_setting d JOIN pg_roles r ON r.oid = d.setrole WHERE r.rolname = $1
             ORDER BY 1
-            """).rows.map { $0[0]! }
+            """, [role]).rows.map { $0[0]! }
     }
 
     @Test("enable blocks every write path (direct, PUBLIC, inherited role, column grant, sequences), even after SET default_transaction_read_only = off; disable restores the ACLs exactly")

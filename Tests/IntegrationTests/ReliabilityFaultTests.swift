@@ -16,38 +16,26 @@ struct ReliabilityFaultTests {
         ProcessInfo.processInfo.environment["CTM_RELIABILITY_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...999_999)
     }
 
-    static func env(_ pair: DatabasePair, _ extra: [String: String] = [:]) -> [String: String] {
-        var e = ProcessInfo.processInfo.environment
-        e["V1_DATABASE_URL"] = pair.v1URL
-        e["V2_DATABASE_URL"] = pair.v2URL
-        for (k, v) in extra { e[k] = v }
-        return e
+    /// V2's content, table by table, as `rows:md5` (`MigrationFixture.v2Fingerprints`).
+    static func v2Content(_ pair: DatabasePair) async throws -> [String: String] {
+        try await pair.v2Owner().using { try await MigrationFixture.v2Fingerprints($0) }
     }
 
-    static func tempDir(_ label: String) throws -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("ctm-rel-\(label)-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
+    /// V2 after an uninterrupted migration of the same generated data, in a pair of its own: the truth.
+    static func uninterruptedMigration(_ label: String, seed: UInt64) async throws -> [String: String] {
+        let reference = try await TestSandbox.shared.freshPair(label)
+        try await MigrationFixture.generate(reference, scale: Reliability.scale, seed: seed)
+        try await MigrationFixture.migrate(reference)
+        return try await v2Content(reference)
     }
 
-    /// Rows per V2 table the migration writes.
-    static func v2Counts(_ pair: DatabasePair) async throws -> [String: Int] {
-        try await pair.v2Owner().using { c in
-            var out: [String: Int] = [:]
-            for t in MigrationFixture.v2Tables.map({ "public.\($0)" }) + ["auth.users"] {
-                out[t] = Int(try await c.scalar("SELECT count(*) FROM \(t)") ?? "0") ?? 0
-            }
-            return out
-        }
-    }
-
-    /// Rows missing plus rows in excess, table by table.
-    static func lostOrDuplicated(_ actual: [String: Int], _ expected: [String: Int]) -> Int {
-        Set(actual.keys).union(expected.keys).reduce(0) { $0 + abs((actual[$1] ?? 0) - (expected[$1] ?? 0)) }
+    /// Rows missing plus rows in excess, table by table, from the row counts of two `rows:md5` fingerprints.
+    static func lostOrDuplicated(_ actual: [String: String], _ expected: [String: String]) -> Int {
+        func rows(_ f: [String: String], _ t: String) -> Int { Int(f[t]?.split(separator: ":").first ?? "0") ?? 0 }
+        return Set(actual.keys).union(expected.keys).reduce(0) { $0 + abs(rows(actual, $1) - rows(expected, $1)) }
     }
 
     /// Launches the executable, kills it with SIGKILL after `delay` unless it ended first.
-    /// Returns true when the kill landed (the process was still running).
     /// Returns whether the kill landed (the process was still running), its exit status, and how
     /// long it ran.
     static func launchAndKill(_ args: [String], env: [String: String], after delay: Duration, log: String) async throws -> (killed: Bool, status: Int32, ran: Duration) {
@@ -95,7 +83,7 @@ struct ReliabilityFaultTests {
         let pair = try await TestSandbox.shared.freshPair("relkill")
         try await MigrationFixture.generate(pair, scale: Reliability.scale, seed: 901, dirty: 0.02)
         let ddlBefore = try await pair.v2Owner().using { try await MigrationFixture.catalogDDL($0) }
-        let dir = try Self.tempDir("migrate-kill")
+        let dir = try CutoverRunTests.tempDir("rel-migrate-kill")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let args = ["migrate", "--allow-writable-v1", "--batch-rows", String(Reliability.batchRows)]
 
@@ -104,8 +92,7 @@ struct ReliabilityFaultTests {
         let reference = try await CLI.run(args, env: VerifyTests.env(pair))
         let duration = ContinuousClock.now - t0
         try #require(reference.status == 0, "\(reference.stderr.suffix(800))")
-        let expected = try await pair.v2Owner().using { try await MigrationFixture.v2Fingerprints($0) }
-        let expectedCounts = try await Self.v2Counts(pair)
+        let expected = try await Self.v2Content(pair)
         let clear = ["rollback", "--clear-v2", "--yes", "--no-snapshot"]
 
         var kills = 0, survived = 0, lost = 0, attempts = 0
@@ -115,7 +102,7 @@ struct ReliabilityFaultTests {
             let cleared = try await CLI.run(clear, env: VerifyTests.env(pair))
             try #require(cleared.status == 0, "clear: \(cleared.stderr.suffix(600))")
             let delay = Self.uniform(&rng, upTo: window.limit)
-            let (killed, status, ran) = try await Self.launchAndKill(args, env: Self.env(pair), after: delay, log: dir + "/kill-\(attempts).log")
+            let (killed, status, ran) = try await Self.launchAndKill(args, env: MigrateResumeTests.env(pair), after: delay, log: dir + "/kill-\(attempts).log")
             guard killed else {
                 #expect(status == 0, "migrate ended on its own with exit \(status)")
                 window.ranToEnd(in: ran)
@@ -124,10 +111,10 @@ struct ReliabilityFaultTests {
             kills += 1
             let resumed = try await CLI.run(["migrate", "--resume", "--allow-writable-v1"], env: VerifyTests.env(pair))
             #expect(resumed.status == 0, "resume after a kill at \(delay): \(resumed.stderr.suffix(800))")
-            let counts = try await Self.v2Counts(pair)
-            let diff = Self.lostOrDuplicated(counts, expectedCounts)
+            let actual = try await Self.v2Content(pair)
+            let diff = Self.lostOrDuplicated(actual, expected)
             lost += diff
-            let same = try await pair.v2Owner().using { try await MigrationFixture.v2Fingerprints($0) } == expected
+            let same = actual == expected
             #expect(same && diff == 0, "after a kill at \(delay) (seed \(seed)): \(diff) rows lost or duplicated")
             let ddl = try await pair.v2Owner().using { try await MigrationFixture.catalogDDL($0) }
             #expect(ddl == ddlBefore, "indexes, keys and triggers restored after a kill at \(delay)")
@@ -172,8 +159,7 @@ struct ReliabilityFaultTests {
 
     /// Replaces the pair's V1 database by a copy of `template` (no session may be open on either).
     static func restoreV1(_ pair: DatabasePair, from template: String) async throws {
-        let admin = try await PGConnection.connect(ConnectionConfig(label: "V1", url: pair.v1.url(login: pair.v1.superuser, database: "postgres")),
-                                                   logger: TestSandbox.shared.logger)
+        let admin = try await pair.v1Super(on: "postgres")
         try await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN ('\(pair.database)', '\(template)') AND pid <> pg_backend_pid()")
         try await admin.execute("DROP DATABASE IF EXISTS \(SQL.ident(pair.database)) WITH (FORCE)")
         try await admin.execute("CREATE DATABASE \(SQL.ident(pair.database)) TEMPLATE \(SQL.ident(template)) OWNER \(CocoaTrackSandbox.v1Admin)")
@@ -193,8 +179,7 @@ struct ReliabilityFaultTests {
         try await Self.syncWorkload(pair)
         // V1 as it was at cutover, kept as a template to start every round from.
         let template = pair.database + "_tpl"
-        let admin = try await PGConnection.connect(ConnectionConfig(label: "V1", url: pair.v1.url(login: pair.v1.superuser, database: "postgres")),
-                                                   logger: TestSandbox.shared.logger)
+        let admin = try await pair.v1Super(on: "postgres")
         try await admin.execute("CREATE DATABASE \(SQL.ident(template)) TEMPLATE \(SQL.ident(pair.database))")
         await admin.close()
         let sync = ["sync-v2-to-v1", "--yes", "--no-snapshot"]
@@ -203,10 +188,9 @@ struct ReliabilityFaultTests {
         let duration = ContinuousClock.now - t0
         try #require(reference.status == 0, "\(reference.stdout.suffix(600)) \(reference.stderr.suffix(800))")
         let expected = try await pair.v1Admin().using { try await Self.v1Fingerprint($0) }
-        let before = try await PGConnection.connect(ConnectionConfig(label: "V1", url: pair.v1.url(login: pair.v1.superuser, database: template)),
-                                                    logger: TestSandbox.shared.logger).using { try await Self.v1Fingerprint($0) }
+        let before = try await pair.v1Super(on: template).using { try await Self.v1Fingerprint($0) }
         try #require(expected != before, "the workload changes V1")
-        let dir = try Self.tempDir("sync-kill")
+        let dir = try CutoverRunTests.tempDir("rel-sync-kill")
         defer { try? FileManager.default.removeItem(atPath: dir) }
 
         var kills = 0, survived = 0, lost = 0, attempts = 0, halfWritten = 0
@@ -215,7 +199,7 @@ struct ReliabilityFaultTests {
             attempts += 1
             try await Self.restoreV1(pair, from: template)
             let delay = Self.uniform(&rng, upTo: window.limit)
-            let (killed, status, ran) = try await Self.launchAndKill(sync, env: Self.env(pair), after: delay, log: dir + "/kill-\(attempts).log")
+            let (killed, status, ran) = try await Self.launchAndKill(sync, env: MigrateResumeTests.env(pair), after: delay, log: dir + "/kill-\(attempts).log")
             guard killed else {
                 #expect(status == 0, "sync ended on its own with exit \(status)")
                 window.ranToEnd(in: ran)
@@ -229,10 +213,7 @@ struct ReliabilityFaultTests {
             let resumed = try await CLI.run(sync, env: VerifyTests.env(pair))
             #expect(resumed.status == 0, "sync after a kill at \(delay): \(resumed.stderr.suffix(800))")
             let actual = try await pair.v1Admin().using { try await Self.v1Fingerprint($0) }
-            let rowDiff = expected.keys.reduce(0) { n, t in
-                n + abs((Int(actual[t]?.split(separator: ":").first ?? "0") ?? 0) - (Int(expected[t]?.split(separator: ":").first ?? "0") ?? 0))
-            }
-            lost += rowDiff
+            lost += Self.lostOrDuplicated(actual, expected)
             #expect(actual == expected, "V1 after a kill at \(delay) and a new sync differs from the uninterrupted sync (seed \(seed))")
             if resumed.status == 0 && actual == expected { survived += 1 }
         }
@@ -244,8 +225,7 @@ struct ReliabilityFaultTests {
         if !quiet { survived = 0 }
         #expect(kills == Self.kills, "\(kills) kills landed in \(attempts) attempts")
         #expect(survived == kills && halfWritten == 0)
-        try await PGConnection.connect(ConnectionConfig(label: "V1", url: pair.v1.url(login: pair.v1.superuser, database: "postgres")),
-                                       logger: TestSandbox.shared.logger).using { try await $0.execute("DROP DATABASE IF EXISTS \(SQL.ident(template)) WITH (FORCE)") }
+        try await pair.v1Super(on: "postgres").using { try await $0.execute("DROP DATABASE IF EXISTS \(SQL.ident(template)) WITH (FORCE)") }
         Reliability.record("crash", "kill -9 of `sync-v2-to-v1` at a random moment, then `sync-v2-to-v1` again",
                            injected: kills, survived: survived, rowsLost: lost,
                            check: "V1 right after the kill untouched or wholly synced (\(halfWritten) half-written); after the new sync identical to an uninterrupted sync; `assess-v2-changes` finds nothing left; seed \(seed)")
@@ -257,13 +237,9 @@ struct ReliabilityFaultTests {
         let seed = Self.seed
         var rng = SeededRandom(seed: seed, stream: "cutover-kills")
         let pair = try await TestSandbox.shared.freshPair("relcut")
-        let reference = try await TestSandbox.shared.freshPair("relcutref")
         try await MigrationFixture.generate(pair, scale: Reliability.scale, seed: 903)
-        try await MigrationFixture.generate(reference, scale: Reliability.scale, seed: 903)
-        try await MigrationFixture.migrate(reference)
-        let expected = try await reference.v2Owner().using { try await MigrationFixture.v2Fingerprints($0) }
-        let expectedCounts = try await Self.v2Counts(reference)
-        let dir = try Self.tempDir("cutover-kill")
+        let expected = try await Self.uninterruptedMigration("relcutref", seed: 903)
+        let dir = try CutoverRunTests.tempDir("rel-cutover-kill")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "thresholds:\n  row_count_mismatch_pct: 20\nhooks:\n  dns_switch: echo switched >> '\(dir)/dns.txt'\n"
             .write(toFile: dir + "/settings.yml", atomically: true, encoding: .utf8)
@@ -276,7 +252,7 @@ struct ReliabilityFaultTests {
             attempts += 1
             let limit = Duration.milliseconds(400) * (1 + attempts / 4)
             let delay = Self.uniform(&rng, upTo: limit)
-            let (killed, status, _) = try await Self.launchAndKill(args, env: Self.env(pair), after: delay, log: dir + "/run-\(attempts).log")
+            let (killed, status, _) = try await Self.launchAndKill(args, env: MigrateResumeTests.env(pair), after: delay, log: dir + "/run-\(attempts).log")
             if killed { kills += 1; continue }
             let out = (try? String(contentsOfFile: dir + "/run-\(attempts).log", encoding: .utf8)) ?? ""
             #expect(status == 0, "cutover run ended with exit \(status): \(out.suffix(800))")
@@ -297,9 +273,9 @@ struct ReliabilityFaultTests {
         #expect(once, "\(succeeded)")
         let switched = (try? String(contentsOfFile: dir + "/dns.txt", encoding: .utf8))?.split(separator: "\n").count ?? 0
         #expect(switched >= 1, "the DNS hook ran")
-        let counts = try await Self.v2Counts(pair)
-        let lost = Self.lostOrDuplicated(counts, expectedCounts)
-        let same = try await pair.v2Owner().using { try await MigrationFixture.v2Fingerprints($0) } == expected
+        let actual = try await Self.v2Content(pair)
+        let lost = Self.lostOrDuplicated(actual, expected)
+        let same = actual == expected
         #expect(same && lost == 0, "V2 after \(kills) kills differs from an uninterrupted migration (seed \(seed))")
         let verified = try await Self.verifyPasses(pair, "after the cutover run")
         #expect(kills >= Self.kills / 2, "\(kills) kills landed")
@@ -315,20 +291,14 @@ struct ReliabilityFaultTests {
         Int(try await c.scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'cocoatrack-migrate' AND datname = current_database() AND pid <> pg_backend_pid()") ?? "0") ?? 0
     }
 
-    static func batches(_ c: PGConnection) async throws -> Int { try await MigrateResumeTests.batches(c) }
-
     @Test("the tool's backends terminated mid-copy: migrate reconnects with backoff and completes; with --retries 0 it stops (exit 1) and the next run resumes")
     func backendsTerminatedMidCopy() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: CLI.binary), "build the executable first: swift build")
         let pair = try await TestSandbox.shared.freshPair("relterm")
-        let reference = try await TestSandbox.shared.freshPair("reltermref")
         try await MigrationFixture.generate(pair, scale: Reliability.scale, seed: 904)
-        try await MigrationFixture.generate(reference, scale: Reliability.scale, seed: 904)
-        try await MigrationFixture.migrate(reference)
-        let expected = try await reference.v2Owner().using { try await MigrationFixture.v2Fingerprints($0) }
-        let expectedCounts = try await Self.v2Counts(reference)
+        let expected = try await Self.uninterruptedMigration("reltermref", seed: 904)
         let ddlBefore = try await pair.v2Owner().using { try await MigrationFixture.catalogDDL($0) }
-        let dir = try Self.tempDir("term")
+        let dir = try CutoverRunTests.tempDir("rel-term")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let v1 = try await pair.v1Super()
         let v2 = try await pair.v2Super()
@@ -336,12 +306,12 @@ struct ReliabilityFaultTests {
 
         // 1. With retries: three terminations at growing progress, alternately V2's and both sides' sessions.
         let log = dir + "/retry.log"
-        let pid = try Subprocess.launch(CLI.binary, ["migrate", "--allow-writable-v1", "--batch-rows", batchRows], environment: Self.env(pair), logFile: log)
+        let pid = try Subprocess.launch(CLI.binary, ["migrate", "--allow-writable-v1", "--batch-rows", batchRows], environment: MigrateResumeTests.env(pair), logFile: log)
         var injected = 0
         for (n, atBatch) in [3, 12, 30].enumerated() {
             var reached = false
             for _ in 0..<6000 {
-                if try await Self.batches(v2) >= atBatch { reached = true; break }
+                if try await MigrateResumeTests.batches(v2) >= atBatch { reached = true; break }
                 if waitpid(pid, nil, WNOHANG) == pid { break }
                 try await Task.sleep(for: .milliseconds(5))
             }
@@ -355,9 +325,9 @@ struct ReliabilityFaultTests {
         #expect(injected >= 2, "terminations landed mid-copy: \(injected)")
         #expect(status == 0, "exit \(status): \(output.suffix(1200))")
         #expect(output.contains("Reconnecting in"), "says it reconnects: \(output.suffix(800))")
-        let counts1 = try await Self.v2Counts(pair)
-        let lost1 = Self.lostOrDuplicated(counts1, expectedCounts)
-        let same1 = try await pair.v2Owner().using { try await MigrationFixture.v2Fingerprints($0) } == expected
+        let actual1 = try await Self.v2Content(pair)
+        let lost1 = Self.lostOrDuplicated(actual1, expected)
+        let same1 = actual1 == expected
         #expect(same1 && lost1 == 0)
         let ddl1 = try await pair.v2Owner().using { try await MigrationFixture.catalogDDL($0) }
         #expect(ddl1 == ddlBefore)
@@ -371,10 +341,10 @@ struct ReliabilityFaultTests {
         // 2. Without retries: a clean stop that never claims success, then a resume.
         _ = try await CLI.run(["rollback", "--clear-v2", "--yes", "--no-snapshot"], env: VerifyTests.env(pair))
         let log2 = dir + "/noretry.log"
-        let pid2 = try Subprocess.launch(CLI.binary, ["migrate", "--allow-writable-v1", "--batch-rows", batchRows, "--retries", "0"], environment: Self.env(pair), logFile: log2)
+        let pid2 = try Subprocess.launch(CLI.binary, ["migrate", "--allow-writable-v1", "--batch-rows", batchRows, "--retries", "0"], environment: MigrateResumeTests.env(pair), logFile: log2)
         var landed = false
         for _ in 0..<6000 {
-            if try await Self.batches(v2) >= 5 { landed = try await Self.terminateTool(v2) > 0; break }
+            if try await MigrateResumeTests.batches(v2) >= 5 { landed = try await Self.terminateTool(v2) > 0; break }
             if waitpid(pid2, nil, WNOHANG) == pid2 { break }
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -384,12 +354,12 @@ struct ReliabilityFaultTests {
         #expect(status2 == 1, "stops with exit 1, never 0: \(output2.suffix(800))")
         #expect(output2.contains("run the command again") || output2.contains("run the same command again"), "\(output2.suffix(800))")
         #expect(!output2.contains("migration in"), "no success summary")
-        Reliability.expectNoSecrets(output2 + output, Array(pair.v1.passwords.values) + Array(pair.v2.passwords.values), where: "migrate output after terminations")
+        Reliability.expectNoSecrets(output2 + output, Reliability.secrets(pair), where: "migrate output after terminations")
         let resumed = try await CLI.run(["migrate", "--resume", "--allow-writable-v1"], env: VerifyTests.env(pair))
         #expect(resumed.status == 0, "\(resumed.stderr.suffix(800))")
-        let counts2 = try await Self.v2Counts(pair)
-        let lost2 = Self.lostOrDuplicated(counts2, expectedCounts)
-        let same2 = try await pair.v2Owner().using { try await MigrationFixture.v2Fingerprints($0) } == expected
+        let actual2 = try await Self.v2Content(pair)
+        let lost2 = Self.lostOrDuplicated(actual2, expected)
+        let same2 = actual2 == expected
         #expect(same2 && lost2 == 0)
         let verified2 = try await Self.verifyPasses(pair, "after a stop and a resume")
         Reliability.record("connection", "`pg_terminate_backend` mid-copy with `--retries 0`",
@@ -405,7 +375,7 @@ struct ReliabilityFaultTests {
         let pair = try await TestSandbox.shared.freshPair("relverify")
         try await MigrationFixture.generate(pair, scale: Reliability.scale, seed: 905)
         try await MigrationFixture.migrate(pair)
-        let dir = try Self.tempDir("verify-term")
+        let dir = try CutoverRunTests.tempDir("rel-verify-term")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let v1 = try await pair.v1Super()
         let v2 = try await pair.v2Super()
@@ -426,7 +396,7 @@ struct ReliabilityFaultTests {
 
         // With --retries 0: exit 1, no pass recorded.
         let logA = dir + "/noretry.log"
-        let pidA = try Subprocess.launch(CLI.binary, ["verify-integrity", "--retries", "0", "--max-reject-share", "0.1", "--export", dir + "/a"], environment: Self.env(pair), logFile: logA)
+        let pidA = try Subprocess.launch(CLI.binary, ["verify-integrity", "--retries", "0", "--max-reject-share", "0.1", "--export", dir + "/a"], environment: MigrateResumeTests.env(pair), logFile: logA)
         let landedA = try await terminateWhileReading(pidA)
         let statusA = await Subprocess.wait(pid: pidA)
         let outA = (try? String(contentsOfFile: logA, encoding: .utf8)) ?? ""
@@ -438,7 +408,7 @@ struct ReliabilityFaultTests {
 
         // With retries: it verifies again and passes.
         let logB = dir + "/retry.log"
-        let pidB = try Subprocess.launch(CLI.binary, ["verify-integrity", "--max-reject-share", "0.1", "--export", dir + "/b"], environment: Self.env(pair), logFile: logB)
+        let pidB = try Subprocess.launch(CLI.binary, ["verify-integrity", "--max-reject-share", "0.1", "--export", dir + "/b"], environment: MigrateResumeTests.env(pair), logFile: logB)
         let landedB = try await terminateWhileReading(pidB)
         let statusB = await Subprocess.wait(pid: pidB)
         let outB = (try? String(contentsOfFile: logB, encoding: .utf8)) ?? ""
@@ -447,7 +417,7 @@ struct ReliabilityFaultTests {
         #expect(outB.contains("Verifying again"), "\(outB.suffix(600))")
         let report = try VerifyTests.readReport(dir + "/b")
         #expect(report.outcome == "pass")
-        Reliability.expectNoSecrets(outA + outB, Array(pair.v1.passwords.values) + Array(pair.v2.passwords.values), where: "verify output after terminations")
+        Reliability.expectNoSecrets(outA + outB, Reliability.secrets(pair), where: "verify output after terminations")
         Reliability.record("connection", "`pg_terminate_backend` of the tool's V1 and V2 sessions mid-verify",
                            injected: (landedA ? 1 : 0) + (landedB ? 1 : 0),
                            survived: (landedA && statusA == 1 && passesAfterA == passesBefore ? 1 : 0) + (landedB && statusB == 0 && report.outcome == "pass" ? 1 : 0),
@@ -463,34 +433,26 @@ struct ReliabilityFaultTests {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("ctm-rel-v2-\(UUID().uuidString)")
         let manager = SandboxManager(root: root, logger: TestSandbox.shared.logger)
         let st = try await manager.up([CocoaTrackSandbox.specs.first { $0.name == "v2" }!],
-                                      extraSettings: ["fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"])
+                                      extraSettings: TestSandbox.serverSettings)
         try manager.spawnWatchdog(owner: getpid(), state: st)
         let shared = try await TestSandbox.shared.freshPair("relrestart")
         let pair = DatabasePair(v1: shared.v1, v2: st.cluster("v2")!, database: shared.database)
         do {
-            let a = try await manager.connect(pair.v2, login: pair.v2.superuser, database: "template1")
-            try await a.execute("CREATE DATABASE \(SQL.ident(pair.database)) TEMPLATE postgres")
-            try await a.execute("ALTER DATABASE \(SQL.ident(pair.database)) SET search_path = \"$user\", public, extensions")
-            try await a.execute("GRANT CREATE ON DATABASE \(SQL.ident(pair.database)) TO \(CocoaTrackSandbox.v2Owner)")
-            await a.close()
-            let reference = try await TestSandbox.shared.freshPair("relrestartref")
+            try await TestSandbox.createV2Database(pair.database, on: pair.v2, manager: manager)
             try await MigrationFixture.generate(pair, scale: Reliability.scale, seed: 906)
-            try await MigrationFixture.generate(reference, scale: Reliability.scale, seed: 906)
-            try await MigrationFixture.migrate(reference)
-            let expected = try await reference.v2Owner().using { try await MigrationFixture.v2Fingerprints($0) }
-            let expectedCounts = try await Self.v2Counts(reference)
+            let expected = try await Self.uninterruptedMigration("relrestartref", seed: 906)
             let ddlBefore = try await pair.v2Owner().using { try await MigrationFixture.catalogDDL($0) }
-            let dir = try Self.tempDir("restart")
+            let dir = try CutoverRunTests.tempDir("rel-restart")
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let log = dir + "/migrate.log"
             let pid = try Subprocess.launch(CLI.binary, ["migrate", "--allow-writable-v1", "--batch-rows", String(max(100, Reliability.batchRows / 4))],
-                                            environment: Self.env(pair), logFile: log)
+                                            environment: MigrateResumeTests.env(pair), logFile: log)
             var restarted = 0
             for atBatch in [4, 20] {
                 var reached = false
                 let watcher = try await pair.v2Super()
                 for _ in 0..<6000 {
-                    if try await Self.batches(watcher) >= atBatch { reached = true; break }
+                    if try await MigrateResumeTests.batches(watcher) >= atBatch { reached = true; break }
                     if waitpid(pid, nil, WNOHANG) == pid { break }
                     try await Task.sleep(for: .milliseconds(5))
                 }
@@ -505,9 +467,9 @@ struct ReliabilityFaultTests {
             #expect(restarted == 2, "restarts mid-migrate: \(restarted)")
             #expect(status == 0, "exit \(status): \(output.suffix(1500))")
             #expect(output.contains("Reconnecting in"))
-            let counts = try await Self.v2Counts(pair)
-            let lost = Self.lostOrDuplicated(counts, expectedCounts)
-            let same = try await pair.v2Owner().using { try await MigrationFixture.v2Fingerprints($0) } == expected
+            let actual = try await Self.v2Content(pair)
+            let lost = Self.lostOrDuplicated(actual, expected)
+            let same = actual == expected
             #expect(same && lost == 0)
             let ddl = try await pair.v2Owner().using { try await MigrationFixture.catalogDDL($0) }
             #expect(ddl == ddlBefore)
@@ -528,20 +490,17 @@ struct ReliabilityFaultTests {
     func twoMigrates() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: CLI.binary), "build the executable first: swift build")
         let pair = try await TestSandbox.shared.freshPair("reltwo")
-        let reference = try await TestSandbox.shared.freshPair("reltworef")
         try await MigrationFixture.generate(pair, scale: Reliability.scale, seed: 907)
-        try await MigrationFixture.generate(reference, scale: Reliability.scale, seed: 907)
-        try await MigrationFixture.migrate(reference)
-        let expected = try await reference.v2Owner().using { try await MigrationFixture.v2Fingerprints($0) }
-        let dir = try Self.tempDir("two")
+        let expected = try await Self.uninterruptedMigration("reltworef", seed: 907)
+        let dir = try CutoverRunTests.tempDir("rel-two")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let v2 = try await pair.v2Super()
         let pid = try Subprocess.launch(CLI.binary, ["migrate", "--allow-writable-v1", "--batch-rows", String(max(100, Reliability.batchRows / 4))],
-                                        environment: Self.env(pair), logFile: dir + "/first.log")
+                                        environment: MigrateResumeTests.env(pair), logFile: dir + "/first.log")
         var tries = 0, refused = 0
         for _ in 0..<3 {
             for _ in 0..<6000 {
-                if try await Self.batches(v2) >= 2 + tries * 5 { break }
+                if try await MigrateResumeTests.batches(v2) >= 2 + tries * 5 { break }
                 if waitpid(pid, nil, WNOHANG) == pid { break }
                 try await Task.sleep(for: .milliseconds(5))
             }
@@ -554,7 +513,7 @@ struct ReliabilityFaultTests {
         }
         let status = await Subprocess.wait(pid: pid)
         #expect(status == 0)
-        let same = try await pair.v2Owner().using { try await MigrationFixture.v2Fingerprints($0) } == expected
+        let same = try await Self.v2Content(pair) == expected
         #expect(same)
         let runs = try await v2.scalar("SELECT count(*) FROM cocoatrack_migration.runs WHERE command = 'migrate'")
         #expect(runs == "1", "the refused runs left no run record")

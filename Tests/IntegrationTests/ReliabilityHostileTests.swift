@@ -38,16 +38,6 @@ struct ReliabilityHostileTests {
 
     static let namespace = "'4b6f0c3e-2a1d-4c8e-9f57-3d2e1a0b9c8d'::uuid"
 
-    static func env(_ pair: DatabasePair) -> [String: String] { ["V1_DATABASE_URL": pair.v1URL, "V2_DATABASE_URL": pair.v2URL] }
-
-    static func tempDir(_ label: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("ctm-hostile-\(label)-\(UUID().uuidString)").path
-    }
-
-    static func secrets(_ pairs: DatabasePair..., extra: [String] = []) -> [String] {
-        Array(Set(pairs.flatMap { Array($0.v1.passwords.values) + Array($0.v2.passwords.values) } + extra))
-    }
-
     /// Runs the real executable without the caller's database URLs, passwords or password file
     /// (`unset`), with `env` added, and records both outputs in `transcript`.
     static func run(_ args: [String], env: [String: String] = [:], unset: [String] = [], _ transcript: Transcript) async throws -> Subprocess.Output {
@@ -83,12 +73,12 @@ struct ReliabilityHostileTests {
         let pair = try await TestSandbox.shared.freshPair("hostiledirty")
         try await MigrationFixture.generate(pair, scale: Reliability.scale, seed: 905, dirty: 0.05)
         let t = Transcript()
-        let dir = Self.tempDir("dirty")
+        let dir = VerifyTests.tempDir("hostile-dirty")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let csv = dir + "/rejects.csv"
 
-        let migrate = try await Self.run(["migrate", "--allow-writable-v1", "--rejects-csv", csv], env: Self.env(pair), t)
+        let migrate = try await Self.run(["migrate", "--allow-writable-v1", "--rejects-csv", csv], env: VerifyTests.env(pair), t)
         #expect(migrate.status == 0, "\(migrate.stderr.suffix(800))")
 
         let v1 = try await pair.v1Admin()
@@ -148,7 +138,7 @@ struct ReliabilityHostileTests {
         await v2.close()
 
         // verify-integrity passes (the 5 % of rejects is over the plan's 1 % default by design).
-        let verify = try await Self.run(["verify-integrity", "--export", dir + "/verify", "--max-reject-share", "0.5"], env: Self.env(pair), t)
+        let verify = try await Self.run(["verify-integrity", "--export", dir + "/verify", "--max-reject-share", "0.5"], env: VerifyTests.env(pair), t)
         #expect(verify.status == 0, "\(verify.stdout.suffix(1500))")
         let report = try VerifyReport.decode(String(contentsOfFile: dir + "/verify/report.json", encoding: .utf8))
         #expect(report.outcome == "pass" && report.complete)
@@ -156,7 +146,7 @@ struct ReliabilityHostileTests {
             #expect(table.unexplainedDifference == 0 && (table.rejectedRecordedByMigrate ?? 0) == table.rejectedTotal, "\(table.load)")
         }
         t.addFiles(under: dir)
-        let (scanned, clean) = t.scan(Self.secrets(pair))
+        let (scanned, clean) = t.scan(Reliability.secrets(pair))
         Reliability.record("hostile data", "every DATA_MODEL.md dirty case at 5 % of V1 rows (\(loads.count) loads), migrate + verify-integrity",
                            injected: Int(sourceTotal), survived: Int(accounted), rowsLost: Int(lost),
                            check: "per load, each V1 id in V2 under its uuid5 xor recorded as rejected; checkpoints = counts; CSV = recorded issues; verify exit 0 (\(loadsExact)/\(loads.count) loads exact)")
@@ -358,10 +348,10 @@ struct ReliabilityHostileTests {
         await v1.close()
 
         // Migrate through the real executable.
-        let dir = Self.tempDir("values")
+        let dir = VerifyTests.tempDir("hostile-values")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let migrate = try await Self.run(["migrate", "--allow-writable-v1", "--rejects-csv", dir + "/rejects.csv"], env: Self.env(pair), t)
+        let migrate = try await Self.run(["migrate", "--allow-writable-v1", "--rejects-csv", dir + "/rejects.csv"], env: VerifyTests.env(pair), t)
         try #require(migrate.status == 0, "\(migrate.stderr.suffix(1200))")
 
         let v2 = try await pair.v2Owner()
@@ -541,13 +531,13 @@ struct ReliabilityHostileTests {
         await v2.close()
 
         // verify-integrity passes over all of it (the tiny base tables put rejects over 1 %).
-        let verify = try await Self.run(["verify-integrity", "--export", dir + "/verify", "--max-reject-share", "0.9"], env: Self.env(pair), t)
+        let verify = try await Self.run(["verify-integrity", "--export", dir + "/verify", "--max-reject-share", "0.9"], env: VerifyTests.env(pair), t)
         let differences = (try? VerifyReport.decode(String(contentsOfFile: dir + "/verify/report.json", encoding: .utf8)))?.tables
             .flatMap { t in t.differences.map { d in "\(t.load) \(d.kind) v1 id \(d.v1Id.map(String.init) ?? "-"): " + d.columns.map { "\($0.column) \(String(reflecting: $0.v1)) → \(String(reflecting: $0.v2))" }.joined(separator: "; ") } } ?? []
         #expect(verify.status == 0, "\(differences.prefix(20)) \(verify.stderr.suffix(1000))")
 
         // After cutover: hostile texts written in V2 go back to V1 exactly.
-        let arm = try await Self.run(["capture", "arm"], env: Self.env(pair), t)
+        let arm = try await Self.run(["capture", "arm"], env: VerifyTests.env(pair), t)
         #expect(arm.status == 0, "\(arm.stderr.suffix(800))")
         let back = hs.filter { $0.unicodeScalars.count <= 100 }
         try await pair.v2Owner().using { c in
@@ -558,7 +548,7 @@ struct ReliabilityHostileTests {
                 try await c.query("UPDATE public.deliveries SET notes = $2 WHERE id = extensions.uuid_generate_v5(\(Self.namespace), 'deliveries:' || $1)", [String(h + k), s + other])
             }
         }
-        let sync = try await Self.run(["sync-v2-to-v1", "--yes", "--no-snapshot"], env: Self.env(pair), t)
+        let sync = try await Self.run(["sync-v2-to-v1", "--yes", "--no-snapshot"], env: VerifyTests.env(pair), t)
         #expect(sync.status == 0, "\(sync.stderr.suffix(1500))")
         var synced = 0
         try await pair.v1Admin().using { c in
@@ -575,7 +565,7 @@ struct ReliabilityHostileTests {
         }
 
         t.addFiles(under: dir)
-        let (scanned, clean) = t.scan(Self.secrets(pair))
+        let (scanned, clean) = t.scan(Reliability.secrets(pair))
         Reliability.record("hostile data", "hostile texts (tabs, CR/LF, backslashes, \\N, quotes, emoji, combining marks, controls, JSON, SQL) in every free-text column, migrate",
                            injected: hostileTried, survived: hostileExact, rowsLost: 0, check: "V2 read back byte for byte, or by DATA_MODEL.md's rule (certifications, jsonb, inet, storage path), via independent SQL")
         Reliability.record("hostile data", "maximum-length values in every bounded V1 column (\(bounded.count) columns from the catalog), migrate",
@@ -608,7 +598,7 @@ struct ReliabilityHostileTests {
         let pair = try await TestSandbox.shared.freshPair("hostileconf")
         try await MigrationFixture.generate(pair, scale: 0.001, seed: 907)
         let t = Transcript()
-        let dir = Self.tempDir("conf")
+        let dir = VerifyTests.tempDir("hostile-conf")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let unknownKey = dir + "/unknown-key.yml", wrongType = dir + "/wrong-type.yml"
@@ -641,7 +631,7 @@ struct ReliabilityHostileTests {
         func attempt(_ what: String, _ args: [String], _ code: Int32, _ fragments: [String], env: [String: String]? = nil) async throws {
             let before = try await Self.v2Record(pair)
             let started = ContinuousClock.now
-            let out = try await Self.run(args, env: env ?? Self.env(pair), t)
+            let out = try await Self.run(args, env: env ?? VerifyTests.env(pair), t)
             let elapsed = ContinuousClock.now - started
             let after = try await Self.v2Record(pair)
             let text = out.stderr + out.stdout
@@ -662,7 +652,7 @@ struct ReliabilityHostileTests {
         #expect(try await Self.v2State(pair)["state schema"] == "f", "no state schema after the refusals")
 
         // Once V2 holds the migration of this V1, another V1 is refused by migrate and verify.
-        let done = try await Self.run(migrate, env: Self.env(pair), t)
+        let done = try await Self.run(migrate, env: VerifyTests.env(pair), t)
         #expect(done.status == 0, "\(done.stderr.suffix(600))")
         let stranger = try await TestSandbox.shared.freshPair("hostileconfb")
         try await MigrationFixture.generate(stranger, scale: 0.001, seed: 907)
@@ -671,7 +661,7 @@ struct ReliabilityHostileTests {
                               ["V1 is not the database this migration started with", "Point V1_DATABASE_URL at the original database"],
                               env: ["V1_DATABASE_URL": stranger.v1URL, "V2_DATABASE_URL": pair.v2URL])
         }
-        let (scanned, clean) = t.scan(Self.secrets(pair, stranger, extra: [wrong]))
+        let (scanned, clean) = t.scan(Reliability.secrets(pair, stranger, extra: [wrong]))
         Reliability.record("hostile configuration", "settings file (unknown key, wrong type), URL without password, wrong password (V1, V2, verify), closed port, unresolvable host, sslmode=require without TLS (V1, V2), V2 missing a column, another V1 than recorded (migrate, verify)",
                            injected: tried, survived: survived, rowsLost: 0,
                            check: "exit code (1 or 4) + a message naming the fix + V2 tables, state schema, runs and verifications unchanged")
@@ -692,7 +682,7 @@ struct ReliabilityHostileTests {
         try Self.requireBinary()
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"))
         let pair = try await TestSandbox.shared.freshPair("hostiletls")
-        let root = Self.tempDir("tls")
+        let root = VerifyTests.tempDir("hostile-tls")
         let manager = SandboxManager(root: URL(fileURLWithPath: root), logger: TestSandbox.shared.logger)
         let state = try await manager.up([CocoaTrackSandbox.v1Spec], extraSettings: ["fsync": "off"])
         try manager.spawnWatchdog(owner: getpid(), state: state)
@@ -783,32 +773,10 @@ struct ReliabilityHostileTests {
             #expect(cliOK, "\(what): preflight exit \(out.status): \(out.stderr.suffix(500))")
             if ok && cliOK { survived += 1 }
         }
-        let (scanned, clean) = t.scan(Self.secrets(pair) + state.clusters.flatMap { Array($0.passwords.values) })
+        let (scanned, clean) = t.scan(Reliability.secrets(pair) + state.clusters.flatMap { Array($0.passwords.values) })
         Reliability.record("security", "TLS verify-full/verify-ca/require against a private-CA server: right CA, other CA, name not in the certificate (libpq and the executable)",
                            injected: tried, survived: survived, check: "connects encrypted exactly when psql's sslmode rules say so; refusals exit 1 naming the certificate problem")
         Reliability.record("security", "passwords in outputs of the TLS cases", injected: scanned, survived: clean, check: "no password in stdout or stderr")
-    }
-
-    /// ACLs of every table, column and sequence of public, default privileges, and `role`'s settings.
-    static func aclState(_ c: PGConnection, role: String) async throws -> [String] {
-        try await c.query("""
-            SELECT 'rel ' || c.oid::regclass || ' ' || coalesce(pg_get_userbyid(a.grantor), '?') || ' -> ' ||
-                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END || ' ' || a.privilege_type || ' ' || a.is_grantable
-            FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a
-            WHERE c.relnamespace = 'public'::regnamespace AND c.relacl IS NOT NULL
-            UNION ALL
-            SELECT 'col ' || c.oid::regclass || '.' || att.attname || ' ' || pg_get_userbyid(a.grantor) || ' -> ' ||
-                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END || ' ' || a.privilege_type
-            FROM pg_attribute att JOIN pg_class c ON c.oid = att.attrelid CROSS JOIN LATERAL aclexplode(att.attacl) a
-            WHERE c.relnamespace = 'public'::regnamespace AND att.attacl IS NOT NULL
-            UNION ALL
-            SELECT 'default ' || pg_get_userbyid(d.defaclrole) || ' ' || d.defaclobjtype::text || ' ' || pg_get_userbyid(a.grantor) || ' -> ' ||
-                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END || ' ' || a.privilege_type || ' ' || a.is_grantable
-            FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) a
-            UNION ALL
-            SELECT 'setting ' || array_to_string(d.setconfig, ',') FROM pg_db_role_setting d JOIN pg_roles r ON r.oid = d.setrole WHERE r.rolname = $1
-            ORDER BY 1
-            """, [role]).rows.map { $0[0]! }
     }
 
     @Test("identifiers quoted: an app role named App-User \"x\" through read-only enable/status/disable and migrate --app-role; restored exactly")
@@ -833,7 +801,7 @@ struct ReliabilityHostileTests {
         }
         let roleURL = "postgresql://App-User%20%22x%22:\(rolePassword)@127.0.0.1:\(pair.v1.port)/\(pair.database)?sslmode=disable"
         let insert = "INSERT INTO public.regions (name, code, created_at) VALUES ('quoted', 'Q\(Int.random(in: 100...999))', now())"
-        let before = try await pair.v1Admin().using { try await Self.aclState($0, role: role) }
+        let before = try await pair.v1Admin().using { try await ReadOnlyTests.aclState($0, role: role) }
         let t = Transcript()
         var steps = 0, passed = 0
         func step(_ ok: Bool, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
@@ -841,11 +809,11 @@ struct ReliabilityHostileTests {
             if ok { passed += 1 }
             #expect(ok, "\(what)", sourceLocation: sourceLocation)
         }
-        let writable = try await Self.run(["migrate", "--app-role", role], env: Self.env(pair), t)
+        let writable = try await Self.run(["migrate", "--app-role", role], env: VerifyTests.env(pair), t)
         step(writable.status == 4 && writable.stderr.contains("still writable by \(role)"), "migrate refuses while \(role) can write: \(writable.status) \(writable.stderr.suffix(400))")
-        let enable = try await Self.run(["read-only", "enable", "--yes", "--app-role", role, "--session-timeout", "2"], env: Self.env(pair), t)
+        let enable = try await Self.run(["read-only", "enable", "--yes", "--app-role", role, "--session-timeout", "2"], env: VerifyTests.env(pair), t)
         step(enable.status == 0, "read-only enable: \(enable.stderr.suffix(600))")
-        let status = try await Self.run(["read-only", "status", "--app-role", role], env: Self.env(pair), t)
+        let status = try await Self.run(["read-only", "status", "--app-role", role], env: VerifyTests.env(pair), t)
         step(status.status == 0 && status.stdout.contains("ENABLED") && status.stdout.contains("can write no table"), "status: \(status.stdout)")
         var refused = false
         do {
@@ -854,11 +822,11 @@ struct ReliabilityHostileTests {
             refused = e.sqlState == "42501" || e.sqlState == "25006"
         }
         step(refused, "\(role) cannot write in read-only mode")
-        let migrated = try await Self.run(["migrate", "--app-role", role], env: Self.env(pair), t)
+        let migrated = try await Self.run(["migrate", "--app-role", role], env: VerifyTests.env(pair), t)
         step(migrated.status == 0, "migrate --app-role \(role) with V1 read-only for it: \(migrated.stderr.suffix(600))")
-        let disable = try await Self.run(["read-only", "disable", "--yes", "--app-role", role], env: Self.env(pair), t)
+        let disable = try await Self.run(["read-only", "disable", "--yes", "--app-role", role], env: VerifyTests.env(pair), t)
         step(disable.status == 0, "read-only disable: \(disable.stderr.suffix(600))")
-        let after = try await pair.v1Admin().using { try await Self.aclState($0, role: role) }
+        let after = try await pair.v1Admin().using { try await ReadOnlyTests.aclState($0, role: role) }
         step(after == before, "ACLs and role settings identical after disable: \(Set(before).symmetricDifference(after))")
         var wrote = false
         do {
@@ -869,7 +837,7 @@ struct ReliabilityHostileTests {
         }
         step(wrote, "\(role) writes again")
         try await pair.v1Super().using { try await $0.execute("DROP OWNED BY \(quoted); DROP ROLE \(quoted)") }
-        let (scanned, clean) = t.scan(Self.secrets(pair, extra: [rolePassword]))
+        let (scanned, clean) = t.scan(Reliability.secrets(pair, extra: [rolePassword]))
         Reliability.record("security", "app role whose name needs quoting (App-User \"x\"): migrate guard, read-only enable/status/disable, migrate --app-role",
                            injected: steps, survived: passed, check: "each step's exit code and effect; aclexplode and role settings identical after disable")
         Reliability.record("security", "passwords in outputs of the quoted-role commands", injected: scanned, survived: clean, check: "no password in stdout or stderr")
@@ -888,9 +856,9 @@ struct ReliabilityHostileTests {
                 GRANT USAGE, UPDATE ON SEQUENCE regions_id_seq TO \(writers);
                 """)
         }
-        let before = try await pair.v1Admin().using { try await Self.aclState($0, role: "app_user") }
+        let before = try await pair.v1Admin().using { try await ReadOnlyTests.aclState($0, role: "app_user") }
         let t = Transcript()
-        let enable = try await Self.run(["read-only", "enable", "--yes", "--session-timeout", "2"], env: Self.env(pair), t)
+        let enable = try await Self.run(["read-only", "enable", "--yes", "--session-timeout", "2"], env: VerifyTests.env(pair), t)
         try #require(enable.status == 0, "\(enable.stderr.suffix(600))")
         let fingerprint = "SELECT (SELECT count(*) || ':' || md5(string_agg(r::text, ',' ORDER BY id)) FROM regions r) || (SELECT count(*) FROM audit_log) || (SELECT last_value FROM regions_id_seq)"
         let dataBefore = try await pair.v1Admin().using { try await $0.scalar(fingerprint) }
@@ -945,7 +913,7 @@ struct ReliabilityHostileTests {
         let dataAfter = try await pair.v1Admin().using { try await $0.scalar(fingerprint) }
         #expect(dataAfter == dataBefore, "V1's rows and sequence unchanged")
 
-        let disable = try await Self.run(["read-only", "disable", "--yes"], env: Self.env(pair), t)
+        let disable = try await Self.run(["read-only", "disable", "--yes"], env: VerifyTests.env(pair), t)
         #expect(disable.status == 0, "\(disable.stderr.suffix(600))")
         var wrote = false
         do {
@@ -954,10 +922,10 @@ struct ReliabilityHostileTests {
         } catch {
             Issue.record("app_user cannot write after disable: \(error)")
         }
-        let after = try await pair.v1Admin().using { try await Self.aclState($0, role: "app_user") }
+        let after = try await pair.v1Admin().using { try await ReadOnlyTests.aclState($0, role: "app_user") }
         #expect(after == before, "ACLs identical after disable: \(Set(before).symmetricDifference(after))")
         try await pair.v1Super().using { try await $0.execute("REVOKE \(writers) FROM app_user; DROP OWNED BY \(writers); DROP ROLE \(writers);") }
-        let (scanned, clean) = t.scan(Self.secrets(pair))
+        let (scanned, clean) = t.scan(Reliability.secrets(pair))
         Reliability.record("security", "app_user in read-only mode tries to write: session settings, replica role, SET ROLE, READ WRITE transactions, COPY, sequences, CTE, DO, PREPARE, FOR UPDATE, LOCK, ALTER ROLE of itself",
                            injected: tried, survived: refused, rowsLost: dataAfter == dataBefore ? 0 : nil,
                            check: "every attempt refused (42501/25006), V1 rows and sequence unchanged; after disable the INSERT succeeds (\(wrote)) and ACLs are identical")

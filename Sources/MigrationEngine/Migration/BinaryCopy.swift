@@ -226,39 +226,58 @@ public struct BinaryCopyEncoder: Sendable {
         var i = 0
         var negative = false
         if i < u.count && (u[i] == 0x2D || u[i] == 0x2B) { negative = u[i] == 0x2D; i += 1 }
-        var intDigits: [UInt8] = []
-        var fracDigits: [UInt8] = []
-        while i < u.count, u[i] >= 0x30, u[i] <= 0x39 { intDigits.append(u[i] - 0x30); i += 1 }
+        @inline(__always) func isDigit(_ k: Int) -> Bool { k < u.count && u[k] >= 0x30 && u[k] <= 0x39 }
+        let intStart = i
+        while isDigit(i) { i += 1 }
+        let intEnd = i
+        var fracStart = i, fracEnd = i
         if i < u.count && u[i] == 0x2E {
             i += 1
-            while i < u.count, u[i] >= 0x30, u[i] <= 0x39 { fracDigits.append(u[i] - 0x30); i += 1 }
+            fracStart = i
+            while isDigit(i) { i += 1 }
+            fracEnd = i
         }
-        guard i == u.count, !(intDigits.isEmpty && fracDigits.isEmpty), fracDigits.count <= 1000 else { return false }
-        while intDigits.first == 0 { intDigits.removeFirst() }
-        let dscale = fracDigits.count
-        // Base-10000 groups aligned on the decimal point.
-        let intPad = (4 - intDigits.count % 4) % 4
-        let fracPad = (4 - fracDigits.count % 4) % 4
-        let all = [UInt8](repeating: 0, count: intPad) + intDigits + fracDigits + [UInt8](repeating: 0, count: fracPad)
-        var groups: [Int16] = []
-        groups.reserveCapacity(all.count / 4)
-        var k = 0
-        while k < all.count {
-            groups.append(Int16(all[k]) * 1000 + Int16(all[k + 1]) * 100 + Int16(all[k + 2]) * 10 + Int16(all[k + 3]))
-            k += 4
+        let fracCount = fracEnd - fracStart
+        guard i == u.count, intEnd > intStart || fracCount > 0, fracCount <= 1000 else { return false }
+        var lead = intStart
+        while lead < intEnd && u[lead] == 0x30 { lead += 1 }
+        let intCount = intEnd - lead
+        // Base-10000 groups aligned on the decimal point, read straight from the text: position p
+        // of the zero-padded digit string `0…0 int frac 0…0`.
+        let intPad = (4 - intCount % 4) % 4
+        @inline(__always) func digit(_ p: Int) -> UInt16 {
+            let q = p - intPad
+            if q < 0 { return 0 }
+            if q < intCount { return UInt16(u[lead + q] - 0x30) }
+            return q - intCount < fracCount ? UInt16(u[fracStart + q - intCount] - 0x30) : 0
         }
-        var weight = (intPad + intDigits.count) / 4 - 1
-        var first = 0
-        while first < groups.count && groups[first] == 0 { first += 1; weight -= 1 }
-        var last = groups.count
-        while last > first && groups[last - 1] == 0 { last -= 1 }
-        let digits = groups[first..<last]
-        guard weight >= Int(Int16.min), weight <= Int(Int16.max) else { return false }
-        appendBE16(UInt16(digits.count), &out)
-        appendBE16(UInt16(bitPattern: Int16(digits.isEmpty ? 0 : weight)), &out)
-        appendBE16(negative && !digits.isEmpty ? 0x4000 : 0x0000, &out)
-        appendBE16(UInt16(dscale), &out)
-        for g in digits { appendBE16(UInt16(g), &out) }
+        let groups = (intPad + intCount + fracCount + 3) / 4
+        var weight = (intPad + intCount) / 4 - 1
+        let header = out.count
+        out.append(contentsOf: repeatElement(0, count: 8))
+        var written = 0, upToLastNonZero = 0
+        for g in 0..<groups {
+            let p = g * 4
+            let v = digit(p) * 1000 + digit(p + 1) * 100 + digit(p + 2) * 10 + digit(p + 3)
+            if written == 0 && v == 0 { weight -= 1; continue }  // leading zero groups: not stored
+            appendBE16(v, &out)
+            written += 1
+            if v != 0 { upToLastNonZero = written }
+        }
+        out.removeSubrange((header + 8 + 2 * upToLastNonZero)...)  // trailing zero groups: not stored
+        guard weight >= Int(Int16.min), weight <= Int(Int16.max) else {
+            out.removeSubrange(header...)
+            return false
+        }
+        // The header: ndigits, weight, sign, dscale.
+        func put(_ k: Int, _ f: UInt16) {
+            out[header + 2 * k] = UInt8(truncatingIfNeeded: f >> 8)
+            out[header + 2 * k + 1] = UInt8(truncatingIfNeeded: f)
+        }
+        put(0, UInt16(upToLastNonZero))
+        put(1, UInt16(bitPattern: Int16(upToLastNonZero == 0 ? 0 : weight)))
+        put(2, negative && upToLastNonZero > 0 ? 0x4000 : 0x0000)
+        put(3, UInt16(fracCount))
         return true
     }
 
@@ -273,26 +292,35 @@ public struct BinaryCopyEncoder: Sendable {
     /// PostgreSQL's epoch, 2000-01-01, in days since 1970-01-01.
     static let pgEpochDays: Int64 = 10_957
 
+    /// `infinity` → +1, `-infinity` → -1, anything else nil: how PostgreSQL spells the dates and
+    /// timestamps it stores as the largest and smallest value of their type.
+    static func infinitySign(_ u: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard u.count == 8 || u.count == 9 else { return nil }
+        switch String(decoding: u, as: UTF8.self) {
+        case "infinity": return 1
+        case "-infinity": return -1
+        default: return nil
+        }
+    }
+
     /// `YYYY-MM-DD[ BC]`, a real calendar day → days since 2000-01-01; `infinity`, `-infinity`.
     static func parseDate(_ u: UnsafeBufferPointer<UInt8>) -> Int32? {
-        if u.count == 8 || u.count == 9 {
-            switch String(decoding: u, as: UTF8.self) {
-            case "infinity": return Int32.max     // DATEVAL_NOEND
-            case "-infinity": return Int32.min    // DATEVAL_NOBEGIN
-            default: break
-            }
-        }
+        if let sign = infinitySign(u) { return sign > 0 ? Int32.max : Int32.min }  // DATEVAL_NOEND, DATEVAL_NOBEGIN
         var c = Canonical.Cursor(u)
-        guard let (y, m, d) = datePart(&c) else { return nil }
+        guard let (y, m, d) = datePart(&c), let days = closeDate(&c, y, m, d), let v = Int32(exactly: days) else { return nil }
+        return v
+    }
+
+    /// The end of a date or timestamp after its date (and time) part: an optional ` BC`, then
+    /// nothing. Days since 2000-01-01 of that calendar day, or nil when it is none (30 February).
+    static func closeDate(_ c: inout Canonical.Cursor, _ y: Int64, _ m: Int64, _ d: Int64) -> Int64? {
         var year = y
         if c.eat(0x20) {
             guard c.eat(0x42), c.eat(0x43) else { return nil }
             year = 1 - year
         }
         guard c.atEnd, d <= daysInMonth(year, m) else { return nil }
-        let days = Canonical.daysFromCivil(year, m, d) - pgEpochDays
-        guard let v = Int32(exactly: days) else { return nil }
-        return v
+        return Canonical.daysFromCivil(year, m, d) - pgEpochDays
     }
 
     static func datePart(_ c: inout Canonical.Cursor) -> (Int64, Int64, Int64)? {
@@ -306,13 +334,7 @@ public struct BinaryCopyEncoder: Sendable {
     /// → microseconds since 2000-01-01 UTC; `infinity` and `-infinity` as the server stores them.
     /// Anything else (24:00, leap seconds, named zones) goes to the server as text.
     static func parseTimestamp(_ u: UnsafeBufferPointer<UInt8>, allowOffset: Bool) -> Int64? {
-        if u.count == 8 || u.count == 9 {
-            switch String(decoding: u, as: UTF8.self) {
-            case "infinity": return Int64.max     // DT_NOEND
-            case "-infinity": return Int64.min    // DT_NOBEGIN
-            default: break
-            }
-        }
+        if let sign = infinitySign(u) { return sign > 0 ? Int64.max : Int64.min }  // DT_NOEND, DT_NOBEGIN
         var c = Canonical.Cursor(u)
         guard let (y, mo, d) = datePart(&c), c.eat(0x20) || c.eat(0x54),
               let h = c.number(maxDigits: 2), h.digits == 2, h.value < 24, c.eat(0x3A),
@@ -338,13 +360,7 @@ public struct BinaryCopyEncoder: Sendable {
                 offset = (oh.value * 3600 + om * 60) * (sign == 0x2D ? -1 : 1)
             }
         }
-        var year = y
-        if c.eat(0x20) {
-            guard c.eat(0x42), c.eat(0x43) else { return nil }
-            year = 1 - year
-        }
-        guard c.atEnd, d <= daysInMonth(year, mo) else { return nil }
-        let days = Canonical.daysFromCivil(year, mo, d) - pgEpochDays
+        guard let days = closeDate(&c, y, mo, d) else { return nil }
         let (dayMicros, o1) = days.multipliedReportingOverflow(by: 86_400_000_000)
         guard !o1 else { return nil }
         return dayMicros + ((h.value * 60 + mi.value) * 60 + s.value - offset) * 1_000_000 + frac

@@ -53,6 +53,11 @@ enum Reliability {
         }
     }
 
+    /// Every password of the pairs' clusters, and `extra` ones (a wrong password tried).
+    static func secrets(_ pairs: DatabasePair..., extra: [String] = []) -> [String] {
+        Array(Set(pairs.flatMap { Array($0.v1.passwords.values) + Array($0.v2.passwords.values) } + extra))
+    }
+
     /// Fails the test when any of `secrets` occurs in `text` (any output, log, report or export).
     static func expectNoSecrets(_ text: String, _ secrets: [String], where place: String,
                                 sourceLocation: SourceLocation = #_sourceLocation) {

@@ -22,14 +22,15 @@ actor TestSandbox {
         return l
     }()
 
+    /// Throwaway servers: no durability, room for many parallel tests.
+    static let serverSettings = ["fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "200"]
+
     func sandbox() async throws -> SandboxState {
         if let state { return state }
         let root = FileManager.default.temporaryDirectory
             .appendingPathComponent("ctm-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         let manager = SandboxManager(root: root, logger: logger)
-        let st = try await manager.up(CocoaTrackSandbox.specs, extraSettings: [
-            "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "200",
-        ])
+        let st = try await manager.up(CocoaTrackSandbox.specs, extraSettings: Self.serverSettings)
         try manager.spawnWatchdog(owner: getpid(), state: st)
         state = st
         return st
@@ -54,13 +55,18 @@ actor TestSandbox {
         let a1 = try await m.connect(v1, login: v1.superuser, database: "postgres")
         try await a1.execute("CREATE DATABASE \(SQL.ident(name)) TEMPLATE cocoatrack OWNER \(CocoaTrackSandbox.v1Admin)")
         await a1.close()
-        let a2 = try await m.connect(v2, login: v2.superuser, database: "template1")
+        try await Self.createV2Database(name, on: v2, manager: m)
+        return DatabasePair(v1: v1, v2: v2, database: name)
+    }
+
+    /// A V2 database `name` on `cluster`, cloned from the schema in its `postgres` database.
+    static func createV2Database(_ name: String, on cluster: ClusterState, manager: SandboxManager) async throws {
+        let a2 = try await manager.connect(cluster, login: cluster.superuser, database: "template1")
         // One statement per call: CREATE DATABASE cannot run inside a multi-statement string.
         try await a2.execute("CREATE DATABASE \(SQL.ident(name)) TEMPLATE postgres")
         try await a2.execute("ALTER DATABASE \(SQL.ident(name)) SET search_path = \"$user\", public, extensions")
         try await a2.execute("GRANT CREATE ON DATABASE \(SQL.ident(name)) TO \(CocoaTrackSandbox.v2Owner)")
         await a2.close()
-        return DatabasePair(v1: v1, v2: v2, database: name)
     }
 
     /// Clones are made from the template databases, which therefore must never be connected to.
@@ -87,6 +93,10 @@ struct DatabasePair: Sendable {
     func v2Owner() async throws -> PGConnection { try await connect(v2URL, label: "V2") }
     func v1Super() async throws -> PGConnection { try await connect(v1SuperURL, label: "V1") }
     func v2Super() async throws -> PGConnection { try await connect(v2SuperURL, label: "V2") }
+    /// V1's superuser on another database of V1's cluster (`postgres` to create or drop this pair's).
+    func v1Super(on database: String) async throws -> PGConnection {
+        try await connect(v1.url(login: v1.superuser, database: database), label: "V1")
+    }
 }
 
 extension PGConnection {
