@@ -74,13 +74,13 @@ extension CocoaTrackSchema {
     /// What migrate, verify and the safety operations need of V1 and V2.
     public static func preflightProfile(appRole: String = defaultAppRole) -> PreflightProfile {
         PreflightProfile(sourceSchemas: ["public"], targetSchemas: ["public"],
-                         extraTargetTables: [TableName("auth", "users")], appRole: appRole)
+                         extraTargetTables: [SupabaseAuth.users, SupabaseAuth.identities], appRole: appRole)
     }
 }
 
 extension CocoaTrackSchema {
     /// What a snapshot of each side holds. V1: the whole database. V2: the public schema and the
-    /// migration's state schema in full, plus the `auth.users` rows (data only: on Supabase a
+    /// migration's state schema in full, plus the `auth.users` and `auth.identities` rows (data only: on Supabase a
     /// plain dump of the `auth` schema is not allowed, and its DDL belongs to Supabase).
     public static func snapshotParts(side: String, label: String) -> [Snapshot.Part] {
         if side == "v1" {
@@ -88,7 +88,7 @@ extension CocoaTrackSchema {
         }
         return [
             Snapshot.Part(stem: "v2_\(label)_backup", arguments: ["-n", "public", "-n", CocoaTrackMapping.stateSchema]),
-            Snapshot.Part(stem: "v2_\(label)_auth_users", arguments: ["-t", "auth.users", "--data-only"]),
+            Snapshot.Part(stem: "v2_\(label)_auth_users", arguments: ["-t", "auth.users", "-t", "auth.identities", "--data-only"]),
         ]
     }
 }
