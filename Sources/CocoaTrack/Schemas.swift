@@ -23,7 +23,7 @@ public enum CocoaTrackSchema {
 
 /// The local V1 and V2 of `sandbox up`: Azure-like V1 (a non-superuser admin that owns the
 /// schema, the application's `app_user`) and Supabase-like V2 (superuser `supabase_admin`,
-/// non-superuser project owner `postgres`, the API roles, `auth.users`, extensions).
+/// non-superuser project owner `postgres`, the API roles, Supabase Auth's `auth` schema, extensions).
 public enum CocoaTrackSandbox {
     public static let v1Admin = "cocoatrack_admin"
     public static let v2Owner = "postgres"
