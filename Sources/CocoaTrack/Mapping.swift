@@ -186,6 +186,10 @@ public enum CocoaTrackMapping {
                  targetColumns: ["id", "email", "full_name", "role", "cooperative_id", "phone", "is_active", "last_login_at",
                                  "created_at", "updated_at"],
                  references: [ReferenceRule("cooperative_id", parent: "cooperatives", required: false)],
+                 // Shared with the app: a user who signs up in V2 (the dashboard, or the app's own
+                 // sign-up before the migration) gets a profile from the app's trigger; that profile
+                 // is not the migration's to count, compare or clear.
+                 ownedKeys: .init(column: "id") { n in n < 1 ? [] : (1...n).map { userIDs(String($0)) } },
                  targetReadsAfterCutover: ["last_login_at": signIn("profiles.id")]) { r, issues in
             if userRejected(r, ctx, &issues) { return nil }
             return [userIDs(r[0]!), R.email(r[1]!), r[3], R.role(r[4]!), r[5].map { coopIDs($0) },

@@ -65,6 +65,11 @@ struct RollbackCommand: AsyncParsableCommand {
         let preview = try await clear.preview()
         Out.info("rollback --clear-v2 on \(preview.url) (database \(preview.database)) will delete:")
         for t in preview.order { Out.info("  \(pad(t.table, 24)) \(pad(fmt(t.rows), 12, right: true)) \(t.scope)") }
+        if !preview.kept.isEmpty {
+            Out.info("and will keep:")
+            for t in preview.kept { Out.info("  \(pad(t.table, 24)) \(pad(fmt(t.rows), 12, right: true)) \(t.scope)") }
+            Out.info("  (users created in V2, not by the migration, keep their auth.users row, identities and sessions)")
+        }
         Out.info("  total \(fmt(preview.total)) rows\(preview.journaledDDL > 0 ? "; and restore \(preview.journaledDDL) keys/indexes a migration set aside" : ""), in one transaction\(preview.truncate ? " (TRUNCATE)" : " (DELETE)")")
         try Confirm.databaseName(preview.database, side: "V2", yes: global.yes)
         if !noSnapshot {
@@ -72,9 +77,12 @@ struct RollbackCommand: AsyncParsableCommand {
         }
         let result = try await clear.run(toolVersion: CocoaTrackMigrate.version)
         for t in result.deleted { Out.result("cleared \(pad(t.table, 24)) \(pad(fmt(t.rows), 12, right: true)) rows (\(t.scope))") }
+        for t in result.kept { Out.result("kept    \(pad(t.table, 24)) \(pad(fmt(t.rows), 12, right: true)) rows (\(t.scope))") }
         Out.result("V2 cleared: \(result.remaining) migrated rows remain; \(result.ddlRestored) keys/indexes restored; migration history kept (\(result.runsKept) runs recorded).")
         if global.json {
-            Out.json(["event": "cleared", "tables": Dictionary(uniqueKeysWithValues: result.deleted.map { ($0.table, $0.rows) }), "remaining": result.remaining, "ddl_restored": result.ddlRestored])
+            Out.json(["event": "cleared", "tables": Dictionary(result.deleted.map { ($0.table, $0.rows) }, uniquingKeysWith: +),
+                      "kept": Dictionary(result.kept.map { ($0.table, $0.rows) }, uniquingKeysWith: +),
+                      "remaining": result.remaining, "ddl_restored": result.ddlRestored])
         }
     }
 }

@@ -15,12 +15,31 @@ struct ClearV2Tests {
         let pair = try await TestSandbox.shared.freshPair("clearfull")
         try await MigrationFixture.generate(pair, scale: 0.002, seed: 8)
         let v1Before = try await pair.v1Admin().using { try await fingerprints($0) }
+        // The app's own trigger, as most Supabase apps have: a profile for every new auth user.
+        try await pair.v2Owner().using {
+            try await $0.execute("""
+                CREATE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+                BEGIN
+                    INSERT INTO public.profiles (id, email, full_name, role, is_active, created_at, updated_at)
+                    VALUES (NEW.id, NEW.email, coalesce(NEW.raw_user_meta_data ->> 'full_name', ''), 'admin', true, now(), now());
+                    RETURN NEW;
+                END $$;
+                CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION public.handle_new_user();
+                """)
+        }
         let ddlBefore = try await pair.v2Owner().using { try await MigrationFixture.catalogDDL($0) }
-        // A Supabase user that the migration did not create must survive.
+        // A Supabase user that the migration did not create must survive, with the profile the
+        // trigger made for it: migrate accepts it (it is not the migration's) and leaves it alone.
         try await pair.v2Owner().using {
             try await $0.execute("INSERT INTO auth.users (id, email, aud, role) VALUES ('11111111-2222-4333-8444-555555555555', 'dashboard.admin@example.com', 'authenticated', 'authenticated')")
         }
         let migrated = try await MigrationFixture.migrate(pair)
+        try await pair.v2Owner().using { c in
+            #expect(try await c.scalar("SELECT count(*) FROM public.profiles") == String((migrated.loads.first { $0.name == "profiles" }?.written ?? 0) + 1),
+                    "the trigger did not fire for migrated users (the load runs with session_replication_role = replica)")
+            // The dashboard admin is put in a migrated cooperative: that reference cannot survive the clear.
+            try await c.execute("UPDATE public.profiles SET cooperative_id = (SELECT id FROM public.cooperatives ORDER BY id LIMIT 1) WHERE id = '11111111-2222-4333-8444-555555555555'")
+        }
         // Both users signed in through Supabase Auth: a session and a refresh token each; the
         // dashboard user has its own email identity.
         let dashboard = "11111111-2222-4333-8444-555555555555"
@@ -41,6 +60,8 @@ struct ClearV2Tests {
                                             logger: TestSandbox.shared.logger).preview()
         #expect(preview.order.first { $0.table == "auth.sessions" }?.rows == 1, "the preview names the migrated user's session: \(preview.order.map { "\($0.table) \($0.rows)" })")
         #expect(preview.order.first { $0.table == "auth.refresh_tokens" }?.rows == 1)
+        let keptProfile = try #require(preview.kept.first { $0.table == "public.profiles" }, "the preview says what it keeps")
+        #expect(keptProfile.rows == 1 && keptProfile.scope.contains("cooperative_id set to NULL"), "\(keptProfile)")
         let result = try await clear(pair)
         #expect(result.remaining == 0)
         let auth = result.deleted.first { $0.table == "auth.users" }
@@ -53,9 +74,13 @@ struct ClearV2Tests {
         #expect(try await c.scalar("SELECT string_agg(user_id::text, ',') FROM auth.sessions") == dashboard, "and its session")
         #expect(try await c.scalar("SELECT string_agg(token, ',') FROM auth.refresh_tokens") == "dashboard-token", "and its refresh token")
         for t in MigrationFixture.v2Tables {
-            #expect(try await c.scalar("SELECT count(*) FROM public.\(t)") == "0", "\(t)")
+            // Empty, but for the dashboard user's own profile.
+            #expect(try await c.scalar("SELECT count(*) FROM public.\(t)") == (t == "profiles" ? "1" : "0"), "\(t)")
         }
         #expect(try await c.scalar("SELECT count(*) FROM auth.users") == "1", "only the migration's auth users are deleted")
+        #expect(try await c.scalar("SELECT email || ' ' || role || ' ' || coalesce(cooperative_id::text, 'NULL') FROM public.profiles")
+                == "dashboard.admin@example.com admin NULL", "the dashboard user keeps its profile (its migrated cooperative gone)")
+        #expect(result.kept.first { $0.table == "public.profiles" }?.rows == 1)
         #expect(try await c.scalar("SELECT count(*) FROM cocoatrack_migration.runs WHERE command = 'migrate'") == "1", "history kept")
         #expect(try await MigrationFixture.catalogDDL(c) == ddlBefore)
         await c.close()

@@ -45,7 +45,7 @@ struct VerifyTests {
         #expect(report.outcome == "pass" && report.complete)
         #expect(report.checks.map(\.name) == ["migration_complete", "row_counts", "checksums", "foreign_keys", "business_totals"])
         #expect(report.checks.allSatisfy { $0.status == "pass" })
-        #expect(report.tables.count == 11)
+        #expect(report.tables.count == 12, "ten V2 tables, auth.users and auth.identities: \(report.tables.map(\.load))")
         // The counts are the database's own, independently counted.
         let v2 = try await pair.v2Owner()
         for t in report.tables {
@@ -54,7 +54,9 @@ struct VerifyTests {
             #expect(t.v1Rows == t.expectedV2Rows + t.rejectedTotal)
             #expect(t.checksumsMatch && t.differences.isEmpty)
         }
-        #expect(report.foreignKeys.count == 15 && report.foreignKeys.allSatisfy { $0.orphans == 0 })
+        // DATA_MODEL.md's 15 public foreign keys and auth.identities → auth.users.
+        #expect(report.foreignKeys.count == 16 && report.foreignKeys.allSatisfy { $0.orphans == 0 }, "\(report.foreignKeys.map { "\($0.table).\($0.columns)" })")
+        #expect(report.foreignKeys.contains { $0.table == "auth.identities" })
         #expect(report.businessTotals.count == 3 && report.businessTotals.allSatisfy { $0.status == "pass" && $0.groupsV1 > 0 })
         // Recorded for the decision matrix.
         let recorded = try await Verifier.latest(v2, stateSchema: CocoaTrackMapping.stateSchema)
@@ -130,6 +132,12 @@ struct VerifyTests {
         try await change("invoices", "public.invoices", "currency = 'EUR'", column: "currency")
         try await change("invoices", "public.invoices", "total_amount = total_amount + 1", column: "total_amount", offset: 1)
         try await change("auth_users", "auth.users", "encrypted_password = '$2a$10$' || repeat('x', 53)", column: "encrypted_password")
+        // A NULL token: GoTrue could not read this user at all (supabase/auth issue #1940).
+        try await change("auth_users", "auth.users", "confirmation_token = NULL", column: "confirmation_token", offset: 1)
+        // An identity that no longer matches its user (keyed by its user).
+        let identityUser = try #require(try await v2.scalar("SELECT user_id::text FROM auth.identities WHERE user_id::text <> ALL('{\(used.joined(separator: ","))}'::text[]) ORDER BY user_id LIMIT 1"))
+        try await v2.execute("UPDATE auth.identities SET identity_data = identity_data || '{\"email\": \"someone.else@example.com\"}' WHERE user_id = '\(identityUser)'")
+        expect("auth_identities", "changed", identityUser, ["identity_data"])
         let deleted = try await Self.pick(v2, "public.delivery_photos")
         try await v2.execute("DELETE FROM public.delivery_photos WHERE id = '\(deleted)'")
         expect("delivery_photos", "missing_in_v2", deleted)
@@ -153,7 +161,7 @@ struct VerifyTests {
                 found[t.load, default: []].insert("\(d.kind) \(d.key) \(d.columns.map(\.column).sorted().joined(separator: ","))")
                 // The V1 id named is the one the row came from.
                 if let id = d.v1Id {
-                    let source = t.load == "auth_users" || t.load == "profiles" ? "users" : t.load
+                    let source = ["auth_users", "auth_identities", "profiles"].contains(t.load) ? "users" : t.load
                     #expect(CocoaTrackRules.uuid(source, String(id)) == d.key, "\(t.load) \(d.key)")
                 }
             }
@@ -169,7 +177,8 @@ struct VerifyTests {
         #expect(notes.contains { $0.v1 == nil && $0.v2 == "NULL" })
         // The password hash differs but is never printed.
         let auth = try #require(report.tables.first { $0.load == "auth_users" })
-        #expect(auth.differences.first?.columns.first?.v2 == "‹hidden›")
+        #expect(auth.differences.flatMap(\.columns).first { $0.column == "encrypted_password" }?.v2 == "‹hidden›")
+        #expect(auth.differences.flatMap(\.columns).contains { $0.column == "confirmation_token" && $0.v1 == "" && $0.v2 == nil }, "a NULL token is named")
         // Counts: one extra region, one photo missing.
         #expect(report.tables.first { $0.load == "regions" }?.unexplainedDifference == 1)
         #expect(report.tables.first { $0.load == "delivery_photos" }?.unexplainedDifference == -1)

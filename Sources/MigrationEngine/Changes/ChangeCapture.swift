@@ -95,6 +95,9 @@ enum Baseline {
             rows          bigint NOT NULL,
             loads         jsonb NOT NULL
         );
+        -- Keys of shared targets' rows present at arming that the migration did not write (a
+        -- user who signed up in V2 before cutover): not changes since cutover.
+        ALTER TABLE \(state.t("capture")) ADD COLUMN IF NOT EXISTS foreign_keys jsonb NOT NULL DEFAULT '{}';
         CREATE TABLE IF NOT EXISTS \(state.t("capture_baseline")) (
             load_name  text NOT NULL,
             chunk      integer NOT NULL,
@@ -136,6 +139,17 @@ enum Baseline {
     static func armedAt(_ c: PGConnection, _ state: MigrationState) async throws -> String? {
         guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("capture")]) == "t" else { return nil }
         return try await c.scalar("SELECT armed_at::text FROM \(state.t("capture")) ORDER BY armed_at DESC LIMIT 1")
+    }
+
+    /// Per shared load, the keys of rows present at arming that the migration did not write.
+    static func foreignKeys(_ c: PGConnection, _ state: MigrationState) async throws -> [String: [String]] {
+        let r = try await c.query("""
+            SELECT e.key, jsonb_array_elements_text(e.value)
+            FROM (SELECT foreign_keys FROM \(state.t("capture")) ORDER BY armed_at DESC LIMIT 1) c, jsonb_each(c.foreign_keys) e
+            """)
+        var out: [String: [String]] = [:]
+        for row in r.rows { out[row[0]!, default: []].append(row[1]!) }
+        return out
     }
 
     static func load(_ c: PGConnection, _ state: MigrationState, load: String) async throws -> (ids: [Int64], hashes: [UInt64]) {
@@ -235,9 +249,14 @@ extension Verifier {
         var index = try await presentIndex(v1)
         var counts: [String: Int64] = [:]
         var chunks: [(String, Int, String, String)] = []
+        var foreign: [String: [String]] = [:]
         for spec in try orderedLoads(catalog) {
             let layout = try self.layout(spec, catalog: catalog, afterCutover: true)
-            let (src, tgt) = try await passes(spec, layout: layout, index: index, filter: try await targetFilter(spec, v1: v1), v1: v1, v2: v2)
+            let filter = try await targetFilter(spec, v1: v1)
+            if let owned = spec.ownedKeys, let filter {
+                foreign[spec.name] = try await v2.query("SELECT \(SQL.ident(owned.column))::text FROM \(spec.target.sql) WHERE NOT (\(filter))").rows.compactMap { $0[0] }
+            }
+            let (src, tgt) = try await passes(spec, layout: layout, index: index, filter: filter, v1: v1, v2: v2)
             guard src.digest.differing(from: tgt.digest).isEmpty else {
                 throw MigrationError(.checkFailed, "V2 \(spec.target) differs from V1 through the mapping, so it cannot be the cutover baseline. Run verify-integrity, resolve what it reports, then arm.")
             }
@@ -261,8 +280,9 @@ extension Verifier {
             }
             let total = counts.values.reduce(0, +)
             let loadsJSON = "{" + counts.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ") + "}"
-            try await meta.query("INSERT INTO \(state.t("capture")) (tool_version, rows, loads) VALUES ($1, $2, $3::jsonb)",
-                                 [options.toolVersion, String(total), loadsJSON])
+            let foreignJSON = String(decoding: try JSONSerialization.data(withJSONObject: foreign, options: [.sortedKeys]), as: UTF8.self)
+            try await meta.query("INSERT INTO \(state.t("capture")) (tool_version, rows, loads, foreign_keys) VALUES ($1, $2, $3::jsonb, $4::jsonb)",
+                                 [options.toolVersion, String(total), loadsJSON, foreignJSON])
             try await meta.execute("COMMIT")
             return (total, counts)
         } catch {
@@ -312,17 +332,26 @@ extension Verifier {
         try await v2.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         let catalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
         var index = try await presentIndex(v1)
+        let foreignAtArm = try await Baseline.foreignKeys(meta, state)
         for spec in try orderedLoads(catalog) {
             try Task.checkCancellation()
             events(.tableStarted(load: spec.name, expectedRows: nil))
             let layout = try self.layout(spec, catalog: catalog, afterCutover: true)
             var filter = try await targetFilter(spec, v1: v1)
-            // A shared target (auth.users) also holds rows created after cutover: those whose key
-            // is in the primary table of the same source rows (a new profile's auth user).
-            if let owned = spec.ownedKeys, let f = filter, let group = plan.reverse.first(where: { $0.loads.contains(spec.name) }),
-               group.loads[0] != spec.name, let primary = plan.loads.first(where: { $0.name == group.loads[0] }),
-               let primaryKey = catalog.tables[primary.target]?.primaryKey.first {
-                filter = "(\(f)) OR \(SQL.ident(owned.column))::text IN (SELECT \(SQL.ident(primaryKey))::text FROM \(primary.target.sql))"
+            // A shared target also holds rows created after cutover, which are changes: for the
+            // primary load of a source row (profiles), every row but those already there at
+            // arming that the migration did not write; for the others (auth.users), those whose
+            // key is in the primary's table (a new profile's auth user), likewise.
+            if let owned = spec.ownedKeys, let f = filter, let group = plan.reverse.first(where: { $0.loads.contains(spec.name) }) {
+                let key = SQL.ident(owned.column)
+                let before = foreignAtArm[spec.name] ?? []
+                let notBefore = before.isEmpty ? "true" : "NOT (\(key)::text = ANY(\(SQL.literal(pgTextArray(before)))::text[]))"
+                if group.loads[0] == spec.name {
+                    filter = (owned.condition.map { "(\($0)) AND " } ?? "") + notBefore
+                } else if let primary = plan.loads.first(where: { $0.name == group.loads[0] }),
+                          let primaryKey = catalog.tables[primary.target]?.primaryKey.first {
+                    filter = "(\(f)) OR (\(key)::text IN (SELECT \(SQL.ident(primaryKey))::text FROM \(primary.target.sql)) AND \(notBefore))"
+                }
             }
             let (src, tgt) = try await passes(spec, layout: layout, index: index, filter: filter, v1: v1, v2: v2)
             let base = try await Baseline.load(meta, state, load: spec.name)

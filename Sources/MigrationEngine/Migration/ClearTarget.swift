@@ -28,6 +28,9 @@ public struct ClearTarget: Sendable {
         public var database: String
         public var url: String
         public var order: [TableCount]
+        /// Rows of shared tables that stay: the target's own (e.g. the profile of a user who
+        /// signed up in V2), with what changes in them.
+        public var kept: [TableCount] = []
         public var journaledDDL: Int
         public var truncate: Bool
         public var total: Int64 { order.reduce(0) { $0 + $1.rows } }
@@ -35,6 +38,7 @@ public struct ClearTarget: Sendable {
 
     public struct Result: Sendable {
         public var deleted: [TableCount]
+        public var kept: [TableCount] = []
         public var ddlRestored: Int
         public var remaining: Int64
         public var runsKept: Int
@@ -54,16 +58,53 @@ public struct ClearTarget: Sendable {
         }
     }
 
-    func order(_ c: PGConnection) async throws -> (tables: [TableName], shared: [LoadSpec], truncate: Bool) {
+    struct Order {
+        /// Tables the migration owns whole, children first.
+        var tables: [TableName]
+        /// Shared targets, children first (a user's identity before the user).
+        var shared: [LoadSpec]
+        /// Shared targets that reference a table emptied whole (a profile's cooperative): their
+        /// rows that are not the migration's are set aside, emptied with the rest, put back.
+        var setAside: [(load: LoadSpec, references: [ForeignKeyInfo])]
+        var truncate: Bool
+        /// What TRUNCATE (or DELETE) empties.
+        var emptied: [TableName] { tables + setAside.map(\.load.target) }
+    }
+
+    func order(_ c: PGConnection) async throws -> Order {
         let catalog = try await Catalog.read(c, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
-        let owned = plan.loads.filter { $0.ownedKeys == nil }
-        let whole = Set(owned.map(\.target))
+        let whole = Set(plan.loads.filter { $0.ownedKeys == nil }.map(\.target))
         let order = try catalog.clearOrder(of: whole)
+        let shared = Array(plan.loads.filter { $0.ownedKeys != nil }.reversed())
+        let setAside = shared.compactMap { load -> (LoadSpec, [ForeignKeyInfo])? in
+            let refs = catalog.foreignKeys.filter { $0.table == load.target && whole.contains($0.referencedTable) }
+            return refs.isEmpty ? nil : (load, refs)
+        }
         // TRUNCATE is safe only when no table outside the set references one inside it.
-        let outside = catalog.foreignKeys.filter { whole.contains($0.referencedTable) && !whole.contains($0.table) }
-        // Children first: a user's identity before the user.
-        let shared = plan.loads.filter { $0.ownedKeys != nil }.reversed()
-        return (order, Array(shared), outside.isEmpty)
+        let emptied = whole.union(setAside.map(\.0.target))
+        let outside = catalog.foreignKeys.filter { emptied.contains($0.referencedTable) && !emptied.contains($0.table) }
+        return Order(tables: order, shared: shared, setAside: setAside.map { (load: $0.0, references: $0.1) }, truncate: outside.isEmpty)
+    }
+
+    /// The rows of a set-aside table that are not the migration's, and what must change in them
+    /// to stay: a reference to an emptied table becomes NULL; a NOT NULL one cannot stay.
+    static func keptRows(_ c: PGConnection, load: LoadSpec, keys: [String], references: [ForeignKeyInfo]) async throws -> (rows: Int64, nulled: [String]) {
+        let notOwned = "NOT (\(load.ownedKeys!.predicate(keys: SQL.literal(pgTextArray(keys)))))"
+        let n = Int64(try await c.scalar("SELECT count(*) FROM \(load.target.sql) WHERE \(notOwned)") ?? "0") ?? 0
+        var nulled: [String] = []
+        for fk in references {
+            let set = fk.columns.map { "\(SQL.ident($0)) IS NOT NULL" }.joined(separator: " OR ")
+            let m = Int64(try await c.scalar("SELECT count(*) FROM \(load.target.sql) WHERE \(notOwned) AND (\(set))") ?? "0") ?? 0
+            guard m > 0 else { continue }
+            let notNull = try await c.scalar("""
+                SELECT bool_or(attnotnull) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = ANY($2::text[])
+                """, [load.target.sql, pgTextArray(fk.columns)]) == "t"
+            if notNull {
+                throw MigrationError(.refused, "\(m) rows of \(load.target) that the migration did not write reference \(fk.referencedTable) (\(fk.columns.joined(separator: ", ")), NOT NULL), which clearing empties: they cannot be kept. Move or delete them first. Nothing was touched.")
+            }
+            nulled.append("\(m) with \(fk.columns.joined(separator: ", ")) set to NULL (it named a migrated \(fk.referencedTable.name) row)")
+        }
+        return (n, nulled)
     }
 
     /// Rows of other tables that go with the owned rows of `load` by `ON DELETE CASCADE` (in
@@ -107,16 +148,22 @@ public struct ClearTarget: Sendable {
         let c = try await PGConnection.connect(target, logger: logger)
         defer { Task { await c.close() } }
         try await checkIsRecordedTarget(c)
-        let (tables, shared, truncate) = try await order(c)
+        let o = try await order(c)
         var counts: [TableCount] = []
-        for t in tables {
+        var kept: [TableCount] = []
+        for t in o.tables {
             counts.append(TableCount(table: t.description, rows: Int64(try await c.scalar("SELECT count(*) FROM \(t.sql)") ?? "0") ?? 0, scope: "all rows"))
         }
         let filled = Set(plan.loads.map(\.target))
-        for load in shared {
+        for load in o.shared {
             let keys = load.ownedKeys!.keys(try await sharedMax(c, load))
             let n = try await Migrator.countOwned(c, load: load, keys: keys)
             counts.append(TableCount(table: load.target.description, rows: n, scope: "rows written by the migration"))
+            if let refs = o.setAside.first(where: { $0.load.name == load.name })?.references {
+                let k = try await Self.keptRows(c, load: load, keys: keys, references: refs)
+                kept.append(TableCount(table: load.target.description, rows: k.rows,
+                                       scope: (["rows the migration did not write (e.g. users created in V2)"] + k.nulled).joined(separator: "; ")))
+            }
             for (child, condition) in try await Self.cascaded(c, load: load, keys: keys, skipping: filled) {
                 let m = Int64(try await c.scalar("SELECT count(*) FROM \(child.sql) WHERE \(condition)") ?? "0") ?? 0
                 counts.append(TableCount(table: child.description, rows: m, scope: "rows of the migrated \(load.target.name) (ON DELETE CASCADE)"))
@@ -124,7 +171,7 @@ public struct ClearTarget: Sendable {
         }
         let ddl = try await DDLJournal(state: state).entries(c).count
         return Preview(database: try await c.scalar("SELECT current_database()") ?? "?", url: target.redactedURL, order: counts,
-                       journaledDDL: ddl, truncate: truncate)
+                       kept: kept, journaledDDL: ddl, truncate: o.truncate)
     }
 
     public func run(toolVersion: String) async throws -> Result {
@@ -134,14 +181,28 @@ public struct ClearTarget: Sendable {
         guard try await c.scalar("SELECT pg_try_advisory_lock($1)", [String(Migrator.lockKey)]) == "t" else {
             throw MigrationError(.refused, "a migrate is running against this V2 (it holds the migration lock). Stop it first (Ctrl+C), then clear. Nothing was touched.")
         }
-        let (tables, shared, truncate) = try await order(c)
+        let o = try await order(c)
+        let tables = o.tables
         var keyLists: [(LoadSpec, [String], [(TableName, String)])] = []
         let filled = Set(plan.loads.map(\.target))
-        for load in shared {
+        var asideList: [(load: LoadSpec, notOwned: String, columns: String, nulls: [String], nulled: [String])] = []
+        for load in o.shared {
             let keys = load.ownedKeys!.keys(try await sharedMax(c, load))
             keyLists.append((load, keys, try await Self.cascaded(c, load: load, keys: keys, skipping: filled)))
+            if let refs = o.setAside.first(where: { $0.load.name == load.name })?.references {
+                let k = try await Self.keptRows(c, load: load, keys: keys, references: refs)
+                let columns = try await c.scalar("""
+                    SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
+                    WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+                    """, [load.target.sql]) ?? "*"
+                asideList.append((load, "NOT (\(load.ownedKeys!.predicate(keys: SQL.literal(pgTextArray(keys)))))", columns,
+                                  refs.flatMap(\.columns), k.nulled))
+            }
         }
         let sharedKeys = keyLists
+        let aside = asideList
+        let emptied = o.emptied
+        let truncate = o.truncate
         let state = self.state
         let runID = UUID().uuidString.lowercased()
         let url = target.redactedURL
@@ -152,12 +213,33 @@ public struct ClearTarget: Sendable {
                 for t in tables {
                     deleted.append(TableCount(table: t.description, rows: Int64(try s.query("SELECT count(*) FROM \(t.sql)").rows[0][0] ?? "0") ?? 0, scope: "all rows"))
                 }
+                // The rows of set-aside tables that are not the migration's wait in a temporary
+                // table while everything is emptied, then come back as they were (a reference to
+                // an emptied row NULL), with no trigger of the app firing on their return.
+                var kept: [TableCount] = []
+                for (n, a) in aside.enumerated() {
+                    let written = Int64(try s.query("SELECT count(*) FROM \(a.load.target.sql) WHERE NOT (\(a.notOwned))").rows[0][0] ?? "0") ?? 0
+                    deleted.append(TableCount(table: a.load.target.description, rows: written, scope: "rows written by the migration"))
+                    try s.execute("CREATE TEMPORARY TABLE ctm_kept_\(n) ON COMMIT DROP AS SELECT \(a.columns) FROM \(a.load.target.sql) WHERE \(a.notOwned)")
+                    for col in a.nulls { try s.execute("UPDATE ctm_kept_\(n) SET \(SQL.ident(col)) = NULL WHERE \(SQL.ident(col)) IS NOT NULL") }
+                    let k = Int64(try s.query("SELECT count(*) FROM ctm_kept_\(n)").rows[0][0] ?? "0") ?? 0
+                    kept.append(TableCount(table: a.load.target.description, rows: k,
+                                           scope: (["rows the migration did not write (e.g. users created in V2)"] + a.nulled).joined(separator: "; ")))
+                }
                 if truncate {
-                    if !tables.isEmpty { try s.execute("TRUNCATE \(tables.map(\.sql).joined(separator: ", "))") }
+                    if !emptied.isEmpty { try s.execute("TRUNCATE \(emptied.map(\.sql).joined(separator: ", "))") }
                 } else {
                     for t in tables { try s.execute("DELETE FROM \(t.sql)") }
+                    for a in aside { try s.execute("DELETE FROM \(a.load.target.sql)") }
                 }
-                for (load, keys, dependents) in sharedKeys {
+                if !aside.isEmpty {
+                    try s.execute("SET LOCAL session_replication_role = replica")
+                    for (n, a) in aside.enumerated() {
+                        try s.execute("INSERT INTO \(a.load.target.sql) (\(a.columns)) SELECT \(a.columns) FROM ctm_kept_\(n)")
+                    }
+                    try s.execute("SET LOCAL session_replication_role = origin")
+                }
+                for (load, keys, dependents) in sharedKeys where !aside.contains(where: { $0.load.name == load.name }) {
                     // What goes with them by ON DELETE CASCADE, counted before it goes.
                     for (child, condition) in dependents {
                         let m = Int64(try s.query("SELECT count(*) FROM \(child.sql) WHERE \(condition)").rows[0][0] ?? "0") ?? 0
@@ -180,7 +262,7 @@ public struct ClearTarget: Sendable {
                     VALUES ($1, 'rollback --clear-v2', $2, $3, $4, 'completed', clock_timestamp(), $5::jsonb)
                     """, [runID, toolVersion, url, ProcessInfo.processInfo.environment["USER"] ?? "", counts])
                 try s.execute("COMMIT")
-                return Result(deleted: deleted, ddlRestored: ddl, remaining: 0, runsKept: 0)
+                return Result(deleted: deleted, kept: kept, ddlRestored: ddl, remaining: 0, runsKept: 0)
             } catch {
                 try? s.execute("ROLLBACK")
                 throw error

@@ -313,7 +313,9 @@ public struct Migrator: Sendable {
             }
         }
         if !foreign.isEmpty {
-            throw MigrationError(.refused, "V2 already holds rows this migration did not write (\(foreign.joined(separator: "; "))). Clear them with `cocoatrack-migrate rollback --clear-v2` (it snapshots first), then migrate again. Nothing was written.")
+            let shared = plan.loads.filter { $0.ownedKeys != nil }.map(\.target.description)
+            let keeps = shared.isEmpty ? "" : " In \(shared.joined(separator: ", ")) it removes only the rows a migration wrote: rows created in V2 itself (a user who signed up there, its identity, sessions and profile) stay."
+            throw MigrationError(.refused, "V2 already holds rows this migration did not write (\(foreign.joined(separator: "; "))). `rollback --clear-v2` (it snapshots first, and lists what it deletes and keeps before asking) empties the other tables whole.\(keeps) Then migrate again. Nothing was written.")
         }
     }
 
