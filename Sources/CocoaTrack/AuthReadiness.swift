@@ -174,7 +174,7 @@ public enum AuthReadiness {
         var head: [String] = []
         if r.unreadable > 0 { head.append("GoTrue could not read \(r.unreadable) of \(r.checked) migrated users (first: \(r.firstUnreadable.joined(separator: ", ")))") }
         if r.failing > r.unreadable || r.unreadable == 0 {
-            head.append("\(r.failing) of \(r.checked) migrated users fail GoTrue's login rules (first: \(r.firstFailing.joined(separator: ", ")))")
+            head.append("in all \(r.failing) of \(r.checked) migrated users cannot log in as they should (first: \(r.firstFailing.joined(separator: ", ")))")
         }
         let details = r.problems.map { p in
             let d = describe(p.code)

@@ -180,6 +180,16 @@ struct CheckSuccessTests {
         #expect(identityEvidence.contains("no email identity in auth.identities: 1 user (\(others[1]))"), "\(identityEvidence)")
         #expect(identityEvidence.contains("rollback --clear-v2"), "\(identityEvidence)")
         #expect(!identityEvidence.contains(others[0]))
+
+        // Banned exactly when inactive: an inactive user unbanned, an active one banned.
+        try await v2.execute("UPDATE auth.users SET banned_until = NULL WHERE email = 'ancien.agent@cocoatrack.ci'")
+        try await v2.execute("UPDATE auth.users SET banned_until = 'infinity' WHERE id = '\(others[0])'")
+        let ban = try await CLI.run(args, env: env)
+        let banEvidence = try evidence(ban)["users_can_log_in"] ?? ""
+        let inactiveID = try await v2.scalar("SELECT id::text FROM auth.users WHERE email = 'ancien.agent@cocoatrack.ci'") ?? "?"
+        #expect(ban.status == 3, "\(ban.stdout)")
+        #expect(banEvidence.contains("not banned although the profile is inactive (an inactive user could log in): 1 user (\(inactiveID))"), "\(banEvidence)")
+        #expect(banEvidence.contains("banned although the profile is active: 1 user (\(others[0]))"), "\(banEvidence)")
         await v2.close()
     }
 
