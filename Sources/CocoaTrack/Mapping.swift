@@ -47,7 +47,7 @@ public enum CocoaTrackMapping {
     public static func plan(context: Context, appRole: String = CocoaTrackSchema.defaultAppRole,
                             blobAccount: String = defaultBlobAccount) -> MigrationPlan {
         MigrationPlan(loads: loads(context), stateSchema: stateSchema, appRole: appRole, sourceSchemas: ["public"],
-                      targetSchemas: ["public"], extraTargetTables: [TableName("auth", "users")],
+                      targetSchemas: ["public"], extraTargetTables: [SupabaseAuth.users, SupabaseAuth.identities],
                       sourceKey: { table, id in context.ids(table)(String(id)) },
                       reverse: CocoaTrackReverse.specs(blobAccount: blobAccount), pairs: context.pairs)
     }
@@ -56,7 +56,7 @@ public enum CocoaTrackMapping {
     static func v2(_ t: String) -> TableName { TableName("public", t) }
 
     public static func loads(_ ctx: Context) -> [LoadSpec] {
-        [regions(ctx), cooperatives(ctx), authUsers(ctx), profiles(ctx), warehouses(ctx), invoices(ctx), chefPlanteurs(ctx),
+        [regions(ctx), cooperatives(ctx), authUsers(ctx), authIdentities(ctx), profiles(ctx), warehouses(ctx), invoices(ctx), chefPlanteurs(ctx),
          planteurs(ctx), deliveries(ctx), deliveryPhotos(ctx), auditLog(ctx)]
     }
 
@@ -110,17 +110,72 @@ public enum CocoaTrackMapping {
         return false
     }
 
+    /// A V1 user's sign-in time as V2 holds it after cutover: a sign-in through Supabase Auth moves
+    /// `auth.users.last_sign_in_at` and the identity's, not `profiles.last_login_at`, so each of
+    /// the three reads as the latest of them (SQL; `user` names the user's id in the row read).
+    static func signIn(_ user: String) -> String {
+        """
+        SELECT max(t) FROM (SELECT p.last_login_at FROM public.profiles p WHERE p.id = \(user)
+            UNION ALL SELECT a.last_sign_in_at FROM auth.users a WHERE a.id = \(user)
+            UNION ALL SELECT i.last_sign_in_at FROM auth.identities i WHERE i.user_id = \(user) AND i.provider = 'email') s(t)
+        """
+    }
+
+    /// Supabase Auth's own bookkeeping in `auth.users`, which V1 has no place for: ignored after
+    /// cutover (assessment and sync; verify compares them before). Its `updated_at` moves on every
+    /// sign-in; the tokens belong to pending confirmations, recoveries and changes; for a user who
+    /// signed up in V2, its `created_at`, `email_confirmed_at` and the metadata it copies from the
+    /// identity are GoTrue's (V1's name and creation time come from the profile). Everything that
+    /// makes the account (id, email, password hash, role, audience, ban, flags, app metadata) is
+    /// still compared.
+    static let authUserBookkeeping: Set<String> = [
+        "updated_at", "created_at", "email_confirmed_at", "raw_user_meta_data", "confirmation_token", "recovery_token",
+        "email_change_token_current", "email_change_token_new", "email_change", "email_change_confirm_status",
+        "phone_change", "phone_change_token", "reauthentication_token",
+    ]
+
+    /// `auth.users` as Supabase's Auth admin API leaves a user with a password: every column that
+    /// GoTrue's `User` holds as a plain Go value is written (`SupabaseAuth.userNonNullColumns`),
+    /// never left to a default or NULL.
     static func authUsers(_ ctx: Context) -> LoadSpec {
         let userIDs = ctx.ids("users")
-        return LoadSpec(name: "auth_users", source: v1("users"), sourceColumns: userColumns, target: TableName("auth", "users"),
+        return LoadSpec(name: "auth_users", source: v1("users"), sourceColumns: userColumns, target: SupabaseAuth.users,
                  targetColumns: ["instance_id", "id", "aud", "role", "email", "encrypted_password", "email_confirmed_at",
-                                 "raw_app_meta_data", "raw_user_meta_data", "created_at", "updated_at", "banned_until"],
+                                 "last_sign_in_at", "raw_app_meta_data", "raw_user_meta_data", "created_at", "updated_at", "banned_until",
+                                 "confirmation_token", "recovery_token", "email_change_token_current", "email_change_token_new",
+                                 "email_change", "email_change_confirm_status", "phone_change", "phone_change_token",
+                                 "reauthentication_token", "is_sso_user", "is_anonymous"],
                  mayRebuildIndexes: false,
-                 ownedKeys: .init(column: "id") { n in n < 1 ? [] : (1...n).map { userIDs(String($0)) } }) { r, issues in
+                 ownedKeys: .init(column: "id") { n in n < 1 ? [] : (1...n).map { userIDs(String($0)) } },
+                 targetOwnedColumns: authUserBookkeeping, targetReadsAfterCutover: ["last_sign_in_at": signIn("users.id")]) { r, issues in
             if userRejected(r, ctx, &issues) { return nil }
             return [R.authInstanceID, userIDs(r[0]!), "authenticated", "authenticated", R.email(r[1]!), r[2],
-                    R.timestamptz(r[9]), R.appMetaData, "{\"full_name\": \(R.jsonString(r[3] ?? ""))}",
-                    R.timestamptz(r[9]), R.updatedAt(r[10], created: r[9]), r[7] == "t" ? nil : "infinity"]
+                    R.timestamptz(r[9]), R.timestamptz(r[8]), R.appMetaData, "{\"full_name\": \(R.jsonString(r[3] ?? ""))}",
+                    R.timestamptz(r[9]), R.updatedAt(r[10], created: r[9]), r[7] == "t" ? nil : "infinity",
+                    "", "", "", "", "", "0", "", "", "", "f", "f"]
+        }
+    }
+
+    /// One `email` identity per migrated user, as GoTrue's admin API creates it. Keyed by its
+    /// user (one `email` identity a user), so that its changes join the user's. A user created
+    /// in V2 after cutover and synced back to V1 keeps the identity GoTrue gave it: the forward
+    /// mapping derives none for it (DATA_MODEL.md: such identities need no V1 row of their own).
+    static func authIdentities(_ ctx: Context) -> LoadSpec {
+        let userIDs = ctx.ids("users")
+        let identityIDs = ctx.ids("identities")
+        let paired = ctx.pairs.all.filter { $0.table == "users" }.map(\.id).sorted()
+        return LoadSpec(name: "auth_identities", source: v1("users"), sourceColumns: userColumns, target: SupabaseAuth.identities,
+                 targetColumns: ["provider_id", "user_id", "identity_data", "provider", "last_sign_in_at", "created_at", "updated_at", "id"],
+                 mayRebuildIndexes: false,
+                 ownedKeys: .init(column: "user_id", condition: "provider = \(SQL.literal(SupabaseAuth.emailProvider))") { n in
+                     n < 1 ? [] : (1...n).map { R.uuid("users", String($0)) }
+                 },
+                 sourceCondition: paired.isEmpty ? nil : "id <> ALL('{\(paired.map(String.init).joined(separator: ","))}'::bigint[])",
+                 targetOwnedColumns: ["updated_at"], targetReadsAfterCutover: ["last_sign_in_at": signIn("identities.user_id")]) { r, issues in
+            if userRejected(r, ctx, &issues) { return nil }
+            let user = userIDs(r[0]!)
+            return [user, user, R.identityData(user: user, email: R.email(r[1]!)), SupabaseAuth.emailProvider, R.timestamptz(r[8]),
+                    R.timestamptz(r[9]), R.updatedAt(r[10], created: r[9]), identityIDs(r[0]!)]
         }
     }
 
@@ -130,7 +185,8 @@ public enum CocoaTrackMapping {
         return LoadSpec(name: "profiles", source: v1("users"), sourceColumns: userColumns, target: v2("profiles"),
                  targetColumns: ["id", "email", "full_name", "role", "cooperative_id", "phone", "is_active", "last_login_at",
                                  "created_at", "updated_at"],
-                 references: [ReferenceRule("cooperative_id", parent: "cooperatives", required: false)]) { r, issues in
+                 references: [ReferenceRule("cooperative_id", parent: "cooperatives", required: false)],
+                 targetReadsAfterCutover: ["last_login_at": signIn("profiles.id")]) { r, issues in
             if userRejected(r, ctx, &issues) { return nil }
             return [userIDs(r[0]!), R.email(r[1]!), r[3], R.role(r[4]!), r[5].map { coopIDs($0) },
                     phone(r[6], "phone", &issues), r[7], R.timestamptz(r[8]), R.timestamptz(r[9]), R.updatedAt(r[10], created: r[9])]

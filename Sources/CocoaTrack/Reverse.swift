@@ -72,18 +72,24 @@ public enum CocoaTrackReverse {
                       let created = ts(r["created_at"], "created_at", &issues), let updated = ts(r["updated_at"], "updated_at", &issues) else { return nil }
                 return [nil, region, r["name"], r["code"], r["phone"], r["address"], r["is_active"], created, updated]
             },
-            ReverseSpec(source: TableName("public", "users"), loads: ["profiles", "auth_users"],
+            ReverseSpec(source: TableName("public", "users"), loads: ["profiles", "auth_users"], derivedLoads: ["auth_identities"],
                         columnSources: ["profiles": sources("profiles"),
                                         "auth_users": ["email": ["email"], "encrypted_password": ["password_hash"], "raw_user_meta_data": ["full_name"],
                                                        "banned_until": ["is_active"], "created_at": ["created_at"], "email_confirmed_at": ["created_at"],
-                                                       "updated_at": ["updated_at"]]]) { rows, resolve, issues in
+                                                       "updated_at": ["updated_at"], "last_sign_in_at": ["last_login_at"]],
+                                        "auth_identities": ["last_sign_in_at": ["last_login_at"]]]) { rows, resolve, issues in
                 guard let p = rows["profiles"].map({ Row(columns: columns("profiles"), values: $0) }),
                       let a = rows["auth_users"].map({ Row(columns: columns("auth_users"), values: $0) }) else {
                     issues.reject("incomplete_user", column: "id", "a V1 user needs both its profile and its auth.users row")
                     return nil
                 }
+                let identity = rows["auth_identities"].map { Row(columns: columns("auth_identities"), values: $0) }
+                // A sign-in through Supabase Auth moves auth.users' and the identity's
+                // last_sign_in_at, not the profile's: V1's last_login_at is the latest of them
+                // (after cutover all three read so: `CocoaTrackMapping.signIn`).
+                let signIn = R.latest([p["last_login_at"], a["last_sign_in_at"], identity?["last_sign_in_at"]])
                 guard let coop = ref(p["cooperative_id"], "cooperatives", "cooperative_id", resolve, &issues),
-                      let last = ts(p["last_login_at"], "last_login_at", &issues),
+                      let last = ts(signIn, "last_login_at", &issues),
                       let created = ts(p["created_at"], "created_at", &issues), let updated = ts(p["updated_at"], "updated_at", &issues) else { return nil }
                 guard let hash = a["encrypted_password"] else {
                     issues.reject("no_password", column: "encrypted_password", "the auth user has no password hash; V1 requires one")

@@ -12,6 +12,11 @@ public enum CocoaTrackRules {
     public static let authInstanceID = "00000000-0000-0000-0000-000000000000"
     public static let appMetaData = "{\"provider\":\"email\",\"providers\":[\"email\"]}"
 
+    /// An email identity's `identity_data`, as GoTrue's admin API writes it for a confirmed user.
+    public static func identityData(user: String, email: String) -> String {
+        "{\"sub\": \(jsonString(user)), \"email\": \(jsonString(email)), \"email_verified\": true, \"phone_verified\": false}"
+    }
+
     /// Ids: uuid5 of "<v1 table>:<v1 id>".
     public static func uuid(_ table: String, _ id: String) -> String {
         namespace.uuid(table + ":" + id)
@@ -37,6 +42,23 @@ public enum CocoaTrackRules {
         if v2 == "infinity" || v2 == "-infinity" { return .some(v2) }
         guard v2.hasSuffix("+00") else { return nil }
         return .some(String(v2.dropLast(3)))
+    }
+
+    /// The latest of some timestamps as a UTC session prints them (NULLs ignored; nil when all are).
+    public static func latest(_ values: [String?]) -> String? {
+        func rank(_ t: String) -> (Int, Int, String) {
+            if t == "-infinity" { return (0, 0, "") }
+            if t == "infinity" { return (3, 0, "") }
+            let year = t.prefix { $0.isNumber }.count
+            return t.hasSuffix(" BC") ? (1, -year, t) : (2, year, t)
+        }
+        var best: String?
+        for case let v? in values {
+            guard let b = best else { best = v; continue }
+            let (x, y) = (rank(v), rank(b))
+            if x.0 != y.0 ? x.0 > y.0 : x.1 != y.1 ? x.1 > y.1 : (x.0 == 1 ? x.2 < y.2 : x.2 > y.2) { best = v }
+        }
+        return best
     }
 
     /// Roles back: `field_agent` → `agent`.

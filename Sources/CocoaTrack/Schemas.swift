@@ -23,7 +23,7 @@ public enum CocoaTrackSchema {
 
 /// The local V1 and V2 of `sandbox up`: Azure-like V1 (a non-superuser admin that owns the
 /// schema, the application's `app_user`) and Supabase-like V2 (superuser `supabase_admin`,
-/// non-superuser project owner `postgres`, the API roles, `auth.users`, extensions).
+/// non-superuser project owner `postgres`, the API roles, Supabase Auth's `auth` schema, extensions).
 public enum CocoaTrackSandbox {
     public static let v1Admin = "cocoatrack_admin"
     public static let v2Owner = "postgres"
@@ -83,7 +83,7 @@ extension CocoaTrackSchema {
 
 extension CocoaTrackSchema {
     /// What a snapshot of each side holds. V1: the whole database. V2: the public schema and the
-    /// migration's state schema in full, plus the `auth.users` rows (data only: on Supabase a
+    /// migration's state schema in full, plus the `auth.users` and `auth.identities` rows (data only: on Supabase a
     /// plain dump of the `auth` schema is not allowed, and its DDL belongs to Supabase).
     public static func snapshotParts(side: String, label: String) -> [Snapshot.Part] {
         if side == "v1" {
@@ -91,7 +91,7 @@ extension CocoaTrackSchema {
         }
         return [
             Snapshot.Part(stem: "v2_\(label)_backup", arguments: ["-n", "public", "-n", CocoaTrackMapping.stateSchema]),
-            Snapshot.Part(stem: "v2_\(label)_auth_users", arguments: ["-t", "auth.users", "--data-only"]),
+            Snapshot.Part(stem: "v2_\(label)_auth_users", arguments: ["-t", "auth.users", "-t", "auth.identities", "--data-only"]),
         ]
     }
 }

@@ -21,11 +21,37 @@ struct ClearV2Tests {
             try await $0.execute("INSERT INTO auth.users (id, email, aud, role) VALUES ('11111111-2222-4333-8444-555555555555', 'dashboard.admin@example.com', 'authenticated', 'authenticated')")
         }
         let migrated = try await MigrationFixture.migrate(pair)
+        // Both users signed in through Supabase Auth: a session and a refresh token each; the
+        // dashboard user has its own email identity.
+        let dashboard = "11111111-2222-4333-8444-555555555555"
+        try await pair.v2Owner().using { c in
+            let user = try #require(try await c.scalar("SELECT id::text FROM auth.users WHERE id <> $1 ORDER BY id LIMIT 1", [dashboard]))
+            try await c.execute("""
+                INSERT INTO auth.identities (provider_id, user_id, identity_data, provider, created_at, updated_at)
+                VALUES ('\(dashboard)', '\(dashboard)', '{"sub": "\(dashboard)", "email": "dashboard.admin@example.com"}', 'email', now(), now());
+                INSERT INTO auth.sessions (id, user_id, created_at, updated_at) VALUES
+                    ('aaaaaaaa-0000-4000-8000-000000000001', '\(user)', now(), now()),
+                    ('aaaaaaaa-0000-4000-8000-000000000002', '\(dashboard)', now(), now());
+                INSERT INTO auth.refresh_tokens (token, user_id, session_id, revoked, created_at, updated_at) VALUES
+                    ('migrated-user-token', '\(user)', 'aaaaaaaa-0000-4000-8000-000000000001', false, now(), now()),
+                    ('dashboard-token', '\(dashboard)', 'aaaaaaaa-0000-4000-8000-000000000002', false, now(), now());
+                """)
+        }
+        let preview = try await ClearTarget(plan: CocoaTrackMapping.plan(context: .init()), target: ConnectionConfig(label: "V2", url: pair.v2URL),
+                                            logger: TestSandbox.shared.logger).preview()
+        #expect(preview.order.first { $0.table == "auth.sessions" }?.rows == 1, "the preview names the migrated user's session: \(preview.order.map { "\($0.table) \($0.rows)" })")
+        #expect(preview.order.first { $0.table == "auth.refresh_tokens" }?.rows == 1)
         let result = try await clear(pair)
         #expect(result.remaining == 0)
         let auth = result.deleted.first { $0.table == "auth.users" }
         #expect(auth?.rows == migrated.loads.first { $0.name == "auth_users" }?.written)
+        #expect(result.deleted.first { $0.table == "auth.identities" }?.rows == migrated.loads.first { $0.name == "auth_identities" }?.written)
+        #expect(result.deleted.first { $0.table == "auth.sessions" }?.rows == 1)
+        #expect(result.deleted.first { $0.table == "auth.refresh_tokens" }?.rows == 1)
         let c = try await pair.v2Owner()
+        #expect(try await c.scalar("SELECT string_agg(user_id::text, ',') FROM auth.identities") == dashboard, "the dashboard user keeps its identity")
+        #expect(try await c.scalar("SELECT string_agg(user_id::text, ',') FROM auth.sessions") == dashboard, "and its session")
+        #expect(try await c.scalar("SELECT string_agg(token, ',') FROM auth.refresh_tokens") == "dashboard-token", "and its refresh token")
         for t in MigrationFixture.v2Tables {
             #expect(try await c.scalar("SELECT count(*) FROM public.\(t)") == "0", "\(t)")
         }

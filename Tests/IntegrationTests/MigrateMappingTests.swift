@@ -42,6 +42,33 @@ struct MigrateMappingTests {
                OR a.raw_user_meta_data <> jsonb_build_object('full_name', v.full_name)
                OR a.created_at <> (v.created_at AT TIME ZONE 'UTC') OR a.updated_at <> (coalesce(v.updated_at, v.created_at) AT TIME ZONE 'UTC')
                OR a.banned_until IS DISTINCT FROM (CASE WHEN v.is_active THEN NULL ELSE 'infinity'::timestamptz END)
+               OR a.last_sign_in_at IS DISTINCT FROM (v.last_login_at AT TIME ZONE 'UTC')
+            """),
+        // GoTrue scans these into plain Go strings/ints/bools (supabase/auth internal/models/user.go):
+        // NULL in any of them fails every password login of the user (supabase/auth issue #1940).
+        ("auth.users: no NULL where GoTrue holds a plain Go value; tokens empty, not NULL", """
+            SELECT count(*) FROM v1raw.users v JOIN auth.users a ON a.id = extensions.uuid_generate_v5(\(ns), 'users:' || v.id)
+            WHERE a.confirmation_token IS DISTINCT FROM '' OR a.recovery_token IS DISTINCT FROM '' OR a.email_change_token_new IS DISTINCT FROM ''
+               OR a.email_change IS DISTINCT FROM '' OR a.email_change_token_current IS DISTINCT FROM '' OR a.phone_change IS DISTINCT FROM ''
+               OR a.phone_change_token IS DISTINCT FROM '' OR a.reauthentication_token IS DISTINCT FROM ''
+               OR a.email_change_confirm_status IS DISTINCT FROM 0 OR a.is_sso_user IS DISTINCT FROM false OR a.is_anonymous IS DISTINCT FROM false
+               OR a.aud IS NULL OR a.role IS NULL OR a.created_at IS NULL OR a.updated_at IS NULL OR a.instance_id IS NULL
+            """),
+        ("auth.identities: exactly one email identity per migrated user, as GoTrue's admin API makes it", """
+            SELECT count(*) FROM auth.users a
+            LEFT JOIN v1raw.users v ON a.id = extensions.uuid_generate_v5(\(ns), 'users:' || v.id)
+            LEFT JOIN auth.identities i ON i.user_id = a.id
+            WHERE i.id IS DISTINCT FROM extensions.uuid_generate_v5(\(ns), 'identities:' || v.id)
+               OR i.provider <> 'email' OR i.provider_id <> a.id::text
+               OR i.identity_data <> jsonb_build_object('sub', a.id::text, 'email', a.email, 'email_verified', true, 'phone_verified', false)
+               OR i.email IS DISTINCT FROM a.email
+               OR i.last_sign_in_at IS DISTINCT FROM (v.last_login_at AT TIME ZONE 'UTC')
+               OR i.created_at <> a.created_at OR i.updated_at <> a.updated_at
+               OR (SELECT count(*) FROM auth.identities j WHERE j.user_id = a.id) <> 1
+            """),
+        ("a rejected user has no identity", """
+            SELECT count(*) FROM auth.identities i WHERE NOT EXISTS (SELECT 1 FROM auth.users a WHERE a.id = i.user_id)
+               OR NOT EXISTS (SELECT 1 FROM public.profiles p WHERE p.id = i.user_id)
             """),
         ("a user's dangling cooperative becomes NULL", """
             SELECT count(*) FROM v1raw.users v JOIN public.profiles p ON p.id = extensions.uuid_generate_v5(\(ns), 'users:' || v.id)

@@ -149,7 +149,7 @@ struct SchemaConformanceTests {
 
     // MARK: - V2 (Supabase, schemas public and auth)
 
-    @Test("V2: exactly the ten public tables, plus auth.users")
+    @Test("V2: exactly the ten public tables, plus Supabase Auth's tables in schema auth")
     func v2Tables() async throws {
         let pair = try await freshSchemaPair()
         try await pair.v2Owner().using { c in
@@ -157,6 +157,7 @@ struct SchemaConformanceTests {
             #expect(actual == Set(V2.columns.keys), "\(Diff.sets("V2 tables in schema public", expected: Set(V2.columns.keys), actual: actual))")
             let auth = try await Catalog.tables(c, schema: "auth")
             #expect(auth.contains("users"), "V2: auth.users must exist; tables in schema auth: \(auth.sorted())")
+            #expect(auth == Set(Auth.columns.keys), "\(Diff.sets("V2 tables in schema auth (\(Auth.source))", expected: Set(Auth.columns.keys), actual: auth))")
         }
     }
 
@@ -280,13 +281,165 @@ struct SchemaConformanceTests {
         }
     }
 
-    @Test("V2: auth.users has Supabase's column names and types for every column the migration writes")
-    func v2AuthUsers() async throws {
+    // MARK: - V2 schema auth (Supabase Auth, expectations in `Auth` below)
+
+    @Test("V2 auth: every column's type, nullability, default and generation expression (auth.users and auth.identities in full)")
+    func v2AuthColumns() async throws {
         let pair = try await freshSchemaPair()
-        let all = try await pair.v2Owner().using { try await Catalog.columns($0, schema: "auth", includeDefaults: false) }
-        let users = all["users"] ?? [:]
-        let actual = users.filter { V2.authUsers.keys.contains($0.key) }
-        #expect(actual == V2.authUsers, "\(Diff.maps("V2 auth.users columns", prefix: "auth.users", expected: V2.authUsers, actual: actual))")
+        let actual = try await pair.v2Owner().using { try await Catalog.columns($0, schema: "auth") }
+        #expect(Set(actual.keys) == Set(Auth.columns.keys), "\(Diff.sets("V2 auth tables", expected: Set(Auth.columns.keys), actual: Set(actual.keys)))")
+        for (table, expected) in Auth.columns.sorted(by: { $0.key < $1.key }) {
+            let got = actual[table] ?? [:]
+            #expect(got == expected, "\(Diff.maps("V2 columns of auth.\(table) (\(Auth.source))", prefix: "auth.\(table)", expected: expected, actual: got))")
+        }
+        // The columns the migration writes into auth.users, and the two generated columns, spelled out.
+        let users = actual["users"] ?? [:]
+        for column in ["instance_id", "id", "aud", "role", "email", "encrypted_password", "email_confirmed_at",
+                       "raw_app_meta_data", "raw_user_meta_data", "created_at", "updated_at", "banned_until"] {
+            #expect(users[column] != nil, "V2 auth.users.\(column): missing (the migration writes it)")
+        }
+        #expect(users["confirmed_at"] == "timestamp with time zone GENERATED ALWAYS AS (LEAST(email_confirmed_at, phone_confirmed_at)) STORED",
+                "V2 auth.users.confirmed_at: expected generated LEAST(email_confirmed_at, phone_confirmed_at), actual \(users["confirmed_at"] ?? "missing")")
+        let identities = actual["identities"] ?? [:]
+        #expect(identities["email"] == "text GENERATED ALWAYS AS (lower((identity_data ->> 'email'::text))) STORED",
+                "V2 auth.identities.email: expected generated lower(identity_data ->> 'email'), actual \(identities["email"] ?? "missing")")
+    }
+
+    @Test("V2 auth: primary keys, unique constraints and unique indexes, the partial ones on users' tokens included")
+    func v2AuthKeys() async throws {
+        let pair = try await freshSchemaPair()
+        let actual = try await pair.v2Owner().using { try await Catalog.uniqueIndexes($0, schema: "auth") }
+        #expect(actual == Auth.uniques, "\(Diff.sets("V2 auth primary keys / unique constraints / unique indexes (\(Auth.source))", expected: Auth.uniques, actual: actual))")
+        for token in ["confirmation_token", "recovery_token", "email_change_token_current", "email_change_token_new", "reauthentication_token"] {
+            let index = "users: UNIQUE INDEX (\(token)) WHERE ((\(token))::text !~ '^[0-9 ]*$'::text)"
+            #expect(actual.contains(index), "V2 auth.users.\(token): expected \(index); actual: \(actual.filter { $0.hasPrefix("users:") }.sorted())")
+        }
+        for key in ["users: PRIMARY KEY (id)", "users: UNIQUE (phone)", "users: UNIQUE INDEX (email) WHERE (is_sso_user = false)",
+                    "identities: PRIMARY KEY (id)", "identities: UNIQUE (provider_id, provider)"] {
+            #expect(actual.contains(key), "V2 auth: expected \(key); actual: \(actual.filter { $0.hasPrefix(key.prefix { $0 != ":" } + ":") }.sorted())")
+        }
+    }
+
+    @Test("V2 auth: every foreign key, each ON DELETE CASCADE")
+    func v2AuthForeignKeys() async throws {
+        let pair = try await freshSchemaPair()
+        let fks = try await pair.v2Owner().using { try await Catalog.foreignKeys($0, schema: "auth") }
+        #expect(fks == Auth.foreignKeys, "\(Diff.maps("V2 auth foreign keys → ON DELETE (\(Auth.source))", prefix: nil, expected: Auth.foreignKeys, actual: fks))")
+    }
+
+    @Test("V2 auth: enums with their labels in order")
+    func v2AuthEnums() async throws {
+        let pair = try await freshSchemaPair()
+        let actual = try await pair.v2Owner().using { c in
+            let r = try await c.query("""
+                SELECT t.typname, string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
+                FROM pg_type t
+                JOIN pg_namespace n ON n.oid = t.typnamespace
+                JOIN pg_enum e ON e.enumtypid = t.oid
+                WHERE n.nspname = 'auth'
+                GROUP BY t.typname
+                """)
+            return Dictionary(uniqueKeysWithValues: r.rows.map { ($0[0] ?? "", $0[1] ?? "") })
+        }
+        #expect(actual == Auth.enums, "\(Diff.maps("V2 enum types in schema auth (\(Auth.source))", prefix: nil, expected: Auth.enums, actual: actual))")
+    }
+
+    @Test("V2 auth: owner supabase_auth_admin of everything; row level security as the migrations leave it; postgres and service_role may write every table")
+    func v2AuthOwnersSecurityGrants() async throws {
+        let pair = try await freshSchemaPair()
+        try await pair.v2Owner().using { c in
+            let owners = try await c.query("""
+                SELECT 'table ' || c.relname, pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = 'auth' AND c.relkind IN ('r', 'p', 'S')
+                UNION ALL
+                SELECT 'type ' || t.typname, pg_get_userbyid(t.typowner) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+                  WHERE n.nspname = 'auth' AND t.typtype = 'e'
+                UNION ALL
+                SELECT 'function ' || p.proname, pg_get_userbyid(p.proowner) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                  WHERE n.nspname = 'auth'
+                UNION ALL
+                SELECT 'schema auth', pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'auth'
+                """)
+            let actualOwners = Dictionary(owners.rows.map { ($0[0] ?? "", $0[1] ?? "") }, uniquingKeysWith: { a, _ in a })
+            let expectedOwners = Dictionary(uniqueKeysWithValues:
+                (Auth.columns.keys.map { "table \($0)" } + ["table refresh_tokens_id_seq", "schema auth"]
+                 + Auth.enums.keys.map { "type \($0)" } + Auth.functions.map { "function \($0)" }).map { ($0, "supabase_auth_admin") })
+            #expect(actualOwners == expectedOwners, "\(Diff.maps("V2 owners in schema auth", prefix: nil, expected: expectedOwners, actual: actualOwners))")
+
+            let r = try await c.query("""
+                SELECT c.relname, c.relrowsecurity
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'auth' AND c.relkind IN ('r', 'p')
+                """)
+            let rls = Dictionary(uniqueKeysWithValues: r.rows.map { ($0[0] ?? "", $0[1] == "t" ? "RLS enabled" : "RLS disabled") })
+            let expectedRLS = Dictionary(uniqueKeysWithValues: Auth.columns.keys.map {
+                ($0, Auth.withoutRowLevelSecurity.contains($0) ? "RLS disabled" : "RLS enabled")
+            })
+            #expect(rls == expectedRLS, "\(Diff.maps("V2 auth row level security (pg_class.relrowsecurity, \(Auth.source))", prefix: nil, expected: expectedRLS, actual: rls))")
+
+            var missing: [String] = []
+            for role in ["postgres", "service_role"] {
+                for table in Auth.columns.keys.sorted() {
+                    for privilege in ["SELECT", "INSERT", "UPDATE", "DELETE", "REFERENCES"] {
+                        let has = try await c.scalar("SELECT has_table_privilege($1, $2, $3)", [role, "auth.\(table)", privilege])
+                        if has != "t" { missing.append("\(role): \(privilege) on auth.\(table)") }
+                    }
+                }
+                for privilege in ["USAGE", "SELECT"] {
+                    let has = try await c.scalar("SELECT has_sequence_privilege($1, 'auth.refresh_tokens_id_seq', $2)", [role, privilege])
+                    if has != "t" { missing.append("\(role): \(privilege) on auth.refresh_tokens_id_seq") }
+                }
+            }
+            #expect(missing.isEmpty, "V2 auth privileges lacking: \(missing.joined(separator: ", "))")
+        }
+    }
+
+    @Test("V2 auth: as postgres, a user with identity, session, refresh token and factor; tokens unique unless blank or numeric; deleting the user cascades")
+    func v2AuthBehaviour() async throws {
+        let pair = try await freshSchemaPair()
+        try await pair.v2Owner().using { c in
+            let u1 = "00000000-0000-0000-0000-00000000a001", u2 = "00000000-0000-0000-0000-00000000a002"
+            let s1 = "00000000-0000-0000-0000-00000000b001"
+            try await c.execute("""
+                INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
+                                        confirmation_token, recovery_token, email_change_token_new, email_change,
+                                        raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
+                  VALUES ('00000000-0000-0000-0000-000000000000', '\(u1)', 'authenticated', 'authenticated', 'a@example.com', '$2a$10$x', now(),
+                          '', '', '', '', '{}', '{}', now(), now()),
+                         ('00000000-0000-0000-0000-000000000000', '\(u2)', 'authenticated', 'authenticated', 'b@example.com', '$2a$10$y', NULL,
+                          '', '123456', '', '', '{}', '{}', now(), now());
+                INSERT INTO auth.identities (provider_id, user_id, identity_data, provider, created_at, updated_at)
+                  VALUES ('\(u1)', '\(u1)', '{"sub": "\(u1)", "email": "A@Example.com"}', 'email', now(), now());
+                INSERT INTO auth.sessions (id, user_id, created_at, updated_at) VALUES ('\(s1)', '\(u1)', now(), now());
+                INSERT INTO auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, session_id)
+                  VALUES ('00000000-0000-0000-0000-000000000000', 'tok1', '\(u1)', false, now(), now(), '\(s1)');
+                INSERT INTO auth.mfa_factors (id, user_id, factor_type, status, created_at, updated_at)
+                  VALUES ('00000000-0000-0000-0000-00000000c001', '\(u1)', 'totp', 'unverified', now(), now());
+                """)
+            #expect(try await c.scalar("SELECT email FROM auth.identities WHERE user_id = '\(u1)'") == "a@example.com",
+                    "V2 auth.identities.email must be generated as lower(identity_data ->> 'email')")
+            #expect(try await c.scalar("SELECT confirmed_at IS NOT NULL FROM auth.users WHERE id = '\(u1)'") == "t",
+                    "V2 auth.users.confirmed_at must be generated from email_confirmed_at")
+            #expect(try await c.scalar("SELECT id > 0 FROM auth.refresh_tokens WHERE token = 'tok1'") == "t",
+                    "V2 auth.refresh_tokens.id must come from its sequence")
+            // Blank and purely numeric tokens may repeat; others may not.
+            try await c.execute("UPDATE auth.users SET recovery_token = '123456' WHERE id = '\(u1)'")
+            try await c.execute("UPDATE auth.users SET confirmation_token = 'abc' WHERE id = '\(u1)'")
+            await expectSQLState("23505", c, "UPDATE auth.users SET confirmation_token = 'abc' WHERE id = '\(u2)'",
+                                 "V2 auth.users.confirmation_token must be unique when not blank or numeric")
+            await expectSQLState("23505", c, """
+                INSERT INTO auth.identities (provider_id, user_id, identity_data, provider, created_at, updated_at)
+                  VALUES ('\(u1)', '\(u2)', '{}', 'email', now(), now())
+                """, "V2 auth.identities (provider_id, provider) must be unique")
+            await expectSQLState("23505", c, "UPDATE auth.users SET email = 'a@example.com' WHERE id = '\(u2)'",
+                                 "V2 auth.users.email must be unique among non-SSO users")
+
+            try await c.execute("DELETE FROM auth.users WHERE id = '\(u1)'")
+            for table in ["identities", "sessions", "refresh_tokens", "mfa_factors"] {
+                let n = try await c.scalar("SELECT count(*) FROM auth.\(table)")
+                #expect(n == "0", "V2 auth.\(table): deleting the user must cascade, \(n ?? "nil") rows left")
+            }
+        }
     }
 
     @Test("V2: extensions uuid-ossp and pgcrypto installed; pg_stat_statements preloaded")
@@ -317,6 +470,11 @@ struct SchemaConformanceTests {
 /// A column as rendered from the catalog: `type[ NOT NULL][ DEFAULT expr]`.
 private func col(_ type: String, notNull: Bool = false, default def: String? = nil) -> String {
     type + (notNull ? " NOT NULL" : "") + (def.map { " DEFAULT \($0)" } ?? "")
+}
+
+/// A stored generated column as rendered from the catalog (no expression when defaults are not read).
+private func generated(_ type: String, _ expression: String?) -> String {
+    type + " GENERATED ALWAYS AS" + (expression.map { " (\($0))" } ?? "") + " STORED"
 }
 
 private enum V1 {
@@ -627,21 +785,415 @@ private enum V2 {
     ]
 
     static let apiRoles: Set<String> = ["anon", "authenticated", "service_role"]
+}
 
-    /// Supabase Auth's own types for the columns the migration writes (defaults not compared).
-    static let authUsers: [String: String] = [
+// MARK: - Supabase Auth's schema, transcribed from supabase/auth's migrations
+
+/// The `auth` schema as supabase/auth's `migrations/*.up.sql` leave it when GoTrue applies them in
+/// filename order, at commit bc32168e13fdc928c98b449fc76bc3fdb9a293c5 (2026-08-20); every table
+/// but GoTrue's own `schema_migrations`. Columns render as `col` / `generated` do.
+private enum Auth {
+    static let source = "supabase/auth bc32168e"
+    static let tz = "timestamp with time zone"
+    static let ts = "timestamp without time zone"
+    static let vc255 = "character varying(255)"
+
+    static let auditLogEntries: [String: String] = [
         "instance_id": col("uuid"),
         "id": col("uuid", notNull: true),
-        "aud": col("character varying(255)"),
-        "role": col("character varying(255)"),
-        "email": col("character varying(255)"),
-        "encrypted_password": col("character varying(255)"),
-        "email_confirmed_at": col(tz),
-        "raw_app_meta_data": col("jsonb"),
-        "raw_user_meta_data": col("jsonb"),
+        "payload": col("json"),
+        "created_at": col(tz),
+        "ip_address": col("character varying(64)", notNull: true, default: "''::character varying"),
+    ]
+    static let customOauthProviders: [String: String] = [
+        "id": col("uuid", notNull: true, default: "gen_random_uuid()"),
+        "provider_type": col("text", notNull: true),
+        "identifier": col("text", notNull: true),
+        "name": col("text", notNull: true),
+        "client_id": col("text", notNull: true),
+        "client_secret": col("text", notNull: true),
+        "acceptable_client_ids": col("text[]", notNull: true, default: "'{}'::text[]"),
+        "scopes": col("text[]", notNull: true, default: "'{}'::text[]"),
+        "pkce_enabled": col("boolean", notNull: true, default: "true"),
+        "attribute_mapping": col("jsonb", notNull: true, default: "'{}'::jsonb"),
+        "authorization_params": col("jsonb", notNull: true, default: "'{}'::jsonb"),
+        "enabled": col("boolean", notNull: true, default: "true"),
+        "email_optional": col("boolean", notNull: true, default: "false"),
+        "issuer": col("text"),
+        "discovery_url": col("text"),
+        "skip_nonce_check": col("boolean", notNull: true, default: "false"),
+        "cached_discovery": col("jsonb"),
+        "discovery_cached_at": col(tz),
+        "authorization_url": col("text"),
+        "token_url": col("text"),
+        "userinfo_url": col("text"),
+        "jwks_uri": col("text"),
+        "created_at": col(tz, notNull: true, default: "now()"),
+        "updated_at": col(tz, notNull: true, default: "now()"),
+        "custom_claims_allowlist": col("text[]", notNull: true, default: "'{}'::text[]"),
+    ]
+    static let flowState: [String: String] = [
+        "id": col("uuid", notNull: true),
+        "user_id": col("uuid"),
+        "auth_code": col("text"),
+        "code_challenge_method": col("auth.code_challenge_method"),
+        "code_challenge": col("text"),
+        "provider_type": col("text", notNull: true),
+        "provider_access_token": col("text"),
+        "provider_refresh_token": col("text"),
         "created_at": col(tz),
         "updated_at": col(tz),
+        "authentication_method": col("text", notNull: true),
+        "auth_code_issued_at": col(tz),
+        "invite_token": col("text"),
+        "referrer": col("text"),
+        "oauth_client_state_id": col("uuid"),
+        "linking_target_id": col("uuid"),
+        "email_optional": col("boolean", notNull: true, default: "false"),
+    ]
+    static let identities: [String: String] = [
+        "provider_id": col("text", notNull: true),
+        "user_id": col("uuid", notNull: true),
+        "identity_data": col("jsonb", notNull: true),
+        "provider": col("text", notNull: true),
+        "last_sign_in_at": col(tz),
+        "created_at": col(tz),
+        "updated_at": col(tz),
+        "email": generated("text", "lower((identity_data ->> 'email'::text))"),
+        "id": col("uuid", notNull: true, default: "gen_random_uuid()"),
+    ]
+    static let instances: [String: String] = [
+        "id": col("uuid", notNull: true),
+        "uuid": col("uuid"),
+        "raw_base_config": col("text"),
+        "created_at": col(tz),
+        "updated_at": col(tz),
+    ]
+    static let mfaAmrClaims: [String: String] = [
+        "session_id": col("uuid", notNull: true),
+        "created_at": col(tz, notNull: true),
+        "updated_at": col(tz, notNull: true),
+        "authentication_method": col("text", notNull: true),
+        "id": col("uuid", notNull: true),
+    ]
+    static let mfaChallenges: [String: String] = [
+        "id": col("uuid", notNull: true),
+        "factor_id": col("uuid", notNull: true),
+        "created_at": col(tz, notNull: true),
+        "verified_at": col(tz),
+        "ip_address": col("inet", notNull: true),
+        "otp_code": col("text"),
+        "web_authn_session_data": col("jsonb"),
+    ]
+    static let mfaFactors: [String: String] = [
+        "id": col("uuid", notNull: true),
+        "user_id": col("uuid", notNull: true),
+        "friendly_name": col("text"),
+        "factor_type": col("auth.factor_type", notNull: true),
+        "status": col("auth.factor_status", notNull: true),
+        "created_at": col(tz, notNull: true),
+        "updated_at": col(tz, notNull: true),
+        "secret": col("text"),
+        "phone": col("text"),
+        "last_challenged_at": col(tz),
+        "web_authn_credential": col("jsonb"),
+        "web_authn_aaguid": col("uuid"),
+        "last_webauthn_challenge_data": col("jsonb"),
+    ]
+    static let oauthAuthorizations: [String: String] = [
+        "id": col("uuid", notNull: true),
+        "authorization_id": col("text", notNull: true),
+        "client_id": col("uuid", notNull: true),
+        "user_id": col("uuid"),
+        "redirect_uri": col("text", notNull: true),
+        "scope": col("text", notNull: true),
+        "state": col("text"),
+        "resource": col("text"),
+        "code_challenge": col("text"),
+        "code_challenge_method": col("auth.code_challenge_method"),
+        "response_type": col("auth.oauth_response_type", notNull: true, default: "'code'::auth.oauth_response_type"),
+        "status": col("auth.oauth_authorization_status", notNull: true, default: "'pending'::auth.oauth_authorization_status"),
+        "authorization_code": col("text"),
+        "created_at": col(tz, notNull: true, default: "now()"),
+        "expires_at": col(tz, notNull: true, default: "(now() + '00:03:00'::interval)"),
+        "approved_at": col(tz),
+        "nonce": col("text"),
+    ]
+    static let oauthClientStates: [String: String] = [
+        "id": col("uuid", notNull: true),
+        "provider_type": col("text", notNull: true),
+        "code_verifier": col("text"),
+        "created_at": col(tz, notNull: true),
+    ]
+    static let oauthClients: [String: String] = [
+        "id": col("uuid", notNull: true),
+        "client_secret_hash": col("text"),
+        "registration_type": col("auth.oauth_registration_type", notNull: true),
+        "redirect_uris": col("text", notNull: true),
+        "grant_types": col("text", notNull: true),
+        "client_name": col("text"),
+        "client_uri": col("text"),
+        "logo_uri": col("text"),
+        "created_at": col(tz, notNull: true, default: "now()"),
+        "updated_at": col(tz, notNull: true, default: "now()"),
+        "deleted_at": col(tz),
+        "client_type": col("auth.oauth_client_type", notNull: true, default: "'confidential'::auth.oauth_client_type"),
+        "token_endpoint_auth_method": col("text", notNull: true),
+    ]
+    static let oauthConsents: [String: String] = [
+        "id": col("uuid", notNull: true),
+        "user_id": col("uuid", notNull: true),
+        "client_id": col("uuid", notNull: true),
+        "scopes": col("text", notNull: true),
+        "granted_at": col(tz, notNull: true, default: "now()"),
+        "revoked_at": col(tz),
+    ]
+    static let oneTimeTokens: [String: String] = [
+        "id": col("uuid", notNull: true),
+        "user_id": col("uuid", notNull: true),
+        "token_type": col("auth.one_time_token_type", notNull: true),
+        "token_hash": col("text", notNull: true),
+        "relates_to": col("text", notNull: true),
+        "created_at": col(ts, notNull: true, default: "now()"),
+        "updated_at": col(ts, notNull: true, default: "now()"),
+    ]
+    static let refreshTokens: [String: String] = [
+        "instance_id": col("uuid"),
+        "id": col("bigint", notNull: true, default: "nextval('auth.refresh_tokens_id_seq'::regclass)"),
+        "token": col(vc255),
+        "user_id": col(vc255),
+        "revoked": col("boolean"),
+        "created_at": col(tz),
+        "updated_at": col(tz),
+        "parent": col(vc255),
+        "session_id": col("uuid"),
+    ]
+    static let samlProviders: [String: String] = [
+        "id": col("uuid", notNull: true),
+        "sso_provider_id": col("uuid", notNull: true),
+        "entity_id": col("text", notNull: true),
+        "metadata_xml": col("text", notNull: true),
+        "metadata_url": col("text"),
+        "attribute_mapping": col("jsonb"),
+        "created_at": col(tz),
+        "updated_at": col(tz),
+        "name_id_format": col("text"),
+    ]
+    static let samlRelayStates: [String: String] = [
+        "id": col("uuid", notNull: true),
+        "sso_provider_id": col("uuid", notNull: true),
+        "request_id": col("text", notNull: true),
+        "for_email": col("text"),
+        "redirect_to": col("text"),
+        "created_at": col(tz),
+        "updated_at": col(tz),
+        "flow_state_id": col("uuid"),
+    ]
+    static let sessions: [String: String] = [
+        "id": col("uuid", notNull: true),
+        "user_id": col("uuid", notNull: true),
+        "created_at": col(tz),
+        "updated_at": col(tz),
+        "factor_id": col("uuid"),
+        "aal": col("auth.aal_level"),
+        "not_after": col(tz),
+        "refreshed_at": col(ts),
+        "user_agent": col("text"),
+        "ip": col("inet"),
+        "tag": col("text"),
+        "oauth_client_id": col("uuid"),
+        "refresh_token_hmac_key": col("text"),
+        "refresh_token_counter": col("bigint"),
+        "scopes": col("text"),
+    ]
+    static let ssoDomains: [String: String] = [
+        "id": col("uuid", notNull: true),
+        "sso_provider_id": col("uuid", notNull: true),
+        "domain": col("text", notNull: true),
+        "created_at": col(tz),
+        "updated_at": col(tz),
+    ]
+    static let ssoProviders: [String: String] = [
+        "id": col("uuid", notNull: true),
+        "resource_id": col("text"),
+        "created_at": col(tz),
+        "updated_at": col(tz),
+        "disabled": col("boolean"),
+    ]
+    static let users: [String: String] = [
+        "instance_id": col("uuid"),
+        "id": col("uuid", notNull: true),
+        "aud": col(vc255),
+        "role": col(vc255),
+        "email": col(vc255),
+        "encrypted_password": col(vc255),
+        "email_confirmed_at": col(tz),
+        "invited_at": col(tz),
+        "confirmation_token": col(vc255),
+        "confirmation_sent_at": col(tz),
+        "recovery_token": col(vc255),
+        "recovery_sent_at": col(tz),
+        "email_change_token_new": col(vc255),
+        "email_change": col(vc255),
+        "email_change_sent_at": col(tz),
+        "last_sign_in_at": col(tz),
+        "raw_app_meta_data": col("jsonb"),
+        "raw_user_meta_data": col("jsonb"),
+        "is_super_admin": col("boolean"),
+        "created_at": col(tz),
+        "updated_at": col(tz),
+        "phone": col("text", default: "NULL::character varying"),
+        "phone_confirmed_at": col(tz),
+        "phone_change": col("text", default: "''::character varying"),
+        "phone_change_token": col(vc255, default: "''::character varying"),
+        "phone_change_sent_at": col(tz),
+        "confirmed_at": generated(tz, "LEAST(email_confirmed_at, phone_confirmed_at)"),
+        "email_change_token_current": col(vc255, default: "''::character varying"),
+        "email_change_confirm_status": col("smallint", default: "0"),
         "banned_until": col(tz),
+        "reauthentication_token": col(vc255, default: "''::character varying"),
+        "reauthentication_sent_at": col(tz),
+        "is_sso_user": col("boolean", notNull: true, default: "false"),
+        "deleted_at": col(tz),
+        "is_anonymous": col("boolean", notNull: true, default: "false"),
+    ]
+    static let webauthnChallenges: [String: String] = [
+        "id": col("uuid", notNull: true, default: "gen_random_uuid()"),
+        "user_id": col("uuid"),
+        "challenge_type": col("text", notNull: true),
+        "session_data": col("jsonb", notNull: true),
+        "created_at": col(tz, notNull: true, default: "now()"),
+        "expires_at": col(tz, notNull: true),
+    ]
+    static let webauthnCredentials: [String: String] = [
+        "id": col("uuid", notNull: true, default: "gen_random_uuid()"),
+        "user_id": col("uuid", notNull: true),
+        "credential_id": col("bytea", notNull: true),
+        "public_key": col("bytea", notNull: true),
+        "attestation_type": col("text", notNull: true, default: "''::text"),
+        "aaguid": col("uuid"),
+        "sign_count": col("bigint", notNull: true, default: "0"),
+        "transports": col("jsonb", notNull: true, default: "'[]'::jsonb"),
+        "backup_eligible": col("boolean", notNull: true, default: "false"),
+        "backed_up": col("boolean", notNull: true, default: "false"),
+        "friendly_name": col("text", notNull: true, default: "''::text"),
+        "created_at": col(tz, notNull: true, default: "now()"),
+        "updated_at": col(tz, notNull: true, default: "now()"),
+        "last_used_at": col(tz),
+    ]
+    static let columns: [String: [String: String]] = [
+        "audit_log_entries": auditLogEntries,
+        "custom_oauth_providers": customOauthProviders,
+        "flow_state": flowState,
+        "identities": identities,
+        "instances": instances,
+        "mfa_amr_claims": mfaAmrClaims,
+        "mfa_challenges": mfaChallenges,
+        "mfa_factors": mfaFactors,
+        "oauth_authorizations": oauthAuthorizations,
+        "oauth_client_states": oauthClientStates,
+        "oauth_clients": oauthClients,
+        "oauth_consents": oauthConsents,
+        "one_time_tokens": oneTimeTokens,
+        "refresh_tokens": refreshTokens,
+        "saml_providers": samlProviders,
+        "saml_relay_states": samlRelayStates,
+        "sessions": sessions,
+        "sso_domains": ssoDomains,
+        "sso_providers": ssoProviders,
+        "users": users,
+        "webauthn_challenges": webauthnChallenges,
+        "webauthn_credentials": webauthnCredentials,
+    ]
+
+    static let uniques: Set<String> = [
+        "audit_log_entries: PRIMARY KEY (id)",
+        "custom_oauth_providers: PRIMARY KEY (id)",
+        "custom_oauth_providers: UNIQUE (identifier)",
+        "flow_state: PRIMARY KEY (id)",
+        "identities: PRIMARY KEY (id)",
+        "identities: UNIQUE (provider_id, provider)",
+        "instances: PRIMARY KEY (id)",
+        "mfa_amr_claims: PRIMARY KEY (id)",
+        "mfa_amr_claims: UNIQUE (session_id, authentication_method)",
+        "mfa_challenges: PRIMARY KEY (id)",
+        "mfa_factors: PRIMARY KEY (id)",
+        "mfa_factors: UNIQUE (last_challenged_at)",
+        "mfa_factors: UNIQUE INDEX (friendly_name, user_id) WHERE (TRIM(BOTH FROM friendly_name) <> ''::text)",
+        "mfa_factors: UNIQUE INDEX (user_id, phone)",
+        "oauth_authorizations: PRIMARY KEY (id)",
+        "oauth_authorizations: UNIQUE (authorization_code)",
+        "oauth_authorizations: UNIQUE (authorization_id)",
+        "oauth_client_states: PRIMARY KEY (id)",
+        "oauth_clients: PRIMARY KEY (id)",
+        "oauth_consents: PRIMARY KEY (id)",
+        "oauth_consents: UNIQUE (user_id, client_id)",
+        "one_time_tokens: PRIMARY KEY (id)",
+        "one_time_tokens: UNIQUE INDEX (user_id, token_type)",
+        "refresh_tokens: PRIMARY KEY (id)",
+        "refresh_tokens: UNIQUE (token)",
+        "saml_providers: PRIMARY KEY (id)",
+        "saml_providers: UNIQUE (entity_id)",
+        "saml_relay_states: PRIMARY KEY (id)",
+        "sessions: PRIMARY KEY (id)",
+        "sso_domains: PRIMARY KEY (id)",
+        "sso_domains: UNIQUE INDEX (lower(domain))",
+        "sso_providers: PRIMARY KEY (id)",
+        "sso_providers: UNIQUE INDEX (lower(resource_id))",
+        "users: PRIMARY KEY (id)",
+        "users: UNIQUE (phone)",
+        "users: UNIQUE INDEX (email) WHERE (is_sso_user = false)",
+        "webauthn_challenges: PRIMARY KEY (id)",
+        "webauthn_credentials: PRIMARY KEY (id)",
+        "webauthn_credentials: UNIQUE INDEX (credential_id)",
+        "users: UNIQUE INDEX (confirmation_token) WHERE ((confirmation_token)::text !~ '^[0-9 ]*$'::text)",
+        "users: UNIQUE INDEX (recovery_token) WHERE ((recovery_token)::text !~ '^[0-9 ]*$'::text)",
+        "users: UNIQUE INDEX (email_change_token_current) WHERE ((email_change_token_current)::text !~ '^[0-9 ]*$'::text)",
+        "users: UNIQUE INDEX (email_change_token_new) WHERE ((email_change_token_new)::text !~ '^[0-9 ]*$'::text)",
+        "users: UNIQUE INDEX (reauthentication_token) WHERE ((reauthentication_token)::text !~ '^[0-9 ]*$'::text)",
+    ]
+
+    /// `auth.table.column -> auth.table.column` → ON DELETE action.
+    static let foreignKeys: [String: String] = [
+        "auth.identities.user_id -> auth.users.id": "CASCADE",
+        "auth.mfa_amr_claims.session_id -> auth.sessions.id": "CASCADE",
+        "auth.mfa_challenges.factor_id -> auth.mfa_factors.id": "CASCADE",
+        "auth.mfa_factors.user_id -> auth.users.id": "CASCADE",
+        "auth.oauth_authorizations.client_id -> auth.oauth_clients.id": "CASCADE",
+        "auth.oauth_authorizations.user_id -> auth.users.id": "CASCADE",
+        "auth.oauth_consents.client_id -> auth.oauth_clients.id": "CASCADE",
+        "auth.oauth_consents.user_id -> auth.users.id": "CASCADE",
+        "auth.one_time_tokens.user_id -> auth.users.id": "CASCADE",
+        "auth.refresh_tokens.session_id -> auth.sessions.id": "CASCADE",
+        "auth.saml_providers.sso_provider_id -> auth.sso_providers.id": "CASCADE",
+        "auth.saml_relay_states.flow_state_id -> auth.flow_state.id": "CASCADE",
+        "auth.saml_relay_states.sso_provider_id -> auth.sso_providers.id": "CASCADE",
+        "auth.sessions.oauth_client_id -> auth.oauth_clients.id": "CASCADE",
+        "auth.sessions.user_id -> auth.users.id": "CASCADE",
+        "auth.sso_domains.sso_provider_id -> auth.sso_providers.id": "CASCADE",
+        "auth.webauthn_challenges.user_id -> auth.users.id": "CASCADE",
+        "auth.webauthn_credentials.user_id -> auth.users.id": "CASCADE",
+    ]
+
+    static let enums: [String: String] = [
+        "aal_level": "aal1,aal2,aal3",
+        "code_challenge_method": "s256,plain",
+        "factor_status": "unverified,verified",
+        "factor_type": "totp,webauthn,phone",
+        "oauth_authorization_status": "pending,approved,denied,expired",
+        "oauth_client_type": "public,confidential",
+        "oauth_registration_type": "dynamic,manual",
+        "oauth_response_type": "code",
+        "one_time_token_type": "confirmation_token,reauthentication_token,recovery_token,email_change_token_new,email_change_token_current,phone_change_token",
+    ]
+
+    static let functions: [String] = ["uid", "role", "email", "jwt"]
+
+    /// 20240612123726 enables row level security on the tables that existed then; the tables of
+    /// later migrations are created without it.
+    static let withoutRowLevelSecurity: Set<String> = [
+        "custom_oauth_providers", "oauth_authorizations", "oauth_client_states", "oauth_clients", "oauth_consents",
+        "webauthn_challenges", "webauthn_credentials",
     ]
 }
 
@@ -657,11 +1209,12 @@ private enum Catalog {
         return Set(r.rows.compactMap { $0[0] })
     }
 
-    /// table → column → `format_type[ NOT NULL][ DEFAULT expr]`.
+    /// table → column → `format_type[ NOT NULL][ DEFAULT expr]`, or for a generated column
+    /// `format_type GENERATED ALWAYS AS (expr) STORED`.
     static func columns(_ c: PGConnection, schema: String, includeDefaults: Bool = true) async throws -> [String: [String: String]] {
         let r = try await c.query("""
             SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-                   pg_get_expr(d.adbin, d.adrelid)
+                   pg_get_expr(d.adbin, d.adrelid), a.attgenerated
             FROM pg_class c
             JOIN pg_namespace n ON n.oid = c.relnamespace
             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -672,7 +1225,11 @@ private enum Catalog {
         var out: [String: [String: String]] = [:]
         for row in r.rows {
             let table = row[0] ?? "", column = row[1] ?? ""
-            out[table, default: [:]][column] = col(row[2] ?? "?", notNull: row[3] == "t", default: includeDefaults ? row[4] : nil)
+            if row[5] == "s" {
+                out[table, default: [:]][column] = generated(row[2] ?? "?", includeDefaults ? row[4] ?? "?" : nil)
+            } else {
+                out[table, default: [:]][column] = col(row[2] ?? "?", notNull: row[3] == "t", default: includeDefaults ? row[4] : nil)
+            }
         }
         return out
     }

@@ -236,7 +236,7 @@ extension Verifier {
         var counts: [String: Int64] = [:]
         var chunks: [(String, Int, String, String)] = []
         for spec in try orderedLoads(catalog) {
-            let layout = try self.layout(spec, catalog: catalog)
+            let layout = try self.layout(spec, catalog: catalog, afterCutover: true)
             let (src, tgt) = try await passes(spec, layout: layout, index: index, filter: try await targetFilter(spec, v1: v1), v1: v1, v2: v2)
             guard src.digest.differing(from: tgt.digest).isEmpty else {
                 throw MigrationError(.checkFailed, "V2 \(spec.target) differs from V1 through the mapping, so it cannot be the cutover baseline. Run verify-integrity, resolve what it reports, then arm.")
@@ -315,7 +315,7 @@ extension Verifier {
         for spec in try orderedLoads(catalog) {
             try Task.checkCancellation()
             events(.tableStarted(load: spec.name, expectedRows: nil))
-            let layout = try self.layout(spec, catalog: catalog)
+            let layout = try self.layout(spec, catalog: catalog, afterCutover: true)
             var filter = try await targetFilter(spec, v1: v1)
             // A shared target (auth.users) also holds rows created after cutover: those whose key
             // is in the primary table of the same source rows (a new profile's auth user).

@@ -56,18 +56,29 @@ public struct ReverseSpec: Sendable {
     public var source: TableName
     /// The loads whose target rows, sharing one key, make up one source row; the first is primary.
     public var loads: [String]
+    /// Loads whose target rows are derived from the primary's by the target's own system (e.g. a
+    /// user's identity in Supabase Auth): their changes join the group and rewrite the source
+    /// columns `columnSources` names, but a row of theirs is not required, and it is checked
+    /// against the forward mapping only for source rows that came from the source (for a row
+    /// created in the target, the target system made it, not the mapping).
+    public var derivedLoads: [String]
     /// Per load: target column → the source columns that an update of it rewrites.
     public var columnSources: [String: [String: [String]]]
+
     /// Target rows by load (values in the load's `targetColumns` order, as the server prints
     /// them) → source values in the primary load's `sourceColumns` order (the id, first, is set
     /// by the engine). `resolve(table, key)` gives the source id of a target key. Returns nil
     /// after recording a conflict in `issues`.
+    /// All loads whose changes make up one source row: the required ones, then the derived.
+    public var allLoads: [String] { loads + derivedLoads }
+
     public var transform: @Sendable (_ rows: [String: [String?]], _ resolve: (String, String) -> Int64?, _ issues: inout RowIssues) -> [String?]?
 
-    public init(source: TableName, loads: [String], columnSources: [String: [String: [String]]],
+    public init(source: TableName, loads: [String], derivedLoads: [String] = [], columnSources: [String: [String: [String]]],
                 transform: @escaping @Sendable (_ rows: [String: [String?]], _ resolve: (String, String) -> Int64?, _ issues: inout RowIssues) -> [String?]?) {
         self.source = source
         self.loads = loads
+        self.derivedLoads = derivedLoads
         self.columnSources = columnSources
         self.transform = transform
     }

@@ -71,13 +71,13 @@ public struct ReverseSync: Sendable {
         let v1Catalog = try await Catalog.read(v1, schemas: plan.sourceSchemas)
         let loadsByName = Dictionary(uniqueKeysWithValues: plan.loads.map { ($0.name, $0) })
         var layouts: [String: Verifier.Layout] = [:]
-        for l in plan.loads { layouts[l.name] = try verifier.layout(l, catalog: v2Catalog) }
+        for l in plan.loads { layouts[l.name] = try verifier.layout(l, catalog: v2Catalog, afterCutover: true) }
 
         // Group the changes per source row (one V1 user = a profile and an auth user).
         var groups: [String: [Group]] = [:]   // source table → groups
         for spec in plan.reverse {
             var byKey: [String: Group] = [:]
-            for c in changes where spec.loads.contains(c.load) {
+            for c in changes where spec.allLoads.contains(c.load) {
                 var g = byKey[c.key] ?? Group(key: c.key, kind: c.kind, sourceID: c.sourceID, changes: [:])
                 g.changes[c.load] = c
                 if c.kind == "inserted" || g.kind == "inserted" { g.kind = "inserted" } else if c.kind == "updated" { g.kind = "updated" }
@@ -86,11 +86,12 @@ public struct ReverseSync: Sendable {
             }
             // The current target rows of every load of the group (also those that did not change).
             for (key, var g) in byKey where g.kind != "deleted" {
-                for load in spec.loads {
+                for load in spec.allLoads {
                     if let after = g.changes[load]?.after { g.rows[load] = after; continue }
                     let l = loadsByName[load]!
                     let keyColumn = l.targetColumns[layouts[load]!.keyIndex]
-                    let r = try await v2.query("SELECT \(l.targetColumns.map(SQL.ident).joined(separator: ", ")) FROM \(l.target.sql) WHERE \(SQL.ident(keyColumn))::text = $1", [key])
+                    let condition = l.ownedKeys?.condition.map { " AND (\($0))" } ?? ""
+                    let r = try await v2.query("SELECT \(layouts[load]!.select.joined(separator: ", ")) FROM \(l.target.sql) WHERE \(SQL.ident(keyColumn))::text = $1\(condition)", [key])
                     if let row = r.rows.first { g.rows[load] = row }
                 }
                 byKey[key] = g
@@ -203,7 +204,9 @@ public struct ReverseSync: Sendable {
                         index.present[table.name, default: IDBitset()].insert(id)
                         var hashes: [String: UInt64] = [:]
                         var mismatch: String?
-                        for load in spec.loads {
+                        // A derived row (an identity) is the mapping's only for a row that came from V1.
+                        let checked = spec.loads + (g.kind == "inserted" ? [] : spec.derivedLoads.filter { g.rows[$0] != nil })
+                        for load in checked {
                             let l = loadsByName[load]!
                             let layout = layoutsByLoad[load]!
                             var mapper = RowMapper(spec: l, index: index)
@@ -235,6 +238,7 @@ public struct ReverseSync: Sendable {
                         // refuses it makes a conflict, not a failed sync.
                         try s.execute("SAVEPOINT row_change")
                         do {
+                            var wrote = true
                             if g.kind == "inserted" {
                                 let params = candidate
                                 let placeholders = (1...columns.count).map { "$\($0)" }.joined(separator: ", ")
@@ -244,6 +248,7 @@ public struct ReverseSync: Sendable {
                             } else {
                                 let current = try s.query("SELECT \(columns.map(SQL.ident).joined(separator: ", ")) FROM \(table.sql) WHERE \(SQL.ident(columns[0])) = $1", [String(id)]).rows[0]
                                 let changed = (1..<columns.count).filter { candidate[$0] != current[$0] }
+                                wrote = !changed.isEmpty
                                 if !changed.isEmpty {
                                     let sets = changed.enumerated().map { "\(SQL.ident(columns[$0.element])) = $\($0.offset + 2)" }.joined(separator: ", ")
                                     _ = try s.query("UPDATE \(table.sql) SET \(sets) WHERE \(SQL.ident(columns[0])) = $1", [String(id)] + changed.map { candidate[$0] })
@@ -256,8 +261,12 @@ public struct ReverseSync: Sendable {
                                     """, [load, String(id), String(Int64(bitPattern: h)), report.syncId])
                             }
                             try s.execute("RELEASE SAVEPOINT row_change")
-                            count(table.name, g.kind)
-                            report.appliedRows.append(.init(table: table.name, kind: g.kind, v1Id: id, key: g.key))
+                            // An update whose every column V1 already holds (a V2-only value such
+                            // as a pending token) writes nothing and counts as nothing.
+                            if wrote {
+                                count(table.name, g.kind)
+                                report.appliedRows.append(.init(table: table.name, kind: g.kind, v1Id: id, key: g.key))
+                            }
                         } catch let e as MigrationError {
                             try s.execute("ROLLBACK TO SAVEPOINT row_change")
                             if g.kind == "inserted" { pairs.remove(table: table.name, id: id); index.present[table.name]?.remove(id) }

@@ -61,8 +61,41 @@ public struct ClearTarget: Sendable {
         let order = try catalog.clearOrder(of: whole)
         // TRUNCATE is safe only when no table outside the set references one inside it.
         let outside = catalog.foreignKeys.filter { whole.contains($0.referencedTable) && !whole.contains($0.table) }
-        let shared = plan.loads.filter { $0.ownedKeys != nil }
-        return (order, shared, outside.isEmpty)
+        // Children first: a user's identity before the user.
+        let shared = plan.loads.filter { $0.ownedKeys != nil }.reversed()
+        return (order, Array(shared), outside.isEmpty)
+    }
+
+    /// Rows of other tables that go with the owned rows of `load` by `ON DELETE CASCADE` (in
+    /// Supabase Auth: a user's sessions, refresh tokens, MFA factors, one-time tokens), found
+    /// from the catalog, up to four levels deep. Tables the migration fills itself are left out.
+    static func cascaded(_ c: PGConnection, load: LoadSpec, keys: [String], skipping: Set<TableName>) async throws -> [(TableName, String)] {
+        var out: [(TableName, String)] = []
+        var frontier: [(TableName, String)] = [(load.target, load.ownedKeys!.predicate(keys: SQL.literal(pgTextArray(keys))))]
+        for _ in 0..<4 where !frontier.isEmpty {
+            var next: [(TableName, String)] = []
+            for (parent, condition) in frontier {
+                let r = try await c.query("""
+                    SELECT cn.nspname, cc.relname, ca.attname, pa.attname
+                    FROM pg_constraint k
+                    JOIN pg_class cc ON cc.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+                    JOIN pg_attribute ca ON ca.attrelid = k.conrelid AND ca.attnum = k.conkey[1]
+                    JOIN pg_attribute pa ON pa.attrelid = k.confrelid AND pa.attnum = k.confkey[1]
+                    WHERE k.contype = 'f' AND k.confdeltype = 'c' AND cardinality(k.conkey) = 1
+                      AND k.confrelid = to_regclass($1) AND k.conrelid <> k.confrelid
+                    ORDER BY 1, 2, 3
+                    """, [parent.sql])
+                for row in r.rows {
+                    let child = TableName(row[0]!, row[1]!)
+                    if skipping.contains(child) || out.contains(where: { $0.0 == child }) { continue }
+                    let childCondition = "\(SQL.ident(row[2]!)) IN (SELECT \(SQL.ident(row[3]!)) FROM \(parent.sql) WHERE \(condition))"
+                    out.append((child, childCondition))
+                    next.append((child, childCondition))
+                }
+            }
+            frontier = next
+        }
+        return out
     }
 
     func sharedMax(_ c: PGConnection, _ load: LoadSpec) async throws -> Int64 {
@@ -79,9 +112,15 @@ public struct ClearTarget: Sendable {
         for t in tables {
             counts.append(TableCount(table: t.description, rows: Int64(try await c.scalar("SELECT count(*) FROM \(t.sql)") ?? "0") ?? 0, scope: "all rows"))
         }
+        let filled = Set(plan.loads.map(\.target))
         for load in shared {
-            let n = try await Migrator.countOwned(c, load: load, keys: load.ownedKeys!.keys(try await sharedMax(c, load)))
+            let keys = load.ownedKeys!.keys(try await sharedMax(c, load))
+            let n = try await Migrator.countOwned(c, load: load, keys: keys)
             counts.append(TableCount(table: load.target.description, rows: n, scope: "rows written by the migration"))
+            for (child, condition) in try await Self.cascaded(c, load: load, keys: keys, skipping: filled) {
+                let m = Int64(try await c.scalar("SELECT count(*) FROM \(child.sql) WHERE \(condition)") ?? "0") ?? 0
+                counts.append(TableCount(table: child.description, rows: m, scope: "rows of the migrated \(load.target.name) (ON DELETE CASCADE)"))
+            }
         }
         let ddl = try await DDLJournal(state: state).entries(c).count
         return Preview(database: try await c.scalar("SELECT current_database()") ?? "?", url: target.redactedURL, order: counts,
@@ -96,8 +135,12 @@ public struct ClearTarget: Sendable {
             throw MigrationError(.refused, "a migrate is running against this V2 (it holds the migration lock). Stop it first (Ctrl+C), then clear. Nothing was touched.")
         }
         let (tables, shared, truncate) = try await order(c)
-        var keyLists: [(LoadSpec, [String])] = []
-        for load in shared { keyLists.append((load, load.ownedKeys!.keys(try await sharedMax(c, load)))) }
+        var keyLists: [(LoadSpec, [String], [(TableName, String)])] = []
+        let filled = Set(plan.loads.map(\.target))
+        for load in shared {
+            let keys = load.ownedKeys!.keys(try await sharedMax(c, load))
+            keyLists.append((load, keys, try await Self.cascaded(c, load: load, keys: keys, skipping: filled)))
+        }
         let sharedKeys = keyLists
         let state = self.state
         let runID = UUID().uuidString.lowercased()
@@ -114,8 +157,13 @@ public struct ClearTarget: Sendable {
                 } else {
                     for t in tables { try s.execute("DELETE FROM \(t.sql)") }
                 }
-                for (load, keys) in sharedKeys {
-                    let r = try s.query("DELETE FROM \(load.target.sql) WHERE \(SQL.ident(load.ownedKeys!.column))::text = ANY($1::text[])", [pgTextArray(keys)])
+                for (load, keys, dependents) in sharedKeys {
+                    // What goes with them by ON DELETE CASCADE, counted before it goes.
+                    for (child, condition) in dependents {
+                        let m = Int64(try s.query("SELECT count(*) FROM \(child.sql) WHERE \(condition)").rows[0][0] ?? "0") ?? 0
+                        deleted.append(TableCount(table: child.description, rows: m, scope: "rows of the migrated \(load.target.name) (ON DELETE CASCADE)"))
+                    }
+                    let r = try s.query("DELETE FROM \(load.target.sql) WHERE \(load.ownedKeys!.predicate(keys: "$1"))", [pgTextArray(keys)])
                     deleted.append(TableCount(table: load.target.description, rows: Int64(r.affected), scope: "rows written by the migration"))
                 }
                 // Keys and indexes a migration set aside come back on the now empty tables.
@@ -142,7 +190,7 @@ public struct ClearTarget: Sendable {
         var r = result
         var remaining: Int64 = 0
         for t in tables { remaining += Int64(try await c.scalar("SELECT count(*) FROM \(t.sql)") ?? "0") ?? 0 }
-        for (load, keys) in sharedKeys { remaining += try await Migrator.countOwned(c, load: load, keys: keys) }
+        for (load, keys, _) in sharedKeys { remaining += try await Migrator.countOwned(c, load: load, keys: keys) }
         r.remaining = remaining
         r.runsKept = Int(try await c.scalar("SELECT count(*) FROM \(state.t("runs"))") ?? "0") ?? 0
         _ = try? await c.scalar("SELECT pg_advisory_unlock($1)", [String(Migrator.lockKey)])

@@ -70,7 +70,8 @@ struct LoadPipeline {
         let key = SQL.ident(spec.sourceColumns[0])
         // From the start: no bound (`> -9223372036854775808` would be read as a numeric and keep
         // the planner off the primary key's index).
-        let bound = lastID == .min ? "" : " WHERE \(key) > \(lastID)"
+        let conditions = [lastID == .min ? nil : "\(key) > \(lastID)", spec.sourceCondition.map { "(\($0))" }].compactMap { $0 }
+        let bound = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
         return "COPY (SELECT \(cols) FROM \(spec.source.sql)\(bound) ORDER BY \(key)) TO STDOUT"
     }
 

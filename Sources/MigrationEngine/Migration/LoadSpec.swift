@@ -69,18 +69,40 @@ public struct LoadSpec: Sendable {
     /// column and the keys this migration writes for source ids 1…n. Guards count, and
     /// `rollback --clear-v2` deletes, only those rows. Nil: the migration owns the whole table.
     public var ownedKeys: OwnedKeys?
+    /// A condition on the source rows this load reads (SQL on the source table), or nil for all
+    /// of them: e.g. source rows whose target row is derived by someone else.
+    public var sourceCondition: String?
+    /// Target columns that after cutover belong to the target's own system (Supabase Auth's
+    /// bookkeeping: tokens of pending confirmations and recoveries, its own `updated_at`):
+    /// verify compares them before cutover; change capture, assessment and sync ignore them
+    /// after it, because the source has no place for them.
+    public var targetOwnedColumns: Set<String>
+    /// How a target column reads after cutover when the target's own system moves another copy
+    /// of it (SQL over the target row, e.g. the latest of three sign-in times); absent: as stored.
+    public var targetReadsAfterCutover: [String: String]
 
     public struct OwnedKeys: Sendable {
         public var column: String
         public var keys: @Sendable (_ upToSourceID: Int64) -> [String]
-        public init(column: String, keys: @escaping @Sendable (_ upToSourceID: Int64) -> [String]) {
+        /// A further condition on the target rows (SQL), for a key column that is not unique by
+        /// itself in the shared table (e.g. `provider = 'email'` for a user's identities).
+        public var condition: String?
+        public init(column: String, condition: String? = nil, keys: @escaping @Sendable (_ upToSourceID: Int64) -> [String]) {
             self.column = column
+            self.condition = condition
             self.keys = keys
+        }
+
+        /// The SQL condition selecting the owned rows whose key is in the text array `keys`
+        /// (a parameter such as `$1`, or a literal).
+        public func predicate(keys: String) -> String {
+            "\(SQL.ident(column))::text = ANY(\(keys)::text[])" + (condition.map { " AND (\($0))" } ?? "")
         }
     }
 
     public init(name: String, source: TableName, sourceColumns: [String], target: TableName, targetColumns: [String],
                 references: [ReferenceRule] = [], mayRebuildIndexes: Bool = true, ownedKeys: OwnedKeys? = nil,
+                sourceCondition: String? = nil, targetOwnedColumns: Set<String> = [], targetReadsAfterCutover: [String: String] = [:],
                 transform: @escaping @Sendable (_ row: [String?], _ issues: inout RowIssues) -> [String?]?) {
         self.name = name
         self.source = source
@@ -90,6 +112,9 @@ public struct LoadSpec: Sendable {
         self.references = references
         self.mayRebuildIndexes = mayRebuildIndexes
         self.ownedKeys = ownedKeys
+        self.sourceCondition = sourceCondition
+        self.targetOwnedColumns = targetOwnedColumns
+        self.targetReadsAfterCutover = targetReadsAfterCutover
         self.transform = transform
     }
 

@@ -164,7 +164,7 @@ public struct Migrator: Sendable {
                                [runID, options.toolVersion, source.redactedURL, target.redactedURL, ProcessInfo.processInfo.environment["USER"] ?? ""])
             registered = true
             for load in plan.loads {
-                let n = try await v1.scalar("SELECT count(*) FROM \(load.source.sql)") ?? "0"
+                let n = try await v1.scalar("SELECT count(*) FROM \(load.source.sql)\(load.sourceCondition.map { " WHERE \($0)" } ?? "")") ?? "0"
                 try await v2.query("""
                     INSERT INTO \(state.t("load_progress")) (load_name, source_table, target_table, source_rows, run_id, last_source_id)
                     VALUES ($1, $2, $3, $4, $5, \(Int64.min))
@@ -320,7 +320,7 @@ public struct Migrator: Sendable {
     /// Rows of a shared target whose key is one of `keys` (those this migration writes).
     static func countOwned(_ c: PGConnection, load: LoadSpec, keys: [String]) async throws -> Int64 {
         guard let owned = load.ownedKeys, !keys.isEmpty else { return 0 }
-        return Int64(try await c.scalar("SELECT count(*) FROM \(load.target.sql) WHERE \(SQL.ident(owned.column))::text = ANY($1::text[])",
+        return Int64(try await c.scalar("SELECT count(*) FROM \(load.target.sql) WHERE \(owned.predicate(keys: "$1"))",
                                         [pgTextArray(keys)]) ?? "0") ?? 0
     }
 

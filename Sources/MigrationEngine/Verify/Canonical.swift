@@ -19,6 +19,9 @@ public indirect enum ValueKind: Sendable, Equatable, CustomStringConvertible {
     case json          // json, jsonb: parsed; object keys sorted, duplicates last-wins, numbers by value
     case inet          // inet, cidr: family, address bytes, prefix length
     case array(ValueKind)
+    /// Not compared: every value, NULL included, encodes to the same one byte. For a column that
+    /// after cutover belongs to the target's own system (`LoadSpec.targetOwnedColumns`).
+    case ignored
 
     public init(typeName: String, category: String, elementTypeName: String) {
         if category == "A" {
@@ -54,6 +57,7 @@ public indirect enum ValueKind: Sendable, Equatable, CustomStringConvertible {
         case .json: "json"
         case .inet: "inet"
         case .array(let e): "\(e)[]"
+        case .ignored: "ignored"
         }
     }
 }
@@ -66,11 +70,16 @@ public enum Canonical {
     enum Tag: UInt8 {
         case null = 0, text, integer, numeric, float, bool, uuid, timestamp, date, json, inet, array
         case jsonNull = 20, jsonTrue, jsonFalse, jsonNumber, jsonString, jsonArray, jsonObject
+        case ignored = 0xFE
         case unparsed = 0xFF
     }
 
     /// Appends the canonical form of `value` read as `kind`.
     public static func append(_ value: String?, _ kind: ValueKind, to out: inout [UInt8]) {
+        if case .ignored = kind {
+            out.append(Tag.ignored.rawValue)
+            return
+        }
         guard var value else {
             out.append(Tag.null.rawValue)
             return
@@ -79,6 +88,10 @@ public enum Canonical {
     }
 
     static func append(utf8 u: UnsafeBufferPointer<UInt8>, _ kind: ValueKind, to out: inout [UInt8]) {
+        if case .ignored = kind {
+            out.append(Tag.ignored.rawValue)
+            return
+        }
         let start = out.count
         out.append(0); out.append(0); out.append(0); out.append(0); out.append(0)
         let payload = out.count
@@ -131,6 +144,8 @@ public enum Canonical {
         case .array(let element):
             var p = ArrayLiteralParser(u)
             tag = p.canonicalize(element: element, into: &out) ? .array : .unparsed
+        case .ignored:
+            tag = .ignored  // handled above; kept for exhaustiveness
         }
         if tag == .unparsed {
             out.removeSubrange(payload...)

@@ -273,12 +273,16 @@ public struct Verifier: Sendable {
 
     struct Layout: Sendable {
         var kinds: [ValueKind]
+        /// The target's select list: each column, or how it reads after cutover.
+        var select: [String]
         var keyIndex: Int
         var keyKind: ValueKind
         var sensitive: [Bool]
     }
 
-    func layout(_ spec: LoadSpec, catalog: Catalog) throws -> Layout {
+    /// How one load's rows are compared. After cutover (capture, assessment, sync) the columns
+    /// the target's own system keeps are not compared, and merged copies read as one.
+    func layout(_ spec: LoadSpec, catalog: Catalog, afterCutover: Bool = false) throws -> Layout {
         guard let table = catalog.tables[spec.target] else {
             throw MigrationError(.configuration, "V2 has no table \(spec.target): apply the V2 schema before verifying.")
         }
@@ -293,7 +297,14 @@ public struct Verifier: Sendable {
         guard let keyIndex = spec.targetColumns.firstIndex(of: keyColumn) else {
             throw MigrationError(.configuration, "\(spec.target) needs a one-column primary key that the mapping writes to be verified row by row.")
         }
-        return Layout(kinds: kinds, keyIndex: keyIndex, keyKind: kinds[keyIndex],
+        var select = spec.targetColumns.map(SQL.ident)
+        if afterCutover {
+            for (j, c) in spec.targetColumns.enumerated() where j != keyIndex {
+                if spec.targetOwnedColumns.contains(c) { kinds[j] = .ignored }
+                if let read = spec.targetReadsAfterCutover[c] { select[j] = "(\(read))" }
+            }
+        }
+        return Layout(kinds: kinds, select: select, keyIndex: keyIndex, keyKind: kinds[keyIndex],
                       sensitive: spec.targetColumns.map { $0.lowercased().contains("password") })
     }
 
@@ -302,7 +313,7 @@ public struct Verifier: Sendable {
     func targetFilter(_ spec: LoadSpec, v1: PGConnection) async throws -> String? {
         guard let owned = spec.ownedKeys else { return nil }
         let maxSourceID = Int64(try await v1.scalar("SELECT coalesce(max(\(SQL.ident(spec.sourceColumns[0]))), 0) FROM \(spec.source.sql)") ?? "0") ?? 0
-        return "\(SQL.ident(owned.column))::text = ANY(\(SQL.literal(pgTextArray(owned.keys(maxSourceID))))::text[])"
+        return owned.predicate(keys: SQL.literal(pgTextArray(owned.keys(maxSourceID))))
     }
 
     /// The source pass and the target pass of one load, side by side on their own connections.
@@ -365,11 +376,12 @@ public struct Verifier: Sendable {
     func sourceQuery(_ spec: LoadSpec, where condition: String? = nil) -> String {
         let cols = spec.sourceColumns.map(SQL.ident).joined(separator: ", ")
         let key = SQL.ident(spec.sourceColumns[0])
-        return "COPY (SELECT \(cols) FROM \(spec.source.sql)\(condition.map { " WHERE \($0)" } ?? "") ORDER BY \(key)) TO STDOUT"
+        let conditions = [spec.sourceCondition, condition].compactMap { $0 }.map { "(\($0))" }
+        return "COPY (SELECT \(cols) FROM \(spec.source.sql)\(conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) ORDER BY \(key)) TO STDOUT"
     }
 
-    func targetQuery(_ spec: LoadSpec, where conditions: [String]) -> String {
-        let cols = spec.targetColumns.map(SQL.ident).joined(separator: ", ")
+    func targetQuery(_ spec: LoadSpec, layout: Layout, where conditions: [String]) -> String {
+        let cols = layout.select.joined(separator: ", ")
         let w = conditions.isEmpty ? "" : " WHERE " + conditions.map { "(\($0))" }.joined(separator: " AND ")
         return "COPY (SELECT \(cols) FROM \(spec.target.sql)\(w)) TO STDOUT"
     }
@@ -427,7 +439,7 @@ public struct Verifier: Sendable {
     }
 
     func targetPass(_ spec: LoadSpec, layout: Layout, filter: String?, v2: PGConnection, counters: LoadCounters) async throws -> TargetPass {
-        let query = targetQuery(spec, where: filter.map { [$0] } ?? [])
+        let query = targetQuery(spec, layout: layout, where: filter.map { [$0] } ?? [])
         return try await v2.withSession { s in
             var pass = TargetPass()
             var scratch: [UInt8] = []
@@ -525,7 +537,7 @@ public struct Verifier: Sendable {
                     return "\(key) BETWEEN '\(lo)' AND '\(hi)'"
                 }.joined(separator: " OR "))
             }
-            let q = targetQuery(spec, where: conditions)
+            let q = targetQuery(spec, layout: layout, where: conditions)
             let keyKind = layout.keyKind
             let keyIndex = layout.keyIndex
             let targetRows = try await v2.withSession { s in

@@ -39,7 +39,7 @@ enum MigrationFixture {
     /// Content fingerprint of every V2 table the migration writes (ordered by id).
     static func v2Fingerprints(_ c: PGConnection) async throws -> [String: String] {
         var out: [String: String] = [:]
-        for t in v2Tables.map({ "public.\($0)" }) + ["auth.users"] {
+        for t in v2Tables.map({ "public.\($0)" }) + ["auth.users", "auth.identities"] {
             out[t] = try await c.scalar("SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY id)), '') FROM \(t) t")
         }
         return out
