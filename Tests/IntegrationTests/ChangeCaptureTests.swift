@@ -64,14 +64,34 @@ struct ChangeCaptureTests {
         let photo = "5e1c0000-0000-4000-8000-0000000000f1"
         try await v2.execute("INSERT INTO public.delivery_photos (id, delivery_id, storage_path, caption, created_at) VALUES ('\(photo)', '\(newDeliveries[0])', 'delivery-photos/2026/12/new.jpg', 'new', '2026-12-05 06:01:00+00')")
         expect("delivery_photos", "inserted", photo)
+        // A sign-up through Supabase Auth, as GoTrue writes it (internal/models/user.go, identity.go:
+        // empty tokens, its own timestamps, the identity's data copied into the user metadata, an
+        // email identity with a random id signed in at once), and the profile the app makes.
         let user = "5e1c0000-0000-4000-8000-0000000000e1"
         try await v2.execute("""
-            INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
+            INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at, last_sign_in_at, raw_app_meta_data, raw_user_meta_data,
+                                    created_at, updated_at, confirmation_token, recovery_token, email_change_token_new, email_change)
             VALUES ('00000000-0000-0000-0000-000000000000', '\(user)', 'authenticated', 'authenticated', 'new.agent@cocoatrack.ci', '$2a$10$abcdefghijklmnopqrstuuA1B2C3D4E5F6G7H8I9J0K1L2M3N4O5P6',
-                    '2026-12-05 07:00:00+00', '{"provider":"email","providers":["email"]}', '{"full_name": "Nouvel Agent"}', '2026-12-05 07:00:00+00', '2026-12-05 07:00:00+00');
+                    '2026-12-05 07:00:00.734+00', '2026-12-05 07:00:00.812+00', '{"provider":"email","providers":["email"]}',
+                    '{"sub": "\(user)", "email": "new.agent@cocoatrack.ci", "full_name": "Nouvel Agent", "email_verified": true, "phone_verified": false}',
+                    '2026-12-05 07:00:00.611+00', '2026-12-05 07:00:00.812+00', '', '', '', '');
+            INSERT INTO auth.identities (provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at)
+            VALUES ('\(user)', '\(user)', '{"sub": "\(user)", "email": "new.agent@cocoatrack.ci", "email_verified": false, "phone_verified": false}', 'email',
+                    '2026-12-05 07:00:00.812+00', '2026-12-05 07:00:00.652+00', '2026-12-05 07:00:00.652+00');
             INSERT INTO public.profiles (id, email, full_name, role, cooperative_id, phone, is_active, created_at, updated_at)
             VALUES ('\(user)', 'new.agent@cocoatrack.ci', 'Nouvel Agent', 'field_agent', '\(coop)', NULL, true, '2026-12-05 07:00:00+00', '2026-12-05 07:00:00+00')
             """)
+        // A migrated user signs in through Supabase Auth: GoTrue moves last_sign_in_at (and
+        // updated_at) on the user and its identity, and starts a session; the profile is untouched.
+        let signedIn = try await one("SELECT p.id FROM public.profiles p JOIN auth.identities i ON i.user_id = p.id WHERE p.is_active ORDER BY p.id LIMIT 1")
+        try await v2.execute("""
+            UPDATE auth.users SET last_sign_in_at = '2026-12-06 08:30:00.25+00', updated_at = '2026-12-06 08:30:00.25+00' WHERE id = '\(signedIn)';
+            UPDATE auth.identities SET last_sign_in_at = '2026-12-06 08:30:00.25+00', updated_at = '2026-12-06 08:30:00.25+00' WHERE user_id = '\(signedIn)';
+            INSERT INTO auth.sessions (id, user_id, created_at, updated_at, aal) VALUES (gen_random_uuid(), '\(signedIn)', now(), now(), 'aal1');
+            """)
+        expect("auth_users", "updated", signedIn, ["last_sign_in_at"])
+        expect("auth_identities", "updated", signedIn, ["last_sign_in_at"])
+        expect("profiles", "updated", signedIn, ["last_login_at"])
         expect("auth_users", "inserted", user)
         expect("profiles", "inserted", user)
         // Updates of migrated rows: an enum, the array, a timestamp, jsonb (under replica role), a nullable reference.
@@ -146,9 +166,14 @@ struct ChangeCaptureTests {
                 == "https://cocoatrackv1.blob.core.windows.net/photos/2026/12/new.jpg")
         let newUser = try #require(try await v1.query("SELECT email, role, full_name, password_hash, is_active FROM public.users WHERE email = 'new.agent@cocoatrack.ci'").rows.first)
         #expect(newUser[1] == "agent" && newUser[2] == "Nouvel Agent" && newUser[3]!.hasPrefix("$2a$10$") && newUser[4] == "t")
+        #expect(try await v1.scalar("SELECT last_login_at::text || ' ' || created_at::text FROM public.users WHERE email = 'new.agent@cocoatrack.ci'")
+                == "2026-12-05 07:00:00.812 2026-12-05 07:00:00", "the sign-up's sign-in time, the profile's creation time")
         func v1ID(_ table: String, _ key: String) async throws -> Int64? {
             try await v1.query("SELECT id FROM public.\(table)").rows.compactMap { Int64($0[0]!) }.first { CocoaTrackRules.uuid(table, String($0)) == key }
         }
+        let signedInID = try #require(try await v1ID("users", signedIn))
+        #expect(try await v1.scalar("SELECT last_login_at::text FROM public.users WHERE id = \(signedInID)") == "2026-12-06 08:30:00.25",
+                "a Supabase Auth sign-in is V1's last_login_at, not a conflict")
         let gradedID = try #require(try await v1ID("deliveries", graded))
         #expect(try await v1.scalar("SELECT quality_grade FROM public.deliveries WHERE id = \(gradedID)") == "B")
         let unbilledID = try #require(try await v1ID("deliveries", unbilled))

@@ -574,26 +574,6 @@ GRANT SELECT ON auth.instances, auth.audit_log_entries, auth.users, auth.identit
     auth.flow_state, auth.sso_providers, auth.sso_domains, auth.saml_providers, auth.saml_relay_states
     TO postgres WITH GRANT OPTION;
 
-CREATE TABLE auth.identities (
-    provider_id     text NOT NULL,
-    user_id         uuid NOT NULL,
-    identity_data   jsonb NOT NULL,
-    provider        text NOT NULL,
-    last_sign_in_at timestamptz NULL,
-    created_at      timestamptz NULL,
-    updated_at      timestamptz NULL,
-    email           text GENERATED ALWAYS AS (lower(identity_data ->> 'email')) STORED,
-    id              uuid NOT NULL DEFAULT gen_random_uuid(),
-    CONSTRAINT identities_pkey PRIMARY KEY (id),
-    CONSTRAINT identities_provider_id_provider_unique UNIQUE (provider_id, provider),
-    CONSTRAINT identities_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users (id) ON DELETE CASCADE
-);
-ALTER TABLE auth.identities OWNER TO supabase_auth_admin;
-CREATE INDEX identities_email_idx ON auth.identities (email text_pattern_ops);
-CREATE INDEX identities_user_id_idx ON auth.identities (user_id);
-ALTER TABLE auth.identities ENABLE ROW LEVEL SECURITY;
-GRANT ALL ON auth.identities TO postgres, service_role;
-
 CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
     SELECT coalesce(
         nullif(current_setting('request.jwt.claim.sub', true), ''),
