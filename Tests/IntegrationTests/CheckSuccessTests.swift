@@ -208,8 +208,15 @@ struct CheckSuccessTests {
         try Self.authServer.write(toFile: dir + "/auth.py", atomically: true, encoding: .utf8)
         let pid = try Subprocess.launch("/usr/bin/env", ["python3", dir + "/auth.py", String(port), dir + "/auth.json", "anon-key-1234"], logFile: dir + "/auth.log")
         defer { kill(pid, SIGKILL); _ = waitpid(pid, nil, 0) }
-        try await Task.sleep(for: .milliseconds(500))
         let base = "http://127.0.0.1:\(port)/auth/v1"
+        // Until it listens (on two busy cores python can take seconds to start).
+        var up = false
+        for _ in 0..<100 where !up {
+            let probe = try await Subprocess.run("/usr/bin/env", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", base + "/health"], check: false)
+            up = probe.stdout != "000" && !probe.stdout.isEmpty
+            if !up { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        try #require(up, "the stand-in did not start: \((try? String(contentsOfFile: dir + "/auth.log", encoding: .utf8)) ?? "")")
 
         // The stand-in itself: no apikey, or another grant_type, gets 401.
         let body = "{\"email\": \"\(active[0].email)\", \"password\": \"\(active[0].password)\"}"
