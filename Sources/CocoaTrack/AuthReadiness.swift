@@ -85,7 +85,9 @@ public enum AuthReadiness {
             return report
         }
         let identities = try await identitiesExist(c)
-        let rows = try await c.query("""
+        let rows: [[String?]]
+        do {
+            rows = try await c.query("""
             WITH keys AS (SELECT k::uuid AS id FROM unnest($1::text[]) k),
             checked AS (\(perUserSQL(identities: identities, filter: "u.id IN (SELECT id FROM keys)"))),
             problems AS (SELECT id, unreadable || refused AS codes, cardinality(unreadable) > 0 AS unreadable FROM checked),
@@ -100,6 +102,11 @@ public enum AuthReadiness {
             FROM (SELECT 1) one LEFT JOIN per ON true
             ORDER BY per.n DESC NULLS LAST, per.code
             """, [pgTextArray(ids)]).rows
+        } catch let e as MigrationError where e.code == .queryFailed || e.code == .missingPrivilege {
+            // e.g. a V2 whose auth schema lacks a column GoTrue has, or that this login may not read.
+            report.cannotCheck = "reading the migrated users failed: \(e.message)"
+            return report
+        }
         func list(_ s: String?) -> [String] { (s ?? "").split(separator: ",").map(String.init) }
         guard let first = rows.first else { return report }
         report.checked = Int(first[0] ?? "0") ?? 0
