@@ -71,10 +71,13 @@ public enum CocoaTrackSandbox {
 }
 
 extension CocoaTrackSchema {
-    /// What migrate, verify and the safety operations need of V1 and V2.
+    /// What migrate, verify and the safety operations need of V1 and V2. The tables the load
+    /// writes (whose triggers preflight reports) are the plan's: every load's target.
     public static func preflightProfile(appRole: String = defaultAppRole) -> PreflightProfile {
-        PreflightProfile(sourceSchemas: ["public"], targetSchemas: ["public"],
-                         extraTargetTables: [SupabaseAuth.users, SupabaseAuth.identities], appRole: appRole)
+        let plan = CocoaTrackMapping.plan(context: .init(), appRole: appRole)
+        return PreflightProfile(sourceSchemas: ["public"], targetSchemas: ["public"],
+                                extraTargetTables: plan.extraTargetTables, appRole: appRole,
+                                loadTargets: plan.loads.map(\.target) + plan.extraTargetTables)
     }
 }
 

@@ -11,12 +11,15 @@ public struct PreflightProfile: Sendable {
     public var extraTargetTables: [TableName]
     /// The source role the application connects as (whose grants read-only mode changes).
     public var appRole: String
+    /// The target tables the load writes (the plan's load targets), whose triggers are reported.
+    public var loadTargets: [TableName]
 
-    public init(sourceSchemas: [String], targetSchemas: [String], extraTargetTables: [TableName], appRole: String) {
+    public init(sourceSchemas: [String], targetSchemas: [String], extraTargetTables: [TableName], appRole: String, loadTargets: [TableName] = []) {
         self.sourceSchemas = sourceSchemas
         self.targetSchemas = targetSchemas
         self.extraTargetTables = extraTargetTables
         self.appRole = appRole
+        self.loadTargets = loadTargets
     }
 }
 
@@ -138,12 +141,59 @@ public enum Preflight {
             replicaDetail = "\(user) may not SET session_replication_role. Fix (PostgreSQL 15+): GRANT SET ON PARAMETER session_replication_role TO \(user);"
         }
         checks.append(PreflightCheck(side: side, name: "SET session_replication_role", passed: replicaOK, detail: replicaDetail))
+        checks.append(try await triggers(c, tables: profile.loadTargets))
         let canCreateSchema = try await c.scalar("SELECT has_database_privilege(current_database(), 'CREATE')") == "t"
         checks.append(PreflightCheck(
             side: side, name: "create the migration schema", passed: canCreateSchema,
             detail: canCreateSchema ? "\(user) may create the migration state schema"
                 : "\(user) may not create schemas. Fix: GRANT CREATE ON DATABASE <db> TO \(user);"))
         return checks
+    }
+
+    /// The user triggers on the tables the load writes, and what the load does with each. The load
+    /// runs with `session_replication_role = replica`: an ordinary trigger (`tgenabled` 'O') does
+    /// not fire during it; one set `ENABLE ALWAYS` ('A') or `ENABLE REPLICA` ('R') does, once per
+    /// migrated row (e.g. a Supabase app's `on_auth_user_created`, inserting a profile for each
+    /// user, which then collides with the migrated profiles): that fails the check, with the fix.
+    static func triggers(_ c: PGConnection, tables: [TableName]) async throws -> PreflightCheck {
+        let side = c.config.label
+        let targets = Array(Set(tables)).sorted()
+        let rows = try await c.query("""
+            SELECT n.nspname, c.relname, t.tgname, t.tgenabled::text,
+                   CASE WHEN t.tgtype & 2 <> 0 THEN 'BEFORE' WHEN t.tgtype & 64 <> 0 THEN 'INSTEAD OF' ELSE 'AFTER' END || ' ' ||
+                   array_to_string(array_remove(ARRAY[CASE WHEN t.tgtype & 4 <> 0 THEN 'INSERT' END, CASE WHEN t.tgtype & 16 <> 0 THEN 'UPDATE' END,
+                                                      CASE WHEN t.tgtype & 8 <> 0 THEN 'DELETE' END, CASE WHEN t.tgtype & 32 <> 0 THEN 'TRUNCATE' END], NULL), ' OR ')
+                   || ' → ' || t.tgfoid::regproc::text || '()'
+            FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE NOT t.tgisinternal AND t.tgrelid IN (SELECT to_regclass(x) FROM unnest($1::text[]) x)
+            ORDER BY 1, 2, 3
+            """, [pgTextArray(targets.map(\.sql))]).rows
+        if rows.isEmpty {
+            return PreflightCheck(side: side, name: "triggers on the migrated tables", passed: true,
+                                  detail: "no triggers on the \(targets.count) tables the load writes (\(targets.map(\.description).joined(separator: ", ")))")
+        }
+        var firing: [String] = []
+        var notes: [String] = []
+        for r in rows {
+            let table = TableName(r[0] ?? "?", r[1] ?? "?")
+            let name = r[2] ?? "?"
+            let what = "\(table) \(name) (\(r[4] ?? "?"))"
+            switch r[3] {
+            case "O":
+                notes.append("\(what): ordinary, off during the load (migrate loads with session_replication_role = replica), fires again afterwards")
+            case "D":
+                notes.append("\(what): disabled, does not fire")
+            case "A", "R":
+                let mode = r[3] == "A" ? "ENABLE ALWAYS" : "ENABLE REPLICA"
+                firing.append("\(what) is set \(mode): it fires during the load even with session_replication_role = replica, once per migrated row. Fix: ALTER TABLE \(table.sql) ENABLE TRIGGER \(SQL.ident(name)); (ordinary: off during the load) or ALTER TABLE \(table.sql) DISABLE TRIGGER \(SQL.ident(name)); until the migration is done")
+                notes.append("\(what): \(mode), fires during the load")
+            default:
+                notes.append("\(what): tgenabled \(r[3] ?? "?")")
+            }
+        }
+        return PreflightCheck(side: side, name: "triggers on the migrated tables", passed: firing.isEmpty,
+                              detail: firing.isEmpty ? "\(rows.count) trigger\(rows.count == 1 ? "" : "s"): " + notes.joined(separator: "; ")
+                                  : firing.joined(separator: "; ") + (notes.count > firing.count ? ". All triggers: " + notes.joined(separator: "; ") : ""))
     }
 
     public static func run(v1: PGConnection, v2: PGConnection, profile: PreflightProfile) async throws -> PreflightReport {

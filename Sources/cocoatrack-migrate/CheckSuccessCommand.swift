@@ -9,9 +9,11 @@ struct CheckSuccessCommand: AsyncParsableCommand {
         commandName: "check-success",
         abstract: "The plan's success criteria, each pass or fail with its evidence.",
         discussion: """
-            counts, checksums and foreign keys (the latest verification); users can log in (each test account's \
-            password against its migrated bcrypt hash with pgcrypto's crypt() in V2, and with --auth-url a real \
-            password grant against Supabase Auth); users can create deliveries (an insert as `authenticated` with the \
+            counts, checksums and foreign keys (the latest verification); users can log in (every migrated auth.users row \
+            read as Supabase Auth reads it: no NULL in a column GoTrue holds as non-nullable, one consistent email \
+            identity, email confirmed, banned exactly when inactive; then each test account's password against its \
+            migrated bcrypt hash with pgcrypto's crypt() in V2, and with --auth-url a real password grant against \
+            Supabase Auth, with SUPABASE_ANON_KEY); users can create deliveries (an insert as `authenticated` with the \
             user's JWT claims, under row level security, rolled back); the dashboard totals (verification's business \
             totals); no critical errors (Sentry issues at level fatal or error since --since, when sentry.* is set). \
             Test accounts: settings `test_accounts` (email: password) or COCOATRACK_TEST_ACCOUNTS="email=password,…". \
@@ -60,43 +62,43 @@ struct CheckSuccessCommand: AsyncParsableCommand {
         fromVerification("checksums", "checksums")
         fromVerification("foreign_keys", "foreign_keys")
 
-        // Logins: the migrated hash against each test account's password.
+        // Logins: every migrated user as GoTrue reads it, then each test account's password
+        // against its migrated hash and, with --auth-url, a real password grant.
         let accts = accounts(settings)
         var loginUser: String?
+        let readiness = try await AuthReadiness.check(v2)
+        var results = [AuthReadiness.evidence(readiness)]
+        var ok = readiness.passed
         if accts.isEmpty {
-            out.append(.init(name: "users_can_log_in", status: "fail", evidence: "no test accounts configured (settings test_accounts, or COCOATRACK_TEST_ACCOUNTS)"))
-        } else {
-            var results: [String] = []
-            var ok = true
-            for (email, password) in accts {
-                Redactor.register(password)
-                let r = try await v2.query("""
-                    SELECT u.id::text, (u.banned_until IS NULL OR u.banned_until < now()),
-                           extensions.crypt($2, overlay(u.encrypted_password placing '$2a$' from 1 for 4)) = overlay(u.encrypted_password placing '$2a$' from 1 for 4)
-                    FROM auth.users u WHERE u.email = $1
-                    """, [email, password]).rows.first
-                guard let r else { ok = false; results.append("\(email): no such auth user"); continue }
-                let active = r[1] == "t", matches = r[2] == "t"
-                if active && matches {
-                    loginUser = loginUser ?? r[0]
-                    results.append("\(email): password matches")
-                } else {
-                    ok = false
-                    results.append("\(email): \(matches ? "" : "password does not match the migrated hash")\(active ? "" : (matches ? "" : "; ") + "banned")")
-                }
-                if let authURL {
-                    let key = ProcessInfo.processInfo.environment["SUPABASE_ANON_KEY"] ?? ""
-                    let body = "{\"email\": \(CocoaTrackRules.jsonString(email)), \"password\": \(CocoaTrackRules.jsonString(password))}"
-                    let res = try? await Subprocess.run("/usr/bin/env", ["curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}", "-H", "Content-Type: application/json",
-                                                                         "-H", "apikey: \(key)", "--data-binary", "@-", authURL + "/token?grant_type=password"], stdin: body, check: false)
-                    let code = res?.stdout.split(separator: "\n").last.map(String.init) ?? "?"
-                    let granted = code == "200" && (res?.stdout.contains("access_token") ?? false)
-                    if !granted { ok = false }
-                    results.append("\(email): Supabase Auth password grant HTTP \(code)\(granted ? ", token issued" : "")")
-                }
-            }
-            out.append(.init(name: "users_can_log_in", status: ok ? "pass" : "fail", evidence: results.joined(separator: "; ")))
+            ok = false
+            results.append("no test accounts configured (settings test_accounts, or COCOATRACK_TEST_ACCOUNTS)")
         }
+        let anonKey = ProcessInfo.processInfo.environment["SUPABASE_ANON_KEY"] ?? ""
+        if authURL != nil && anonKey.isEmpty {
+            ok = false
+            results.append("--auth-url needs SUPABASE_ANON_KEY (the project's anon key) for the password grant")
+        }
+        for (email, password) in accts {
+            Redactor.register(password)
+            guard let r = try await AuthReadiness.passwordMatches(v2, email: email, password: password) else {
+                ok = false; results.append("\(email): no such auth user"); continue
+            }
+            if r.notBanned && r.matches {
+                loginUser = loginUser ?? r.id
+                results.append("\(email): password matches")
+            } else {
+                ok = false
+                results.append("\(email): \(r.matches ? "" : "password does not match the migrated hash")\(r.notBanned ? "" : (r.matches ? "" : "; ") + "banned")")
+            }
+            if let authURL, !anonKey.isEmpty {
+                let grant = await AuthReadiness.passwordGrant(authURL: authURL, anonKey: anonKey, email: email, password: password)
+                if !grant.granted { ok = false }
+                var problems: [String]?
+                if grant.unreadableUser { problems = try await AuthReadiness.problems(v2, email: email) }
+                results.append(AuthReadiness.grantEvidence(email, grant, problems: problems))
+            }
+        }
+        out.append(.init(name: "users_can_log_in", status: ok ? "pass" : "fail", evidence: results.joined(separator: "; ")))
 
         // A delivery created as that user, under RLS, rolled back.
         if let uid = loginUser {

@@ -91,6 +91,52 @@ struct PreflightTests {
         #expect(failed["V2 create the migration schema"]?.contains("GRANT CREATE ON DATABASE") == true)
         #expect(failed.count == 4, "only the broken privileges fail: \(failed.keys.sorted())")
     }
+
+    @Test("preflight names the triggers on the migrated tables, off during the load; one set ENABLE ALWAYS fails, with the fix")
+    func triggers() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CLI.binary), "build the executable first: swift build")
+        let pair = try await TestSandbox.shared.freshPair("pftrig")
+        // A Supabase app's usual trigger: a profile for each new auth user.
+        let v2 = try await pair.v2Super()
+        try await v2.execute("""
+            CREATE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+            BEGIN
+              INSERT INTO public.profiles (id, email, full_name, role, is_active, created_at, updated_at)
+              VALUES (NEW.id, NEW.email, coalesce(NEW.raw_user_meta_data->>'full_name', ''), 'viewer', true, now(), now());
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION public.handle_new_user();
+            CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$;
+            CREATE TRIGGER deliveries_touch BEFORE UPDATE ON public.deliveries FOR EACH ROW EXECUTE FUNCTION public.touch();
+            CREATE TABLE public.app_notes (id int PRIMARY KEY, updated_at timestamptz);
+            ALTER TABLE public.app_notes OWNER TO postgres;
+            CREATE TRIGGER app_notes_touch BEFORE UPDATE ON public.app_notes FOR EACH ROW EXECUTE FUNCTION public.touch();
+            """)
+        let env = VerifyTests.env(pair)
+        let ordinary = try await CLI.run(["preflight"], env: env)
+        #expect(ordinary.status == 0, "\(ordinary.stdout) \(ordinary.stderr)")
+        let line = ordinary.stdout.split(separator: "\n").first { $0.contains("V2 triggers on the migrated tables") }.map(String.init) ?? ""
+        #expect(line.contains("[ok]") && line.contains("2 triggers"), "\(ordinary.stdout)")
+        #expect(line.contains("auth.users on_auth_user_created (AFTER INSERT → handle_new_user()): ordinary, off during the load (migrate loads with session_replication_role = replica)"), "\(line)")
+        #expect(line.contains("public.deliveries deliveries_touch (BEFORE UPDATE → touch()): ordinary, off during the load"), "\(line)")
+        #expect(!line.contains("app_notes"), "a table the migration does not write is not listed: \(line)")
+
+        // What preflight says is what migrate does: the ordinary trigger stays off, no profile is added.
+        try await MigrationFixture.generate(pair, scale: 0.002, seed: 64)
+        _ = try await MigrationFixture.migrate(pair)
+        #expect(try await v2.scalar("SELECT count(*) FROM public.profiles") == (try await v2.scalar("SELECT count(*) FROM auth.users")))
+
+        try await v2.execute("ALTER TABLE auth.users ENABLE ALWAYS TRIGGER on_auth_user_created")
+        let always = try await CLI.run(["preflight"], env: env)
+        await v2.close()
+        #expect(always.status == 3, "\(always.stdout) \(always.stderr)")
+        let flagged = always.stdout.split(separator: "\n").first { $0.contains("V2 triggers on the migrated tables") }.map(String.init) ?? ""
+        #expect(flagged.contains("[MISSING]"), "\(always.stdout)")
+        #expect(flagged.contains("auth.users on_auth_user_created (AFTER INSERT → handle_new_user()) is set ENABLE ALWAYS: it fires during the load even with session_replication_role = replica"), "\(flagged)")
+        #expect(flagged.contains("Fix: ALTER TABLE \"auth\".\"users\" ENABLE TRIGGER \"on_auth_user_created\";"), "\(flagged)")
+        #expect(flagged.contains("public.deliveries deliveries_touch (BEFORE UPDATE → touch()): ordinary"), "\(flagged)")
+        #expect(!flagged.contains("deliveries_touch (BEFORE UPDATE → touch()) is set"), "only the ALWAYS trigger is flagged")
+    }
 }
 
 @Suite("Catalog")
