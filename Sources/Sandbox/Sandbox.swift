@@ -460,4 +460,27 @@ public enum FreePort {
         }
         return Int(UInt16(bigEndian: addr.sin_port))
     }
+
+    /// Whether something accepts TCP connections on 127.0.0.1:`port` now.
+    public static func isListening(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    /// Waits until `port` accepts connections (a server a test started), up to `seconds`.
+    public static func waitUntilListening(_ port: Int, seconds: Double = 60) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !isListening(port) {
+            guard Date() < deadline else { throw MigrationError(.environment, "nothing listens on 127.0.0.1:\(port) after \(Int(seconds)) s") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
 }

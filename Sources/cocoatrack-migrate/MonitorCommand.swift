@@ -24,6 +24,7 @@ struct MonitorCommand: AsyncParsableCommand {
     @Option(name: .customLong("for"), help: "How long, e.g. 72h, 30m, 10s.") var duration: String = "72h"
     @Option(help: "Between samples, e.g. 5m.") var every: String = "5m"
     @Option(help: "Consecutive triggering samples before a rule alerts.") var confirm: Int = 3
+    @Option(help: "Stop after this many samples even if --for has not elapsed (a drill, a test).") var samples: Int?
     @Flag(name: .customLong("record-baseline"), help: "Sample V1's API (monitor.v1_health_url) and V2's query times now, as the baseline, and exit.") var recordBaseline = false
     @Flag(name: .customLong("new"), help: "Start a new monitoring period instead of resuming the last one.") var new = false
 
@@ -133,7 +134,9 @@ struct MonitorCommand: AsyncParsableCommand {
         var alerted: Set<String> = []
         var previous = try await v2.scalar("SELECT coalesce(max(sampled_at), clock_timestamp() - make_interval(secs => $1))::text FROM \(state.t("monitor_samples"))", [String(interval)]) ?? ""
         let verification = try await Verifier.latest(v2, stateSchema: CocoaTrackMapping.stateSchema)
-        while Date() < endsAt {
+        var taken = 0
+        while Date() < endsAt, samples.map({ taken < $0 }) ?? true {
+            taken += 1
             // One sample.
             let now = try await v2.scalar("SELECT clock_timestamp()::text") ?? ""
             let lat = urls.isEmpty ? nil : await Self.latency(urls, n: n)
@@ -176,7 +179,7 @@ struct MonitorCommand: AsyncParsableCommand {
                 }
             }
             let wait = min(interval, endsAt.timeIntervalSinceNow)
-            if wait <= 0 { break }
+            if wait <= 0 || samples.map({ taken >= $0 }) == true { break }
             do { try await Task.sleep(for: .seconds(wait)) } catch {
                 throw MigrationError(.interrupted, "monitoring stopped between samples; run monitor again to resume the same period.")
             }

@@ -91,7 +91,7 @@ struct CheckSuccessTests {
         try "[]".write(toFile: dir + "/issues.json", atomically: true, encoding: .utf8)
         let pid = try Subprocess.launch("/usr/bin/env", ["python3", dir + "/sentry.py", String(port), dir + "/issues.json"], logFile: dir + "/sentry.log")
         defer { kill(pid, SIGKILL); _ = waitpid(pid, nil, 0) }
-        try await Task.sleep(for: .milliseconds(500))
+        try await FreePort.waitUntilListening(port)
         var settings = "thresholds:\n  row_count_mismatch_pct: 20\nsentry:\n  base_url: http://127.0.0.1:\(port)\n  org: cocoa\n  project: cocoatrack\ntest_accounts:\n"
         for a in V1Generator.testAccounts where a.isActive { settings += "  \(a.email): '\(a.password)'\n" }
         try settings.write(toFile: dir + "/settings.yml", atomically: true, encoding: .utf8)

@@ -45,7 +45,7 @@ struct MonitorTests {
         defer { kill(api, SIGKILL); _ = waitpid(api, nil, 0) }
         let webhook = try await WebhookCapture.start(dir: dir)
         defer { webhook.stop() }
-        try await Task.sleep(for: .milliseconds(500))
+        try await FreePort.waitUntilListening(port)
         try await pair.v2Owner().using {
             try await $0.execute("CREATE TABLE public.login_events (at timestamptz NOT NULL DEFAULT now(), ok boolean NOT NULL); INSERT INTO public.login_events (ok) SELECT true FROM generate_series(1, 20)")
         }
@@ -67,8 +67,9 @@ struct MonitorTests {
         let base = try await CLI.run(["monitor", "--record-baseline"] + cfg, env: env)
         #expect(base.status == 0 && base.stdout.contains("baseline recorded"), "\(base.stderr)")
 
-        // Healthy: samples recorded, nothing fires.
-        let calm = try await CLI.run(["monitor", "--for", "3s", "--every", "1s"] + cfg, env: env)
+        // Healthy: samples recorded, nothing fires. (Counted in samples, not seconds: a loaded
+        // machine takes longer per sample, never fewer samples.)
+        let calm = try await CLI.run(["monitor", "--for", "10m", "--every", "1s", "--samples", "3"] + cfg, env: env)
         #expect(calm.status == 0 && calm.stdout.contains("no rule of the matrix confirmed"), "\(calm.stdout) \(calm.stderr)")
         let v2 = try await pair.v2Owner()
         let samples = Int(try await v2.scalar("SELECT count(*) FROM cocoatrack_migration.monitor_samples") ?? "0") ?? 0
@@ -76,8 +77,9 @@ struct MonitorTests {
         #expect(try await v2.scalar("SELECT bool_and(latency_p95_ms IS NOT NULL AND baseline_p95_ms IS NOT NULL AND login_attempts = 20 AND login_failures = 0) FROM cocoatrack_migration.monitor_samples") == "t")
 
         // The API slows down: performance degradation, confirmed by 3 samples → investigate (an alert, monitoring goes on).
-        try "0.25".write(toFile: dir + "/delay", atomically: true, encoding: .utf8)
-        let slow = try await CLI.run(["monitor", "--for", "5s", "--every", "1s", "--confirm", "3", "--new"] + cfg, env: env)
+        // A delay far above any baseline a busy machine gives (the rule is +50 % of V1's p95).
+        try "1.5".write(toFile: dir + "/delay", atomically: true, encoding: .utf8)
+        let slow = try await CLI.run(["monitor", "--for", "10m", "--every", "1s", "--confirm", "3", "--samples", "4", "--new"] + cfg, env: env)
         #expect(slow.status == 0 && slow.stdout.contains("monitor ALERT: Performance degradation"), "\(slow.stdout) \(slow.stderr)")
         #expect(webhook.messages().contains { $0.contains("[monitor] monitor ALERT: Performance degradation") })
         #expect(!webhook.messages().contains { $0.contains("Login failures") })
@@ -85,7 +87,7 @@ struct MonitorTests {
         // Logins fail: over 10 % for 2 samples → rollback: monitoring stops with exit 3.
         try "0".write(toFile: dir + "/delay", atomically: true, encoding: .utf8)
         try await v2.execute("INSERT INTO public.login_events (ok) SELECT false FROM generate_series(1, 10)")
-        let logins = try await CLI.run(["monitor", "--for", "20s", "--every", "1s", "--confirm", "2", "--new"] + cfg, env: env)
+        let logins = try await CLI.run(["monitor", "--for", "10m", "--every", "1s", "--confirm", "2", "--samples", "6", "--new"] + cfg, env: env)
         #expect(logins.status == 3 && logins.stdout.contains("monitor ALERT: Login failures"), "\(logins.stdout) \(logins.stderr)")
         #expect(try await v2.scalar("SELECT outcome FROM cocoatrack_migration.monitor_sessions ORDER BY session_id DESC LIMIT 1") == "rollback")
         #expect(try await v2.scalar("SELECT action FROM cocoatrack_migration.decisions ORDER BY decided_at DESC LIMIT 1") == "rollback")
@@ -102,7 +104,8 @@ struct MonitorTests {
         try "[]".write(toFile: dir + "/issues.json", atomically: true, encoding: .utf8)
         let sentryPid = try Subprocess.launch("/usr/bin/env", ["python3", dir + "/sentry.py", String(sentryPort), dir + "/issues.json"], logFile: dir + "/sentry.log")
         defer { kill(sentryPid, SIGKILL); _ = waitpid(sentryPid, nil, 0) }
-        try await Task.sleep(for: .milliseconds(500))
+        try await FreePort.waitUntilListening(logsPort)
+        try await FreePort.waitUntilListening(sentryPort)
         let settings2 = settings.split(separator: "\n").map { line -> String in
             line.contains("login_sql:") ? "  auth_logs_url: http://127.0.0.1:\(logsPort)/v1/projects/abcd/analytics/endpoints/logs.all" : String(line)
         }.joined(separator: "\n") + "\nsentry:\n  base_url: http://127.0.0.1:\(sentryPort)\n  org: cocoa\n  project: cocoatrack\n"
@@ -110,7 +113,7 @@ struct MonitorTests {
         var env2 = env
         env2["SENTRY_AUTH_TOKEN"] = "sentry-token-1234"
         env2["SUPABASE_ACCESS_TOKEN"] = "sbp_test_access_token"
-        let fromLogs = try await CLI.run(["monitor", "--for", "2s", "--every", "1s", "--new", "--config", dir + "/settings2.yml"], env: env2)
+        let fromLogs = try await CLI.run(["monitor", "--for", "10m", "--every", "1s", "--samples", "1", "--new", "--config", dir + "/settings2.yml"], env: env2)
         #expect(fromLogs.status == 0, "\(fromLogs.stdout) \(fromLogs.stderr)")
         #expect(try await v2.scalar("SELECT login_attempts || '/' || login_failures || ' ' || (detail->>'sentry_critical_issues') FROM cocoatrack_migration.monitor_samples ORDER BY sampled_at DESC LIMIT 1") == "200/4 0")
         #expect(!fromLogs.stdout.contains("sbp_test_access_token") && !fromLogs.stderr.contains("sbp_test_access_token"))
