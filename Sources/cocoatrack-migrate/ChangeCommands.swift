@@ -128,7 +128,10 @@ struct SyncCommand: AsyncParsableCommand {
         await v1.close()
         await v2.close()
 
-        let preview = try await ReverseSync(verifier: try await makeVerifier(global, blobAccount: blobAccount), dryRun: true).run()
+        // One assessment serves the preview and the write (re-checked row by row before writing).
+        let verifier = try await makeVerifier(global, blobAccount: blobAccount)
+        let assessment = try await ReverseSync(verifier: verifier, dryRun: true).assess()
+        let preview = try await ReverseSync(verifier: verifier, dryRun: true).run(assessment)
         Out.info("sync-v2-to-v1 into \(v1Config.redactedURL) (database \(database)) \(dryRun ? "would write" : "will write"):")
         for (table, kinds) in preview.applied.sorted(by: { $0.key < $1.key }) {
             Out.info("  \(pad(table, 18)) " + kinds.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
@@ -148,7 +151,7 @@ struct SyncCommand: AsyncParsableCommand {
                 _ = try await takeSnapshot(config: v1Config, side: "v1", label: "pre_sync", dir: snapshotDir, upload: nil)
             }
         }
-        let report = preview.total == 0 ? preview : try await ReverseSync(verifier: try await makeVerifier(global, blobAccount: blobAccount), dryRun: false).run()
+        let report = preview.total == 0 ? preview : try await ReverseSync(verifier: verifier, dryRun: false).run(assessment)
         for a in report.appliedRows { Out.result("  \(a.kind) \(a.table) id \(a.v1Id) ← \(a.key)") }
         Out.result("synced \(report.total) rows into V1; \(report.conflicts.count) conflicts (see data-loss-report)")
         if global.json { print(report.json(pretty: false)) }

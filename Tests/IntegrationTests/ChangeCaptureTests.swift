@@ -210,4 +210,70 @@ struct ChangeCaptureTests {
         let reasons = lossReport.tables.flatMap { $0.changes.flatMap(\.columns) }.map(\.column).filter { $0.hasPrefix("sync: ") }
         #expect(Set(reasons) == ["sync: fractional_amount", "sync: no_faithful_v1_form"])
     }
+
+    /// DATA_MODEL.md's lossy warning rules turn a V1 value into NULL or another form. A V2 change
+    /// of another column of such a row must go back with V1's original value kept, not as a
+    /// conflict (`no_faithful_v1_form: created_by would come back as … instead of NULL`).
+    @Test("a V2 change next to a column a warning rule made lossy syncs, and V1 keeps its original value")
+    func lossyRulesSyncWithoutConflict() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CLI.binary), "build the executable first: swift build")
+        let pair = try await TestSandbox.shared.freshPair("lossy")
+        try await MigrationFixture.generate(pair, scale: 0.004, seed: 32, dirty: 0.05)
+        try await MigrationFixture.migrate(pair)
+        _ = try await Self.verifier(pair).arm()
+        let v2 = try await pair.v2Owner()
+        let v1 = try await pair.v1Admin()
+        /// (load, V1 table, warning rule, lossy V1 column, V2 table, V2 column to change, new value)
+        let cases: [(String, String, String, String, String, String, String)] = [
+            ("deliveries", "deliveries", "reference_to_rejected_row", "agent_id", "deliveries", "notes", "changed in V2"),
+            ("deliveries", "deliveries", "dangling_reference", "agent_id", "deliveries", "bags", "7"),
+            ("profiles", "users", "invalid_phone", "phone", "profiles", "full_name", "Renamed In V2"),
+            ("planteurs", "planteurs", "dangling_reference", "chef_planteur_id", "planteurs", "village", "Bouaflé"),
+            ("audit_log", "audit_log", "invalid_json", "old_data", "audit_log", "action", "v2_action"),
+            ("audit_log", "audit_log", "invalid_ip_address", "ip_address", "audit_log", "action", "v2_action_ip"),
+        ]
+        var used: Set<Int64> = []
+        var checks: [(String, Int64, String, String?, String, String)] = []
+        for (load, table, rule, lossy, target, column, value) in cases {
+            let ids = try await v2.query("""
+                SELECT DISTINCT source_id FROM cocoatrack_migration.row_issues
+                WHERE load_name = $1 AND rule = $2 AND column_name = $3 AND kind = 'warning' ORDER BY source_id
+                """, [load, rule, lossy]).rows.compactMap { Int64($0[0]!) }
+            let id = try #require(ids.first { !used.contains($0) }, "the generated data has a \(load) row under \(rule) (\(lossy))")
+            used.insert(id)
+            let original = try await v1.scalar("SELECT \(lossy)::text FROM public.\(table) WHERE id = \(id)")
+            let key = CocoaTrackRules.uuid(table, String(id))
+            try await v2.execute("SET session_replication_role = replica; UPDATE public.\(target) SET \(column) = '\(value)' WHERE id = '\(key)'; SET session_replication_role = origin")
+            checks.append((table, id, lossy, original, column, value))
+        }
+        await v2.close()
+        let sync = try await CLI.run(["sync-v2-to-v1", "--yes", "--no-snapshot"], env: VerifyTests.env(pair))
+        #expect(sync.status == 0, "no conflict: \(sync.stderr.split(separator: "\n").filter { $0.contains("conflict") }.prefix(8))")
+        let v1Column: [String: String] = ["full_name": "full_name", "notes": "notes", "bags": "bags", "village": "village", "action": "action"]
+        for (table, id, lossy, original, column, value) in checks {
+            #expect(try await v1.scalar("SELECT \(v1Column[column]!)::text FROM public.\(table) WHERE id = \(id)") == value, "\(table) \(id): the V2 change reached V1")
+            #expect(try await v1.scalar("SELECT \(lossy)::text FROM public.\(table) WHERE id = \(id)") == original, "\(table) \(id): V1 keeps its \(lossy)")
+        }
+        // And nothing is left for a second sync, nor lost.
+        let (after, _) = try await Self.verifier(pair).assess()
+        #expect(after.conflicts == 0 && Self.changeSet(after).isEmpty, "\(Self.changeSet(after))")
+
+        // The preview's assessment serves the write; a row that moves in between is not written
+        // from the older picture.
+        let v2b = try await pair.v2Owner()
+        let moving = try #require(try await v2b.scalar("SELECT id::text FROM public.deliveries ORDER BY id DESC LIMIT 1"))
+        try await v2b.execute("UPDATE public.deliveries SET notes = 'first' WHERE id = '\(moving)'")
+        let sync2 = ReverseSync(verifier: try await Self.verifier(pair), dryRun: false)
+        let assessment = try await sync2.assess()
+        try await v2b.execute("UPDATE public.deliveries SET notes = 'second' WHERE id = '\(moving)'")
+        await v2b.close()
+        let stale = try await sync2.run(assessment)
+        #expect(stale.conflicts.map(\.reason) == ["changed_since_assessment"] && stale.total == 0, "\(stale.conflicts.map(\.reason)) \(stale.total)")
+        let movingID = try #require(try await v1.query("SELECT id FROM public.deliveries").rows.compactMap { Int64($0[0]!) }.first { CocoaTrackRules.uuid("deliveries", String($0)) == moving })
+        #expect(try await v1.scalar("SELECT coalesce(notes, 'NULL') FROM public.deliveries WHERE id = \(movingID)") != "first")
+        let fresh = try await ReverseSync(verifier: try await Self.verifier(pair), dryRun: false).run()
+        #expect(fresh.conflicts.isEmpty && fresh.total == 1)
+        #expect(try await v1.scalar("SELECT notes FROM public.deliveries WHERE id = \(movingID)") == "second")
+        await v1.close()
+    }
 }

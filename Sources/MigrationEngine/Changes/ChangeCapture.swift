@@ -317,6 +317,13 @@ extension Verifier {
     /// Every change in the target since cutover, per load, with the source's own changes since
     /// then told apart (they are conflicts when the target row changed too).
     public func assess(maxListed: Int = 1000) async throws -> (ChangeReport, [CapturedChange]) {
+        let (report, changes, _) = try await assessWithIndex(maxListed: maxListed)
+        return (report, changes)
+    }
+
+    /// `assess`, and the source ids present and rejected as the mapping saw them (what the
+    /// forward check of a sync must see, so that it maps a row exactly as the migration did).
+    func assessWithIndex(maxListed: Int = 1000) async throws -> (ChangeReport, [CapturedChange], ReferenceIndex) {
         let meta = try await PGConnection.connect(target, logger: logger)
         defer { Task { await meta.close() } }
         guard try await state.exists(meta), let armedAt = try await Baseline.armedAt(meta, state) else {
@@ -459,6 +466,6 @@ extension Verifier {
         }
         try await v1.execute("COMMIT")
         try await v2.execute("COMMIT")
-        return (report, captured)
+        return (report, captured, index)
     }
 }

@@ -55,11 +55,32 @@ public struct ReverseSync: Sendable {
         var sourceID: Int64?
         var changes: [String: CapturedChange]
         var rows: [String: [String?]] = [:]
+        /// A load whose V2 row moved after the assessment this sync uses.
+        var movedSince: String?
     }
 
-    public func run() async throws -> SyncReport {
+    /// One assessment of V2's changes, shared by the preview (a dry run) and the write, so a
+    /// sync reads both databases in full once.
+    public struct Assessment: Sendable {
+        public let report: ChangeReport
+        let changes: [CapturedChange]
+        let index: ReferenceIndex
+    }
+
+    public func assess() async throws -> Assessment {
+        let (report, changes, index) = try await verifier.assessWithIndex()
+        return Assessment(report: report, changes: changes, index: index)
+    }
+
+    /// Syncs (or, dry, checks) the changes of `assessment` (a new one when nil). With a given
+    /// assessment every changed V2 row is read again first: one that moved since is a conflict
+    /// (`changed_since_assessment`), never written from the older picture.
+    public func run(_ assessment: Assessment? = nil) async throws -> SyncReport {
         guard !plan.reverse.isEmpty else { throw MigrationError(.configuration, "this mapping defines no reverse rules; sync is not possible.") }
-        let (assessed, changes) = try await verifier.assess()
+        let recheck = assessment != nil && !dryRun
+        let given: Assessment
+        if let assessment { given = assessment } else { given = try await assess() }
+        let (assessed, changes, mapped) = (given.report, given.changes, given.index)
         var report = SyncReport(syncId: UUID().uuidString.lowercased(), dryRun: dryRun, generatedAt: Verifier.iso(Date()),
                                 toolVersion: verifier.options.toolVersion, v1: verifier.source.redactedURL, v2: verifier.target.redactedURL)
         report.conflicts = assessed.tables.flatMap(\.conflicts)
@@ -87,18 +108,27 @@ public struct ReverseSync: Sendable {
             // The current target rows of every load of the group (also those that did not change).
             for (key, var g) in byKey where g.kind != "deleted" {
                 for load in spec.allLoads {
-                    if let after = g.changes[load]?.after { g.rows[load] = after; continue }
+                    let after = g.changes[load]?.after
+                    if let after, !recheck { g.rows[load] = after; continue }
                     let l = loadsByName[load]!
                     let keyColumn = l.targetColumns[layouts[load]!.keyIndex]
                     let condition = l.ownedKeys?.condition.map { " AND (\($0))" } ?? ""
                     let r = try await v2.query("SELECT \(layouts[load]!.select.joined(separator: ", ")) FROM \(l.target.sql) WHERE \(SQL.ident(keyColumn))::text = $1\(condition)", [key])
                     if let row = r.rows.first { g.rows[load] = row }
+                    if let after {
+                        let kinds = layouts[load]!.kinds
+                        let now = g.rows[load].map { zip($0, kinds).map { Canonical.bytes($0, $1) } }
+                        if now != zip(after, kinds).map({ Canonical.bytes($0, $1) }) { g.movedSince = load }
+                        g.rows[load] = after
+                    }
                 }
                 byKey[key] = g
             }
             groups[spec.source.name] = byKey.values.sorted { ($0.sourceID ?? Int64.max, $0.key) < ($1.sourceID ?? Int64.max, $1.key) }
         }
-        let index = try await verifier.presentIndex(v1)
+        // The forward check maps as the migration did: rejected rows (a duplicate-email user)
+        // stay rejected, so a reference to one comes back NULL, as V2 holds it.
+        let index = mapped
         // Parents first by V2's foreign keys (V1 lacks some of them).
         var specs: [ReverseSpec] = []
         for l in try verifier.orderedLoads(v2Catalog) {
@@ -143,6 +173,10 @@ public struct ReverseSync: Sendable {
                     let primary = loadsByName[spec.loads[0]]!
                     let columns = primary.sourceColumns
                     for g in groupsByTable[table.name] ?? [] where g.kind != "deleted" {
+                        if let moved = g.movedSince {
+                            conflict(moved, g, "changed_since_assessment", "the V2 row changed after the assessment this sync previewed; run sync-v2-to-v1 again to carry the newer change")
+                            continue
+                        }
                         let missing = spec.loads.filter { g.rows[$0] == nil }
                         if !missing.isEmpty {
                             conflict(spec.loads[0], g, "incomplete_row", "no V2 row in \(missing.joined(separator: ", ")) for this key; V1 needs all of \(spec.loads.joined(separator: ", "))")
