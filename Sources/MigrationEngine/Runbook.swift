@@ -178,6 +178,19 @@ public struct RunbookJournal: Sendable {
                            Redactor.redact(detail), evidence.map(Redactor.redact)])
     }
 
+    /// A message sent (a webhook post), journaled after the attempt to send it: step `message`, event
+    /// `notice`, the text as detail, `{"channel", "delivered", "error"}` as evidence.
+    public func recordMessage(_ c: PGConnection, channel: String, text: String, error: String?) async throws {
+        var evidence: [String: Any] = ["channel": channel, "delivered": error == nil]
+        if let error { evidence["error"] = error }
+        try await record(c, step: "message", event: "notice", detail: text, evidence: Self.json(evidence))
+    }
+
+    /// A JSON object as text, for `evidence`.
+    public static func json(_ object: [String: Any]) -> String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
     public func doneSteps(_ c: PGConnection) async throws -> Set<String> {
         Set(try await c.query("SELECT DISTINCT step FROM \(state.t("runbook_journal")) WHERE event = 'succeeded' AND attempt = \(current)").rows.map { $0[0]! })
     }

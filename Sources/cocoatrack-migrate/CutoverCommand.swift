@@ -8,7 +8,8 @@ struct CutoverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cutover",
         abstract: "The cutover window as a runbook.",
-        subcommands: [CutoverPlanCommand.self, CutoverRunCommand.self, CutoverStatusCommand.self, CutoverApproveCommand.self, CutoverMessagesCommand.self]
+        subcommands: [CutoverPlanCommand.self, CutoverRunCommand.self, CutoverStatusCommand.self, CutoverApproveCommand.self, CutoverMessagesCommand.self,
+                      CutoverPostmortemCommand.self]
     )
 }
 
@@ -49,14 +50,9 @@ struct CutoverPlanCommand: AsyncParsableCommand {
         var rows: Int64?
         var bytes: Int64?
         if let v2Config = try? global.config("V2"), let v2 = try? await PGConnection.connect(v2Config, logger: logger) {
-            let state = MigrationState(schema: CocoaTrackMapping.stateSchema)
-            if try await v2.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("inventories")]) == "t",
-               let r = try await v2.query("""
-                   SELECT sum(rows), sum(bytes) FROM \(state.t("inventories"))
-                   WHERE side = 'V1' AND inventory_id = (SELECT inventory_id FROM \(state.t("inventories")) WHERE side = 'V1' ORDER BY taken_at DESC LIMIT 1)
-                   """).rows.first, let n = r[0].flatMap({ Int64($0) }) {
+            if let (n, b) = try await Self.recordedInventory(v2) {
                 rows = n
-                bytes = r[1].flatMap { Int64($0) }
+                bytes = b
                 Out.info("production counts: the latest V1 inventory recorded in V2")
             }
             await v2.close()
@@ -80,6 +76,17 @@ struct CutoverPlanCommand: AsyncParsableCommand {
             Out.result(pad(t, 8) + pad(s.at, 22) + pad(s.title, 42) + pad(s.predictedSeconds.map { Self.duration($0) } ?? "-", 12) + s.command)
         }
         for w in plan.warnings { Out.result("WARNING: \(w)") }
+    }
+
+    /// Rows and bytes of the latest V1 inventory recorded in V2 (`inventory`), if any.
+    static func recordedInventory(_ v2: PGConnection) async throws -> (Int64, Int64?)? {
+        let state = MigrationState(schema: CocoaTrackMapping.stateSchema)
+        guard try await v2.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("inventories")]) == "t",
+              let r = try await v2.query("""
+                  SELECT sum(rows), sum(bytes) FROM \(state.t("inventories"))
+                  WHERE side = 'V1' AND inventory_id = (SELECT inventory_id FROM \(state.t("inventories")) WHERE side = 'V1' ORDER BY taken_at DESC LIMIT 1)
+                  """).rows.first, let n = r[0].flatMap({ Int64($0) }) else { return nil }
+        return (n, r[1].flatMap { Int64($0) })
     }
 
     static func duration(_ s: Double) -> String {
@@ -156,7 +163,9 @@ struct CutoverRunCommand: AsyncParsableCommand {
         func notify(_ text: String) async {
             Out.info(text)
             guard let webhook else { return }
-            if let e = await Webhook.post(webhook, text: "[cutover] " + text) { Out.info("webhook: \(e)") }
+            let error = await Webhook.post(webhook, text: "[cutover] " + text)
+            if let error { Out.info("webhook: \(error)") }
+            try? await journal.recordMessage(meta, channel: "webhook", text: "[cutover] " + text, error: error.map { "\($0)" })
         }
         let current = CurrentStep()
         let ticker = Task {
@@ -196,7 +205,8 @@ struct CutoverRunCommand: AsyncParsableCommand {
             case .rollback(let scenario, let reason):
                 try await journal.record(meta, step: "rollback", event: "rollback", detail: "Scenario \(scenario): \(reason)")
                 await notify("ROLLBACK, Scenario \(scenario): \(reason)")
-                try await rollback(scenario: scenario, v1Config: v1Config, v2Config: v2Config, appRole: appRole, logger: logger, settings: settings)
+                try await rollback(scenario: scenario, v1Config: v1Config, v2Config: v2Config, appRole: appRole, logger: logger, settings: settings,
+                                   journal: journal, meta: meta)
                 try await journal.record(meta, step: "rollback", event: "finished", detail: "Scenario \(scenario) done: V1 is the system of record again")
                 await notify("rollback (Scenario \(scenario)) done: V1 writable again, V2 cleared")
                 throw MigrationError(.checkFailed, "rolled back (Scenario \(scenario)): \(reason). V1 is writable again; V2 was cleared after a snapshot.")
@@ -224,9 +234,9 @@ struct CutoverRunCommand: AsyncParsableCommand {
                             try await journal.record(meta, step: step, event: "succeeded", detail: decision, evidence: evidence)
                         }
                         action = machine.handle(.decided(step, action: decision))
-                    case .done(let evidence):
-                        try await journal.record(meta, step: step, event: "succeeded", detail: evidence)
-                        await notify("done \(title): \(evidence)")
+                    case .done(let detail, let evidence):
+                        try await journal.record(meta, step: step, event: "succeeded", detail: detail, evidence: evidence)
+                        await notify("done \(title): \(detail)")
                         action = machine.handle(.succeeded(step))
                     case .needsApproval:
                         break
@@ -245,7 +255,8 @@ struct CutoverRunCommand: AsyncParsableCommand {
     }
 
     enum Outcome {
-        case done(String)
+        /// What was done; evidence: a JSON object journaled with it (`report_dir`, `files`, figures).
+        case done(String, evidence: String? = nil)
         case decided(String, evidence: String)
         case needsApproval(String)
     }
@@ -266,7 +277,8 @@ struct CutoverRunCommand: AsyncParsableCommand {
             let side = step == "final_backup" ? "v1" : "v2"
             let files = try await takeSnapshot(config: side == "v1" ? v1Config : v2Config, side: side, label: side == "v1" ? "final" : "pre_migration",
                                                dir: reports + "/snapshots", upload: nil)
-            return .done(files.map { "\(($0.path as NSString).lastPathComponent) sha256 \($0.sha256.prefix(12))…" }.joined(separator: ", "))
+            return .done(files.map { "\(($0.path as NSString).lastPathComponent) sha256 \($0.sha256.prefix(12))…" }.joined(separator: ", "),
+                         evidence: RunbookJournal.json(["files": files.map { URL(fileURLWithPath: $0.path).standardizedFileURL.path }]))
         case "read_only":
             let mode = ReadOnlyMode(source: v1Config, appRole: appRole, schemas: ["public"], logger: logger)
             if try await mode.status().enabled { return .done("already read-only for \(appRole)") }
@@ -289,7 +301,9 @@ struct CutoverRunCommand: AsyncParsableCommand {
             let verifier = try await makeVerifier(global) { $0.maxRejectShare = settings.thresholds.rowCountMismatchPct / 100 }
             let report = try await verifier.run()
             _ = try report.export(to: reports + "/verify")
-            return .done("\(report.outcome): " + report.checks.map { "\($0.name) \($0.status)" }.joined(separator: ", ") + "; report in \(reports)/verify")
+            return .done("\(report.outcome): " + report.checks.map { "\($0.name) \($0.status)" }.joined(separator: ", ") + "; report in \(reports)/verify",
+                         evidence: RunbookJournal.json(["verification_id": report.verificationId, "outcome": report.outcome,
+                                                        "report_dir": URL(fileURLWithPath: reports + "/verify").standardizedFileURL.path]))
         case "decide", "confirm":
             let v2 = try await PGConnection.connect(v2Config, logger: logger)
             defer { Task { await v2.close() } }
@@ -327,21 +341,50 @@ struct CutoverRunCommand: AsyncParsableCommand {
         try Confirm.yes(what, yes: global.yes, refusal: "\(what): pass --yes (or run on a terminal and confirm). Nothing was changed.")
     }
 
-    func rollback(scenario: Int, v1Config: ConnectionConfig, v2Config: ConnectionConfig, appRole: String, logger: Logger, settings: Settings) async throws {
+    func rollback(scenario: Int, v1Config: ConnectionConfig, v2Config: ConnectionConfig, appRole: String, logger: Logger, settings: Settings,
+                  journal: RunbookJournal, meta: PGConnection) async throws {
+        /// Each step of the scenario journaled as `rollback.ID` (started, then succeeded with its figures, or failed).
+        func journaled(_ id: String, _ title: String, _ body: () async throws -> (String, [String: Any])) async throws {
+            try await journal.record(meta, step: "rollback.\(id)", event: "started", detail: title)
+            do {
+                let (detail, figures) = try await body()
+                try await journal.record(meta, step: "rollback.\(id)", event: "succeeded", detail: detail, evidence: RunbookJournal.json(figures))
+            } catch {
+                try? await journal.record(meta, step: "rollback.\(id)", event: "failed", detail: "\(error)")
+                throw error
+            }
+        }
         if scenario == 2 {
             try confirm("Scenario 2: write V2's changes since cutover back into V1")
-            _ = try await takeSnapshot(config: v1Config, side: "v1", label: "pre_sync", dir: reports + "/snapshots", upload: nil)
-            let report = try await ReverseSync(verifier: try await makeVerifier(global), dryRun: false).run()
-            Out.info("synced \(report.total) rows to V1; \(report.conflicts.count) conflicts (data-loss-report lists them)")
+            try await journaled("snapshot_v1", "V1 snapshot before the write-back") {
+                let files = try await takeSnapshot(config: v1Config, side: "v1", label: "pre_sync", dir: reports + "/snapshots", upload: nil)
+                return ("V1 snapshot taken", ["files": files.map { URL(fileURLWithPath: $0.path).standardizedFileURL.path }])
+            }
+            try await journaled("sync_to_v1", "Write V2's changes back to V1") {
+                let report = try await ReverseSync(verifier: try await makeVerifier(global), dryRun: false).run()
+                Out.info("synced \(report.total) rows to V1; \(report.conflicts.count) conflicts (data-loss-report lists them)")
+                return ("synced \(report.total) rows to V1; \(report.conflicts.count) conflicts",
+                        ["sync_id": report.syncId, "total": report.total, "conflicts": report.conflicts.count, "applied": report.applied])
+            }
         }
         try confirm("Scenario \(scenario): clear the migrated data from V2")
-        _ = try await takeSnapshot(config: v2Config, side: "v2", label: "pre_clear", dir: reports + "/snapshots", upload: nil)
-        let cleared = try await ClearTarget(plan: CocoaTrackMapping.plan(context: .init()), target: v2Config, logger: logger).run(toolVersion: CocoaTrackMigrate.version)
-        Out.info("V2 cleared: \(cleared.remaining) migrated rows remain")
-        let mode = ReadOnlyMode(source: v1Config, appRole: appRole, schemas: ["public"], logger: logger)
-        if try await mode.status().enabled {
-            let r = try await mode.disable()
-            Out.info("V1 writable again for \(appRole): \(r.regranted) privileges re-granted")
+        try await journaled("snapshot_v2", "V2 snapshot before clearing") {
+            let files = try await takeSnapshot(config: v2Config, side: "v2", label: "pre_clear", dir: reports + "/snapshots", upload: nil)
+            return ("V2 snapshot taken", ["files": files.map { URL(fileURLWithPath: $0.path).standardizedFileURL.path }])
+        }
+        try await journaled("clear_v2", "Clear the migrated data from V2") {
+            let cleared = try await ClearTarget(plan: CocoaTrackMapping.plan(context: .init()), target: v2Config, logger: logger).run(toolVersion: CocoaTrackMigrate.version)
+            Out.info("V2 cleared: \(cleared.remaining) migrated rows remain")
+            return ("V2 cleared: \(cleared.remaining) migrated rows remain", ["remaining": cleared.remaining])
+        }
+        try await journaled("v1_writable", "V1 writable again") {
+            let mode = ReadOnlyMode(source: v1Config, appRole: appRole, schemas: ["public"], logger: logger)
+            if try await mode.status().enabled {
+                let r = try await mode.disable()
+                Out.info("V1 writable again for \(appRole): \(r.regranted) privileges re-granted")
+                return ("V1 writable again for \(appRole): \(r.regranted) privileges re-granted", ["regranted": r.regranted, "app_role": appRole])
+            }
+            return ("V1 was already writable for \(appRole)", ["regranted": 0, "app_role": appRole])
         }
     }
 }
@@ -414,5 +457,54 @@ struct CutoverMessagesCommand: AsyncParsableCommand {
         for m in messages {
             Out.result("## \(m.id) — \(m.channel), send \(m.when)\n\nSubject: \(m.subject)\n\n\(m.body)\n")
         }
+    }
+}
+
+
+struct CutoverPostmortemCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "postmortem",
+        abstract: "The post-mortem of a runbook attempt: timeline against the plan, decisions and their evidence, verification, rollback and its RTO, messages sent.",
+        discussion: """
+            Assembled from what V2's migration schema recorded (and V1's write-back journal after a Scenario 2, when --v1 \
+            is reachable). Without --export, prints the Markdown on stdout; --json prints report.json's object. The plan's \
+            T-0 is --window-start, else the actual start of the migration step. Exit 0 written; 1 no runbook journal in V2; \
+            2 no such --attempt.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "The runbook attempt (default: the latest).") var attempt: Int?
+    @Option(help: "Write report.json, report.md and report.html into this directory.") var export: String?
+    @Option(name: .customLong("window-start"), help: "T-0 of the planned window, e.g. 2026-12-05T02:00Z (default: the actual start of migrate).") var windowStart: String?
+    @Option(name: .customLong("window-hours"), help: "Length of the window.") var windowHours: Double = 4
+    @Option(help: "Rehearsal measurements (JSON) for the planned durations.") var rehearsal: String = "rehearsal-report/rehearsal.json"
+
+    func validate() throws {
+        if let attempt, attempt < 1 { throw ValidationError("--attempt takes a positive attempt number") }
+        if let windowStart, CutoverPlanCommand.parseTime(windowStart) == nil { throw ValidationError("--window-start takes a UTC time such as 2026-12-05T02:00Z") }
+        guard windowHours > 0 else { throw ValidationError("--window-hours must be positive") }
+    }
+
+    func run() async throws {
+        let logger = global.makeLogger()
+        let v2 = try await PGConnection.connect(try global.config("V2"), logger: logger)
+        defer { Task { await v2.close() } }
+        var v1: PGConnection?
+        if let v1Config = try? global.config("V1") { v1 = try? await PGConnection.connect(v1Config, logger: logger) }
+        defer { if let v1 { Task { await v1.close() } } }
+        var inputs = Postmortem.PlanInputs(windowStart: windowStart.flatMap(CutoverPlanCommand.parseTime), windowHours: windowHours,
+                                           rehearsal: try? RehearsalMeasurements.load(rehearsal))
+        if let (rows, bytes) = try? await CutoverPlanCommand.recordedInventory(v2) {
+            inputs.productionRows = rows
+            inputs.productionBytes = bytes
+        }
+        let postmortem = Postmortem(journal: RunbookJournal(state: MigrationState(schema: CocoaTrackMapping.stateSchema)), steps: CutoverSteps.all,
+                                    planStepFor: ["confirm": "monitor"], toolVersion: CocoaTrackMigrate.version)
+        let report = try await postmortem.load(v2: v2, v1: v1, attempt: attempt, plan: inputs)
+        Out.info(report.summaryLine)
+        if let export { Out.info("wrote " + (try report.export(to: export)).joined(separator: ", ")) }
+        if global.json { print(report.json(pretty: false)) }
+        else if export == nil { Out.result(report.markdown()) }
     }
 }

@@ -99,14 +99,21 @@ struct RehearseCommand: AsyncParsableCommand {
         // Attempt 1: up to the decision gate, then drill Scenario 1.
         let first = try await step("runbook to the gate", runbook + ["--pause-before", "arm_capture"])
         check("runbook reached the gate (paused before arm_capture)", first.stdout.contains("paused before arm_capture"))
-        try await step("Scenario 1: clear V2", ["rollback", "--clear-v2", "--yes", "--snapshot-dir", "\(dir)/snapshots"])
-        try await step("Scenario 1: V1 writable", ["read-only", "disable"])
         let v1 = try await PGConnection.connect(ConnectionConfig(label: "V1", url: v1URL), logger: .init(label: "rehearse"))
         let v2 = try await PGConnection.connect(ConnectionConfig(label: "V2", url: v2URL), logger: .init(label: "rehearse"))
         defer { Task { await v1.close(); await v2.close() } }
+        // The drill's steps are journaled as `cutover run` journals a rollback's, for the post-mortem.
+        let journal = RunbookJournal(state: MigrationState(schema: CocoaTrackMapping.stateSchema))
+        try await journal.record(v2, step: "rollback", event: "rollback", detail: "Scenario 1 drill at the decision gate (rehearsal)")
+        for (id, title, name, args) in [("clear_v2", "Clear the migrated data from V2", "Scenario 1: clear V2", ["rollback", "--clear-v2", "--yes", "--snapshot-dir", "\(dir)/snapshots"]),
+                                        ("v1_writable", "V1 writable again", "Scenario 1: V1 writable", ["read-only", "disable"])] {
+            try await journal.record(v2, step: "rollback.\(id)", event: "started", detail: title)
+            let out = try await step(name, args)
+            try await journal.record(v2, step: "rollback.\(id)", event: out.status == 0 ? "succeeded" : "failed", detail: "exit \(out.status): \(name)")
+        }
         check("Scenario 1 leaves V2 empty", try await v2.scalar("SELECT (SELECT count(*) FROM public.deliveries) + (SELECT count(*) FROM public.planteurs)") == "0")
         check("Scenario 1 leaves V1 writable for app_user", try await v1.scalar("SELECT has_table_privilege('app_user', 'public.deliveries', 'INSERT')") == "t")
-        try await v2.query("INSERT INTO cocoatrack_migration.runbook_journal (step, event, detail, attempt) VALUES ('rollback', 'finished', 'Scenario 1 drill', (SELECT max(attempt) FROM cocoatrack_migration.runbook_journal))")
+        try await journal.record(v2, step: "rollback", event: "finished", detail: "Scenario 1 drill")
 
         // Attempt 2: the whole runbook.
         try await step("runbook, attempt 2", runbook + ["--new-attempt"])
@@ -151,6 +158,10 @@ struct RehearseCommand: AsyncParsableCommand {
         let start = windowStart.flatMap(CutoverPlanCommand.parseTime) ?? Self.nextSaturday()
         let plan = CutoverPlan.make(windowStart: start, productionRows: rows, productionBytes: bytes, rehearsal: m)
 
+        // The post-mortems: the Scenario 1 drill (attempt 1) and the whole runbook (attempt 2).
+        try await step("post-mortem of the Scenario 1 drill", ["cutover", "postmortem", "--attempt", "1", "--rehearsal", "\(dir)/rehearsal.json", "--export", "\(dir)/postmortem-attempt-1"])
+        try await step("post-mortem of the runbook", ["cutover", "postmortem", "--rehearsal", "\(dir)/rehearsal.json", "--export", "\(dir)/postmortem"])
+
         for r in records where !r.ok { check("\(r.name) exited \(r.status)", false) }
         let passed = checks.allSatisfy(\.1)
         let report = Self.markdown(records: records, checks: checks, stepSeconds: stepSeconds, m: m, plan: plan, total: Date().timeIntervalSince(started), scale: v1Dump == nil ? "generated, scale \(scale)" : "restored from \(v1Dump!)")
@@ -178,6 +189,8 @@ struct RehearseCommand: AsyncParsableCommand {
         if m.migrateSeconds > 0 {
             md += "\nThroughput: migrate \(Int(Double(m.sourceRows) / m.migrateSeconds)) rows/s, verify \(m.verifySeconds > 0 ? String(Int(Double(m.sourceRows) / m.verifySeconds)) : "-") rows/s.\n"
         }
+        md += "\n## Post-mortems\n\n- Scenario 1 drill (attempt 1): [postmortem-attempt-1/report.html](postmortem-attempt-1/report.html) ([report.md](postmortem-attempt-1/report.md))\n"
+        md += "- The runbook (attempt 2): [postmortem/report.html](postmortem/report.html) ([report.md](postmortem/report.md))\n"
         md += "\n## Drill checks\n\n" + checks.map { "- \($0.1 ? "✔" : "✘") \($0.0)" }.joined(separator: "\n") + "\n"
         md += "\n## Predicted production window (these rows; run `cutover plan` against production for its counts)\n\n| T | at (UTC) | step | predicted |\n|---|---|---|---|\n"
         for s in plan.steps {
@@ -186,6 +199,11 @@ struct RehearseCommand: AsyncParsableCommand {
         }
         for w in plan.warnings { md += "\n**Warning:** \(w)\n" }
         return Redactor.redact(md)
+    }
+
+    /// Markdown links `[text](path)` in already escaped text, as anchors.
+    static func links(_ escaped: String) -> String {
+        escaped.replacing(/\[([^\]]+)\]\(([^)\s]+)\)/) { "<a href=\"\($0.2)\">\($0.1)</a>" }
     }
 
     static func html(_ markdown: String, passed: Bool) -> String {
@@ -203,7 +221,7 @@ struct RehearseCommand: AsyncParsableCommand {
             if inTable { body += "</table>\n"; inTable = false }
             if line.hasPrefix("# ") { body += "<h1>\(VerifyReport.htmlEscape(String(line.dropFirst(2))))</h1>\n" }
             else if line.hasPrefix("## ") { body += "<h2>\(VerifyReport.htmlEscape(String(line.dropFirst(3))))</h2>\n" }
-            else if line.hasPrefix("- ") { body += "<p class=check>\(VerifyReport.htmlEscape(String(line.dropFirst(2))))</p>\n" }
+            else if line.hasPrefix("- ") { body += "<p class=check>\(Self.links(VerifyReport.htmlEscape(String(line.dropFirst(2)))))</p>\n" }
             else if !line.isEmpty { body += "<p>\(VerifyReport.htmlEscape(line))</p>\n" }
         }
         if inTable { body += "</table>\n" }

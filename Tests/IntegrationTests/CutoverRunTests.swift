@@ -231,5 +231,14 @@ struct RehearseTests {
         let m = try RehearsalMeasurements.load(dir + "/report/rehearsal.json")
         #expect(m.sourceRows > 30_000 && m.migrateSeconds > 0 && m.verifySeconds > 0)
         #expect(FileManager.default.fileExists(atPath: dir + "/report/runbook/verify/report.html"))
+        // Its post-mortems, linked from its report: the Scenario 1 drill (attempt 1) and the runbook (attempt 2).
+        #expect(md.contains("(postmortem-attempt-1/report.html)") && html.contains("<a href=\"postmortem/report.html\">"))
+        let drill = try PostmortemReport.decode(String(contentsOfFile: dir + "/report/postmortem-attempt-1/report.json", encoding: .utf8))
+        #expect(drill.attempt == 1 && drill.outcome == "rolled_back" && drill.rollback?.steps.map(\.id) == ["clear_v2", "v1_writable"])
+        #expect((drill.rollback?.rtoSeconds ?? 0) > 0 && drill.steps.first { $0.id == "arm_capture" }?.holdPoint != nil)
+        let whole = try PostmortemReport.decode(String(contentsOfFile: dir + "/report/postmortem/report.json", encoding: .utf8))
+        #expect(whole.attempt == 2 && whole.outcome == "finished" && whole.steps.allSatisfy { $0.outcome == "succeeded" })
+        #expect(whole.decisions.first?.step == "decide" && whole.decisions.first?.action == "continue" && whole.decisions.last?.step == "confirm", "\(whole.decisions.map(\.step))")
+        #expect(FileManager.default.fileExists(atPath: dir + "/report/postmortem/report.html"))
     }
 }
