@@ -105,23 +105,38 @@ public struct ReverseSync: Sendable {
                 if g.sourceID == nil { g.sourceID = c.sourceID }
                 byKey[c.key] = g
             }
-            // The current target rows of every load of the group (also those that did not change).
-            for (key, var g) in byKey where g.kind != "deleted" {
-                for load in spec.allLoads {
-                    let after = g.changes[load]?.after
-                    if let after, !recheck { g.rows[load] = after; continue }
-                    let l = loadsByName[load]!
-                    let keyColumn = l.targetColumns[layouts[load]!.keyIndex]
-                    let condition = l.ownedKeys?.condition.map { " AND (\($0))" } ?? ""
-                    let r = try await v2.query("SELECT \(layouts[load]!.select.joined(separator: ", ")) FROM \(l.target.sql) WHERE \(SQL.ident(keyColumn))::text = $1\(condition)", [key])
-                    if let row = r.rows.first { g.rows[load] = row }
-                    if let after {
-                        let kinds = layouts[load]!.kinds
-                        let now = g.rows[load].map { zip($0, kinds).map { Canonical.bytes($0, $1) } }
-                        if now != zip(after, kinds).map({ Canonical.bytes($0, $1) }) { g.movedSince = load }
-                        g.rows[load] = after
-                    }
+            // The current target rows of every load of the group (also those that did not change),
+            // read per load in chunks by key (a typed comparison, so the key's index serves it).
+            for load in spec.allLoads {
+                let wanted = byKey.values.filter { $0.kind != "deleted" && (recheck || $0.changes[load]?.after == nil) }.map(\.key).sorted()
+                if wanted.isEmpty { continue }
+                let l = loadsByName[load]!
+                let layout = layouts[load]!
+                let keyColumn = SQL.ident(l.targetColumns[layout.keyIndex])
+                let condition = l.ownedKeys?.condition.map { " AND (\($0))" } ?? ""
+                let match = layout.keyKind == .uuid ? "\(keyColumn) = ANY($1::uuid[])" : "\(keyColumn)::text = ANY($1::text[])"
+                var current: [String: [String?]] = [:]
+                for chunk in stride(from: 0, to: wanted.count, by: 5_000) {
+                    let keys = Array(wanted[chunk..<min(chunk + 5_000, wanted.count)])
+                    let r = try await v2.query("SELECT \(layout.select.joined(separator: ", ")) FROM \(l.target.sql) WHERE \(match)\(condition)", [pgTextArray(keys)])
+                    for row in r.rows { if let k = row[layout.keyIndex] { current[k] = row } }
                 }
+                for key in wanted {
+                    guard var g = byKey[key] else { continue }
+                    let now = current[key]
+                    if let after = g.changes[load]?.after {
+                        // Re-checked: the row must still be what the assessment saw.
+                        let canonical = { (row: [String?]) in zip(row, layout.kinds).map { Canonical.bytes($0, $1) } }
+                        if now.map(canonical) != canonical(after) { g.movedSince = load }
+                        g.rows[load] = after
+                    } else if let now {
+                        g.rows[load] = now
+                    }
+                    byKey[key] = g
+                }
+            }
+            for (key, var g) in byKey where g.kind != "deleted" {
+                for load in spec.allLoads where g.rows[load] == nil { if let after = g.changes[load]?.after { g.rows[load] = after } }
                 byKey[key] = g
             }
             groups[spec.source.name] = byKey.values.sorted { ($0.sourceID ?? Int64.max, $0.key) < ($1.sourceID ?? Int64.max, $1.key) }
@@ -161,6 +176,48 @@ public struct ReverseSync: Sendable {
                 report.conflicts.append(.init(load: load, key: g.key, v1Id: g.sourceID, reason: reason, detail: detail))
             }
             func count(_ table: String, _ kind: String) { report.applied[table, default: [:]][kind, default: 0] += 1 }
+            let syncId = report.syncId
+
+            // Writes go in batches under one savepoint each, not one a row: thousands of
+            // subtransactions in one transaction overflow PostgreSQL's per-backend subxid cache,
+            // and every later snapshot then slows down (a sync of 11,000 changes took minutes).
+            // A row V1 refuses rolls its batch back; the rows before it are written again, and it
+            // becomes a conflict (`refused_by_v1`) instead of a failed sync.
+            struct PendingWrite {
+                var table: String
+                var kind: String
+                var id: Int64
+                var key: String
+                /// Writes the row and its journal; returns whether a V1 row changed.
+                var write: () throws -> Bool
+                var undo: () -> Void
+            }
+            var batch: [(write: PendingWrite, wrote: Bool)] = []
+            var batchOpen = false
+            let batchRows = 500
+            func flush() throws {
+                guard batchOpen else { return }
+                try s.execute("RELEASE SAVEPOINT sync_batch")
+                batchOpen = false
+                for (w, wrote) in batch where wrote {
+                    count(w.table, w.kind)
+                    report.appliedRows.append(.init(table: w.table, kind: w.kind, v1Id: w.id, key: w.key))
+                }
+                batch = []
+            }
+            func apply(_ w: PendingWrite, load: String, group g: Group) throws {
+                if !batchOpen { try s.execute("SAVEPOINT sync_batch"); batchOpen = true }
+                do {
+                    let wrote = try w.write()
+                    batch.append((w, wrote))
+                    if batch.count >= batchRows { try flush() }
+                } catch let e as MigrationError {
+                    try s.execute("ROLLBACK TO SAVEPOINT sync_batch")
+                    batch = try batch.map { ($0.write, try $0.write.write()) }
+                    w.undo()
+                    conflict(load, g, "refused_by_v1", e.message)
+                }
+            }
 
             try s.execute("BEGIN")
             do {
@@ -268,43 +325,40 @@ public struct ReverseSync: Sendable {
                             conflict(spec.loads[0], g, "no_faithful_v1_form", mismatch)
                             continue
                         }
-                        // Write it, with its journal, under a savepoint: a V1 constraint that
-                        // refuses it makes a conflict, not a failed sync.
-                        try s.execute("SAVEPOINT row_change")
-                        do {
+                        // Write it, with its journal: a V1 constraint that refuses it makes a
+                        // conflict, not a failed sync.
+                        let kind = g.kind, key = g.key, written = candidate, rowHashes = hashes, tableName = table.name
+                        let write = PendingWrite(table: tableName, kind: kind, id: id, key: key, write: {
                             var wrote = true
-                            if g.kind == "inserted" {
-                                let params = candidate
+                            if kind == "inserted" {
                                 let placeholders = (1...columns.count).map { "$\($0)" }.joined(separator: ", ")
-                                _ = try s.query("INSERT INTO \(table.sql) (\(columns.map(SQL.ident).joined(separator: ", "))) VALUES (\(placeholders))", params)
+                                _ = try s.query("INSERT INTO \(table.sql) (\(columns.map(SQL.ident).joined(separator: ", "))) VALUES (\(placeholders))", written)
                                 _ = try s.query("INSERT INTO \(SyncJournal.t("pairings")) (source_table, source_id, target_key, sync_id) VALUES ($1, $2, $3, $4)",
-                                                [table.name, String(id), g.key, report.syncId])
+                                                [tableName, String(id), key, syncId])
                             } else {
                                 let current = try s.query("SELECT \(columns.map(SQL.ident).joined(separator: ", ")) FROM \(table.sql) WHERE \(SQL.ident(columns[0])) = $1", [String(id)]).rows[0]
-                                let changed = (1..<columns.count).filter { candidate[$0] != current[$0] }
+                                let changed = (1..<columns.count).filter { written[$0] != current[$0] }
+                                // An update whose every column V1 already holds (a V2-only value
+                                // such as a pending token) writes nothing and counts as nothing.
                                 wrote = !changed.isEmpty
                                 if !changed.isEmpty {
                                     let sets = changed.enumerated().map { "\(SQL.ident(columns[$0.element])) = $\($0.offset + 2)" }.joined(separator: ", ")
-                                    _ = try s.query("UPDATE \(table.sql) SET \(sets) WHERE \(SQL.ident(columns[0])) = $1", [String(id)] + changed.map { candidate[$0] })
+                                    _ = try s.query("UPDATE \(table.sql) SET \(sets) WHERE \(SQL.ident(columns[0])) = $1", [String(id)] + changed.map { written[$0] })
                                 }
                             }
-                            for (load, h) in hashes {
+                            for (load, h) in rowHashes {
                                 _ = try s.query("""
                                     INSERT INTO \(SyncJournal.t("synced_rows")) (load_name, source_id, row_hash, sync_id) VALUES ($1, $2, $3, $4)
                                     ON CONFLICT (load_name, source_id) DO UPDATE SET row_hash = EXCLUDED.row_hash, sync_id = EXCLUDED.sync_id
-                                    """, [load, String(id), String(Int64(bitPattern: h)), report.syncId])
+                                    """, [load, String(id), String(Int64(bitPattern: h)), syncId])
                             }
-                            try s.execute("RELEASE SAVEPOINT row_change")
-                            // An update whose every column V1 already holds (a V2-only value such
-                            // as a pending token) writes nothing and counts as nothing.
-                            if wrote {
-                                count(table.name, g.kind)
-                                report.appliedRows.append(.init(table: table.name, kind: g.kind, v1Id: id, key: g.key))
-                            }
-                        } catch let e as MigrationError {
-                            try s.execute("ROLLBACK TO SAVEPOINT row_change")
-                            if g.kind == "inserted" { pairs.remove(table: table.name, id: id); index.present[table.name]?.remove(id) }
-                            conflict(spec.loads[0], g, "refused_by_v1", e.message)
+                            return wrote
+                        }, undo: {
+                            if kind == "inserted" { pairs.remove(table: tableName, id: id) }
+                        })
+                        try apply(write, load: spec.loads[0], group: g)
+                        if kind == "inserted" && report.conflicts.last?.key == key && report.conflicts.last?.reason == "refused_by_v1" {
+                            index.present[table.name]?.remove(id)
                         }
                     }
                 }
@@ -318,26 +372,20 @@ public struct ReverseSync: Sendable {
                             continue
                         }
                         guard let id = g.sourceID else { continue }
-                        try s.execute("SAVEPOINT row_change")
-                        do {
+                        let loads = spec.loads
+                        try apply(PendingWrite(table: table.name, kind: "deleted", id: id, key: g.key, write: {
                             let r = try s.query("DELETE FROM \(table.sql) WHERE id = $1", [String(id)])
-                            for load in spec.loads {
+                            for load in loads {
                                 _ = try s.query("""
                                     INSERT INTO \(SyncJournal.t("synced_rows")) (load_name, source_id, row_hash, sync_id) VALUES ($1, $2, NULL, $3)
                                     ON CONFLICT (load_name, source_id) DO UPDATE SET row_hash = NULL, sync_id = EXCLUDED.sync_id
-                                    """, [load, String(id), report.syncId])
+                                    """, [load, String(id), syncId])
                             }
-                            try s.execute("RELEASE SAVEPOINT row_change")
-                            if r.affected > 0 {
-                                count(table.name, "deleted")
-                                report.appliedRows.append(.init(table: table.name, kind: "deleted", v1Id: id, key: g.key))
-                            }
-                        } catch let e as MigrationError {
-                            try s.execute("ROLLBACK TO SAVEPOINT row_change")
-                            conflict(spec.loads[0], g, "refused_by_v1", e.message)
-                        }
+                            return r.affected > 0
+                        }, undo: {}), load: spec.loads[0], group: g)
                     }
                 }
+                try flush()
                 for c in report.conflicts {
                     _ = try s.query("INSERT INTO \(SyncJournal.t("conflicts")) (sync_id, load_name, key, source_id, reason, detail) VALUES ($1, $2, $3, $4, $5, $6)",
                                     [report.syncId, c.load, c.key, c.v1Id.map(String.init), c.reason, c.detail])
