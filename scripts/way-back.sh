@@ -28,6 +28,7 @@ eval "$("$BIN" sandbox env)"
 ROWS=$(psql "$V1_DATABASE_URL" -Atc "SELECT (SELECT count(*) FROM regions) + (SELECT count(*) FROM cooperatives) + (SELECT count(*) FROM users) + (SELECT count(*) FROM warehouses) + (SELECT count(*) FROM invoices) + (SELECT count(*) FROM chef_planteurs) + (SELECT count(*) FROM planteurs) + (SELECT count(*) FROM deliveries) + (SELECT count(*) FROM delivery_photos) + (SELECT count(*) FROM audit_log)")
 
 now() { date +%s.%N; }
+f() { printf '%.1f' "$1"; }
 declare -A T
 step() {  # step NAME command…: runs it, records its seconds, stops the benchmark on failure
   local name="$1"; shift
@@ -80,15 +81,15 @@ Way back at scale $SCALE ($ROWS V1 rows), $(nproc) cores, $(date -u +%Y-%m-%d), 
 
 | step | seconds |
 |---|---:|
-| Scenario 1: \`rollback --clear-v2 --yes\` (V2 snapshot included) | ${T["s1: rollback --clear-v2"]} |
-| Scenario 1: \`read-only disable\` | ${T["s1: read-only disable"]} |
-| **Scenario 1 total** (goal < 60 s) | **$S1** |
-| Scenario 2: \`assess-v2-changes\` | ${T["s2: assess-v2-changes"]} |
-| Scenario 2: \`sync-v2-to-v1 --yes\` (V1 snapshot included) | ${T["s2: sync-v2-to-v1"]} |
-| Scenario 2: \`rollback --clear-v2 --yes\` (V2 snapshot included) | ${T["s2: rollback --clear-v2"]} |
-| Scenario 2: \`read-only disable\` | ${T["s2: read-only disable"]} |
-| **Scenario 2 total** (goal < 120 s) | **$S2** |
+| Scenario 1: \`rollback --clear-v2 --yes\` (V2 snapshot included) | $(f "${T["s1: rollback --clear-v2"]}") |
+| Scenario 1: \`read-only disable\` | $(f "${T["s1: read-only disable"]}") |
+| **Scenario 1 total** (goal < 60 s) | **$(f "$S1")** |
+| Scenario 2: \`assess-v2-changes\` | $(f "${T["s2: assess-v2-changes"]}") |
+| Scenario 2: \`sync-v2-to-v1 --yes\` (V1 snapshot included) | $(f "${T["s2: sync-v2-to-v1"]}") |
+| Scenario 2: \`rollback --clear-v2 --yes\` (V2 snapshot included) | $(f "${T["s2: rollback --clear-v2"]}") |
+| Scenario 2: \`read-only disable\` | $(f "${T["s2: read-only disable"]}") |
+| **Scenario 2 total** (goal < 120 s) | **$(f "$S2")** |
 
 Sync: $CONFLICTS conflicts; V1 read back: $UPDATED of 10000 updated notes, $NEW of 1000 new deliveries; data-loss-report exit 0.
-(For reference: migrate ${T["migrate (2)"]} s, verify-integrity ${T["verify-integrity (2)"]} s, capture arm ${T["capture arm"]} s.)
+(For reference: migrate $(f "${T["migrate (2)"]}") s, verify-integrity $(f "${T["verify-integrity (2)"]}") s, capture arm $(f "${T["capture arm"]}") s.)
 EOF

@@ -205,6 +205,10 @@ struct ChangeCaptureTests {
         let loss = try await CLI.run(["data-loss-report", "--export", lossDir], env: VerifyTests.env(pair))
         #expect(loss.status == 3)
         let lossReport = try ChangeReport.decode(String(contentsOfFile: lossDir + "/report.json", encoding: .utf8))
+        // The verdict at the top: how many V2 changes reached V1, how many are left.
+        let verdict = try #require(lossReport.dataLoss)
+        #expect(verdict.left == 2 && verdict.reachedV1 >= 10, "the workload's synced changes and its 2 conflicts: \(verdict)")
+        #expect(try String(contentsOfFile: lossDir + "/report.md", encoding: .utf8).contains("DATA WOULD BE LOST: \(verdict.reachedV1) V2 changes reached V1"))
         let lost = lossReport.tables.flatMap { t in t.changes.map { "\(t.load) \($0.key)" } }
         #expect(Set(lost) == ["invoices \(fractional)", "planteurs \(longVillage)"])
         let reasons = lossReport.tables.flatMap { $0.changes.flatMap(\.columns) }.map(\.column).filter { $0.hasPrefix("sync: ") }

@@ -16,17 +16,7 @@ struct ClearV2Tests {
         try await MigrationFixture.generate(pair, scale: 0.002, seed: 8)
         let v1Before = try await pair.v1Admin().using { try await fingerprints($0) }
         // The app's own trigger, as most Supabase apps have: a profile for every new auth user.
-        try await pair.v2Owner().using {
-            try await $0.execute("""
-                CREATE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
-                BEGIN
-                    INSERT INTO public.profiles (id, email, full_name, role, is_active, created_at, updated_at)
-                    VALUES (NEW.id, NEW.email, coalesce(NEW.raw_user_meta_data ->> 'full_name', ''), 'admin', true, now(), now());
-                    RETURN NEW;
-                END $$;
-                CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION public.handle_new_user();
-                """)
-        }
+        try await pair.v2Owner().using { try await $0.execute(MigrationFixture.profileTriggerSQL(role: "admin")) }
         let ddlBefore = try await pair.v2Owner().using { try await MigrationFixture.catalogDDL($0) }
         // A Supabase user that the migration did not create must survive, with the profile the
         // trigger made for it: migrate accepts it (it is not the migration's) and leaves it alone.

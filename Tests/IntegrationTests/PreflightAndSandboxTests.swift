@@ -98,14 +98,8 @@ struct PreflightTests {
         let pair = try await TestSandbox.shared.freshPair("pftrig")
         // A Supabase app's usual trigger: a profile for each new auth user.
         let v2 = try await pair.v2Super()
+        try await v2.execute(MigrationFixture.profileTriggerSQL(role: "viewer"))
         try await v2.execute("""
-            CREATE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
-            BEGIN
-              INSERT INTO public.profiles (id, email, full_name, role, is_active, created_at, updated_at)
-              VALUES (NEW.id, NEW.email, coalesce(NEW.raw_user_meta_data->>'full_name', ''), 'viewer', true, now(), now());
-              RETURN NEW;
-            END $$;
-            CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION public.handle_new_user();
             CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$;
             CREATE TRIGGER deliveries_touch BEFORE UPDATE ON public.deliveries FOR EACH ROW EXECUTE FUNCTION public.touch();
             CREATE TABLE public.app_notes (id int PRIMARY KEY, updated_at timestamptz);

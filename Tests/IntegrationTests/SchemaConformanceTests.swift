@@ -248,17 +248,7 @@ struct SchemaConformanceTests {
     @Test("V2: enums app_role, invoice_status, quality_grade with their labels in order")
     func v2Enums() async throws {
         let pair = try await freshSchemaPair()
-        let actual = try await pair.v2Owner().using { c in
-            let r = try await c.query("""
-                SELECT t.typname, string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
-                FROM pg_type t
-                JOIN pg_namespace n ON n.oid = t.typnamespace
-                JOIN pg_enum e ON e.enumtypid = t.oid
-                WHERE n.nspname = 'public'
-                GROUP BY t.typname
-                """)
-            return Dictionary(uniqueKeysWithValues: r.rows.map { ($0[0] ?? "", $0[1] ?? "") })
-        }
+        let actual = try await pair.v2Owner().using { try await Catalog.enums($0, schema: "public") }
         #expect(actual == V2.enums, "\(Diff.maps("V2 enum types in schema public (labels in sort order)", prefix: nil, expected: V2.enums, actual: actual))")
     }
 
@@ -330,17 +320,7 @@ struct SchemaConformanceTests {
     @Test("V2 auth: enums with their labels in order")
     func v2AuthEnums() async throws {
         let pair = try await freshSchemaPair()
-        let actual = try await pair.v2Owner().using { c in
-            let r = try await c.query("""
-                SELECT t.typname, string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
-                FROM pg_type t
-                JOIN pg_namespace n ON n.oid = t.typnamespace
-                JOIN pg_enum e ON e.enumtypid = t.oid
-                WHERE n.nspname = 'auth'
-                GROUP BY t.typname
-                """)
-            return Dictionary(uniqueKeysWithValues: r.rows.map { ($0[0] ?? "", $0[1] ?? "") })
-        }
+        let actual = try await pair.v2Owner().using { try await Catalog.enums($0, schema: "auth") }
         #expect(actual == Auth.enums, "\(Diff.maps("V2 enum types in schema auth (\(Auth.source))", prefix: nil, expected: Auth.enums, actual: actual))")
     }
 
@@ -1200,6 +1180,19 @@ private enum Auth {
 // MARK: - Reading the catalog
 
 private enum Catalog {
+    /// Enum type → its labels in sort order, comma-separated.
+    static func enums(_ c: PGConnection, schema: String) async throws -> [String: String] {
+        let r = try await c.query("""
+            SELECT t.typname, string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
+            FROM pg_type t
+            JOIN pg_namespace n ON n.oid = t.typnamespace
+            JOIN pg_enum e ON e.enumtypid = t.oid
+            WHERE n.nspname = $1
+            GROUP BY t.typname
+            """, [schema])
+        return Dictionary(uniqueKeysWithValues: r.rows.map { ($0[0] ?? "", $0[1] ?? "") })
+    }
+
     /// Ordinary and partitioned tables of `schema`.
     static func tables(_ c: PGConnection, schema: String) async throws -> Set<String> {
         let r = try await c.query("""

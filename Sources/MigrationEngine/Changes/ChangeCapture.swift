@@ -18,6 +18,20 @@ public struct ChangeReport: Codable, Sendable {
     public var conflicts: Int64 = 0
     public var v1ChangedAfterCutover: Int64 = 0
     public var tables: [TableChanges] = []
+    /// For `data-loss-report`: what went back and what is left.
+    public var dataLoss: DataLoss?
+
+    public struct DataLoss: Codable, Sendable {
+        /// V2 changes that `sync-v2-to-v1` wrote into V1 (every sync so far).
+        public var reachedV1: Int64
+        /// V2 changes V1 still lacks (each listed with the reason the last sync gave).
+        public var left: Int64
+        public var verdict: String { left == 0 ? "NOTHING LOST" : "DATA WOULD BE LOST" }
+        public init(reachedV1: Int64, left: Int64) {
+            self.reachedV1 = reachedV1
+            self.left = left
+        }
+    }
 
     public struct ColumnChange: Codable, Sendable {
         public var column: String

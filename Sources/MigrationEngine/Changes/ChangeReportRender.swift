@@ -2,7 +2,11 @@ import Foundation
 
 extension ChangeReport {
     public var summaryLine: String {
-        "\(inserted) inserted, \(updated) updated, \(deleted) deleted in V2 since cutover (\(armedAt))"
+        if let loss = dataLoss {
+            return "\(loss.verdict): \(loss.reachedV1) V2 changes reached V1 through sync-v2-to-v1; \(loss.left) left"
+                + (loss.left == 0 ? ". V1 lacks nothing that V2 has." : ", each listed below with the reason it did not go back.")
+        }
+        return "\(inserted) inserted, \(updated) updated, \(deleted) deleted in V2 since cutover (\(armedAt))"
             + (conflicts > 0 ? "; \(conflicts) conflicts" : "") + (v1ChangedAfterCutover > 0 ? "; \(v1ChangedAfterCutover) V1 rows changed after cutover" : "")
     }
 
@@ -87,6 +91,14 @@ extension ChangeReport {
 
 extension SyncJournal {
     /// The conflicts recorded by the latest sync (none before the first).
+    /// Rows every sync so far wrote into the source (inserted, updated, deleted).
+    public static func appliedTotal(_ c: PGConnection) async throws -> Int64 {
+        guard try await exists(c) else { return 0 }
+        return Int64(try await c.scalar("""
+            SELECT coalesce(sum(u.v::bigint), 0) FROM \(t("syncs")) s, jsonb_each(s.applied) t(k, o), jsonb_each_text(t.o) u(kind, v)
+            """) ?? "0") ?? 0
+    }
+
     public static func latestConflicts(_ c: PGConnection) async throws -> [ChangeReport.Conflict] {
         guard try await exists(c) else { return [] }
         return try await c.query("""

@@ -14,6 +14,19 @@ enum MigrationFixture {
         return o
     }
 
+    /// A Supabase app's usual trigger: a profile (with `role`) for each new auth user.
+    static func profileTriggerSQL(role: String) -> String {
+        """
+        CREATE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+        BEGIN
+            INSERT INTO public.profiles (id, email, full_name, role, is_active, created_at, updated_at)
+            VALUES (NEW.id, NEW.email, coalesce(NEW.raw_user_meta_data ->> 'full_name', ''), '\(role)', true, now(), now());
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION public.handle_new_user();
+        """
+    }
+
     static func generate(_ pair: DatabasePair, scale: Double = 0.004, seed: UInt64 = 11, dirty: Double = 0.01) async throws {
         try await pair.v1Admin().using { c in
             _ = try await V1Generator(options: GeneratorOptions(scale: scale, seed: seed, dirtyFraction: dirty)).run(on: c, logger: TestSandbox.shared.logger)
