@@ -250,17 +250,37 @@ struct ChangeCaptureTests {
             try await v2.execute("SET session_replication_role = replica; UPDATE public.\(target) SET \(column) = '\(value)' WHERE id = '\(key)'; SET session_replication_role = origin")
             checks.append((table, id, lossy, original, column, value))
         }
+        // A lossy column itself changed in V2 to a value its rule would not give back (a phone
+        // that is not an Ivorian number): that one is a conflict, naming the column.
+        let withPhones = try await v1.query("SELECT id FROM public.users WHERE phone IS NOT NULL ORDER BY id").rows.compactMap { Int64($0[0]!) }.filter { !used.contains($0) }
+        var phoneUser: Int64?
+        for id in withPhones where try await v2.scalar("SELECT count(*) FROM public.profiles WHERE id = '\(CocoaTrackRules.uuid("users", String(id)))'") == "1" {
+            phoneUser = id
+            break
+        }
+        let phoneUserID = try #require(phoneUser, "a migrated user with a phone")
+        let phoneKey = CocoaTrackRules.uuid("users", String(phoneUserID))
+        let phoneBefore = try await v1.scalar("SELECT phone FROM public.users WHERE id = \(phoneUserID)")
+        let phoneInV2 = try #require(try await v2.scalar("SELECT phone FROM public.profiles WHERE id = '\(phoneKey)'"))
+        try await v2.execute("UPDATE public.profiles SET phone = '12345' WHERE id = '\(phoneKey)'")
         await v2.close()
         let sync = try await CLI.run(["sync-v2-to-v1", "--yes", "--no-snapshot"], env: VerifyTests.env(pair))
-        #expect(sync.status == 0, "no conflict: \(sync.stderr.split(separator: "\n").filter { $0.contains("conflict") }.prefix(8))")
+        let conflicts = sync.stderr.split(separator: "\n").filter { $0.contains("conflict ") }
+        #expect(sync.status == 3 && conflicts.count == 1 && conflicts.allSatisfy { $0.contains(phoneKey) && $0.contains("phone would come back as NULL instead of 12345") },
+                "only the changed lossy column is a conflict: \(conflicts.prefix(8))")
+        #expect(try await v1.scalar("SELECT phone FROM public.users WHERE id = \(phoneUserID)") == phoneBefore, "the conflict was not written")
         let v1Column: [String: String] = ["full_name": "full_name", "notes": "notes", "bags": "bags", "village": "village", "action": "action"]
         for (table, id, lossy, original, column, value) in checks {
             #expect(try await v1.scalar("SELECT \(v1Column[column]!)::text FROM public.\(table) WHERE id = \(id)") == value, "\(table) \(id): the V2 change reached V1")
             #expect(try await v1.scalar("SELECT \(lossy)::text FROM public.\(table) WHERE id = \(id)") == original, "\(table) \(id): V1 keeps its \(lossy)")
         }
-        // And nothing is left for a second sync, nor lost.
+        // And nothing is left for a second sync, nor lost, but that conflict.
         let (after, _) = try await Self.verifier(pair).assess()
-        #expect(after.conflicts == 0 && Self.changeSet(after).isEmpty, "\(Self.changeSet(after))")
+        #expect(after.conflicts == 0 && Self.changeSet(after) == ["profiles": ["updated \(phoneKey) phone"]], "\(Self.changeSet(after))")
+        let v2c = try await pair.v2Owner()
+        // A person settles it in V2 (back to the migrated phone): nothing is left.
+        try await v2c.execute("UPDATE public.profiles SET phone = '\(phoneInV2)' WHERE id = '\(phoneKey)'")
+        await v2c.close()
 
         // The preview's assessment serves the write; a row that moves in between is not written
         // from the older picture.
