@@ -298,6 +298,22 @@ struct ChangeCaptureTests {
         let fresh = try await ReverseSync(verifier: try await Self.verifier(pair), dryRun: false).run()
         #expect(fresh.conflicts.isEmpty && fresh.total == 1)
         #expect(try await v1.scalar("SELECT notes FROM public.deliveries WHERE id = \(movingID)") == "second")
+
+        // A row V1 itself refuses (a constraint V2 lacks) is a conflict; the rows written before
+        // and after it in the same batch stay written.
+        try await v1.execute("ALTER TABLE public.deliveries ADD CONSTRAINT no_refusals CHECK (notes IS DISTINCT FROM 'refuse me') NOT VALID")
+        let v2d = try await pair.v2Owner()
+        let three = try await v2d.query("SELECT id::text FROM public.deliveries ORDER BY id LIMIT 3").rows.map { $0[0]! }
+        for (n, key) in three.enumerated() {
+            try await v2d.execute("UPDATE public.deliveries SET notes = '\(n == 1 ? "refuse me" : "kept \(n)")' WHERE id = '\(key)'")
+        }
+        await v2d.close()
+        let refused = try await ReverseSync(verifier: try await Self.verifier(pair), dryRun: false).run()
+        #expect(refused.conflicts.map { "\($0.reason) \($0.key)" } == ["refused_by_v1 \(three[1])"] && refused.total == 2, "\(refused.conflicts.map(\.reason)) \(refused.total)")
+        for (n, key) in three.enumerated() where n != 1 {
+            let id = try #require(try await v1.query("SELECT id FROM public.deliveries").rows.compactMap { Int64($0[0]!) }.first { CocoaTrackRules.uuid("deliveries", String($0)) == key })
+            #expect(try await v1.scalar("SELECT notes FROM public.deliveries WHERE id = \(id)") == "kept \(n)")
+        }
         await v1.close()
     }
 }

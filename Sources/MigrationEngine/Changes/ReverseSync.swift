@@ -205,17 +205,21 @@ public struct ReverseSync: Sendable {
                 }
                 batch = []
             }
-            func apply(_ w: PendingWrite, load: String, group g: Group) throws {
+            /// Writes `w` in the current batch; false when V1 refused it (then a conflict).
+            @discardableResult
+            func apply(_ w: PendingWrite, load: String, group g: Group) throws -> Bool {
                 if !batchOpen { try s.execute("SAVEPOINT sync_batch"); batchOpen = true }
                 do {
                     let wrote = try w.write()
                     batch.append((w, wrote))
                     if batch.count >= batchRows { try flush() }
+                    return true
                 } catch let e as MigrationError {
                     try s.execute("ROLLBACK TO SAVEPOINT sync_batch")
                     batch = try batch.map { ($0.write, try $0.write.write()) }
                     w.undo()
                     conflict(load, g, "refused_by_v1", e.message)
+                    return false
                 }
             }
 
@@ -356,8 +360,7 @@ public struct ReverseSync: Sendable {
                         }, undo: {
                             if kind == "inserted" { pairs.remove(table: tableName, id: id) }
                         })
-                        try apply(write, load: spec.loads[0], group: g)
-                        if kind == "inserted" && report.conflicts.last?.key == key && report.conflicts.last?.reason == "refused_by_v1" {
+                        if try !apply(write, load: spec.loads[0], group: g), kind == "inserted" {
                             index.present[table.name]?.remove(id)
                         }
                     }
