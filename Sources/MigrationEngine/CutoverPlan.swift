@@ -20,16 +20,11 @@ public struct RehearsalMeasurements: Codable, Sendable {
     }
 
     public static func load(_ path: String) throws -> RehearsalMeasurements {
-        let d = JSONDecoder()
-        d.keyDecodingStrategy = .convertFromSnakeCase
-        return try d.decode(RehearsalMeasurements.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        try ReportJSON.decode(RehearsalMeasurements.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
     public func json() -> String {
-        let e = JSONEncoder()
-        e.keyEncodingStrategy = .convertToSnakeCase
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: (try? e.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+        ReportJSON.encode(self, redact: false, escapeSlashes: true)
     }
 }
 
@@ -109,9 +104,6 @@ public struct CutoverPlan: Codable, Sendable {
     }
 
     public func json(pretty: Bool = true) -> String {
-        let e = JSONEncoder()
-        e.keyEncodingStrategy = .convertToSnakeCase
-        e.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? e.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+        ReportJSON.encode(self, pretty: pretty, redact: false)
     }
 }

@@ -101,10 +101,7 @@ public struct Decision: Codable, Sendable {
     public var isRollback: Bool { action == "rollback" || action == "immediate_rollback" }
 
     public func json(pretty: Bool = true) -> String {
-        let e = JSONEncoder()
-        e.keyEncodingStrategy = .convertToSnakeCase
-        e.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        return Redactor.redact(String(decoding: (try? e.encode(self)) ?? Data("{}".utf8), as: UTF8.self))
+        ReportJSON.encode(self, pretty: pretty)
     }
 }
 

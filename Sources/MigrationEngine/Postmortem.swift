@@ -205,17 +205,11 @@ public struct PostmortemReport: Codable, Sendable {
     }
 
     public func json(pretty: Bool = true) -> String {
-        let e = JSONEncoder()
-        e.keyEncodingStrategy = .convertToSnakeCase
-        e.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return Redactor.redact(String(decoding: (try? e.encode(self)) ?? Data("{}".utf8), as: UTF8.self))
+        ReportJSON.encode(self, pretty: pretty, nonFinite: true)
     }
 
     public static func decode(_ text: String) throws -> PostmortemReport {
-        let d = JSONDecoder()
-        d.keyDecodingStrategy = .convertFromSnakeCase
-        return try d.decode(PostmortemReport.self, from: Data(text.utf8))
+        try ReportJSON.decode(PostmortemReport.self, from: Data(text.utf8))
     }
 }
 
@@ -384,9 +378,7 @@ public struct Postmortem: Sendable {
     }
 
     func decision(_ r: Row) -> PostmortemReport.DecisionRecord {
-        let d = JSONDecoder()
-        d.keyDecodingStrategy = .convertFromSnakeCase
-        if let text = r.evidence, let decision = try? d.decode(Decision.self, from: Data(text.utf8)) {
+        if let text = r.evidence, let decision = try? ReportJSON.decode(Decision.self, from: Data(text.utf8)) {
             return .init(step: r.step, at: r.at, phase: decision.phase, action: decision.action, summary: decision.summary, verificationId: decision.verificationId,
                          fired: decision.rules.filter { $0.verdict == "triggered" }, rules: decision.rules)
         }

@@ -70,16 +70,11 @@ public struct ChangeReport: Codable, Sendable {
     }
 
     public func json(pretty: Bool = true) -> String {
-        let e = JSONEncoder()
-        e.keyEncodingStrategy = .convertToSnakeCase
-        e.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        return Redactor.redact(String(decoding: (try? e.encode(self)) ?? Data("{}".utf8), as: UTF8.self))
+        ReportJSON.encode(self, pretty: pretty)
     }
 
     public static func decode(_ text: String) throws -> ChangeReport {
-        let d = JSONDecoder()
-        d.keyDecodingStrategy = .convertFromSnakeCase
-        return try d.decode(ChangeReport.self, from: Data(text.utf8))
+        try ReportJSON.decode(ChangeReport.self, from: Data(text.utf8))
     }
 }
 

@@ -26,10 +26,7 @@ public struct SyncReport: Codable, Sendable {
     public var total: Int64 { applied.values.flatMap(\.values).reduce(0, +) }
 
     public func json(pretty: Bool = true) -> String {
-        let e = JSONEncoder()
-        e.keyEncodingStrategy = .convertToSnakeCase
-        e.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        return Redactor.redact(String(decoding: (try? e.encode(self)) ?? Data("{}".utf8), as: UTF8.self))
+        ReportJSON.encode(self, pretty: pretty)
     }
 }
 

@@ -112,17 +112,10 @@ public struct VerifyReport: Codable, Sendable {
     public var passed: Bool { outcome == "pass" }
 
     public func json(pretty: Bool = true) -> String {
-        let e = JSONEncoder()
-        e.keyEncodingStrategy = .convertToSnakeCase
-        e.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        let data = (try? e.encode(self)) ?? Data("{}".utf8)
-        return Redactor.redact(String(decoding: data, as: UTF8.self))
+        ReportJSON.encode(self, pretty: pretty, nonFinite: true)
     }
 
     public static func decode(_ text: String) throws -> VerifyReport {
-        let d = JSONDecoder()
-        d.keyDecodingStrategy = .convertFromSnakeCase
-        return try d.decode(VerifyReport.self, from: Data(text.utf8))
+        try ReportJSON.decode(VerifyReport.self, from: Data(text.utf8))
     }
 }
