@@ -56,7 +56,10 @@ public enum Snapshot {
         var files: [File] = []
         for part in parts {
             let path = (directory as NSString).appendingPathComponent("\(part.stem)_\(stamp).dump")
-            let dump = try await Subprocess.run(pgDump, ["-Fc", "--no-password", "-f", path, "-d", info] + part.arguments, environment: env, check: false)
+            // zlib level 1, not pg_dump's default 6: a snapshot stands between the operator and a
+            // destructive step, so its time counts twice. Measured at scale 1 (V1, 3.7 M rows):
+            // 2.5 times faster for a file 23 % larger (BENCHMARKS.md, "The way back").
+            let dump = try await Subprocess.run(pgDump, ["-Fc", "-Z", "1", "--no-password", "-f", path, "-d", info] + part.arguments, environment: env, check: false)
             guard dump.status == 0 else {
                 try? FileManager.default.removeItem(atPath: path)
                 throw MigrationError(.subprocessFailed, "\(config.label) snapshot failed (pg_dump exit \(dump.status)): \(Redactor.redact(dump.stderr.trimmingCharacters(in: .whitespacesAndNewlines))). Nothing destructive was done.")

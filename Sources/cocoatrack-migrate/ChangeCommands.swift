@@ -19,7 +19,11 @@ func makeVerifier(_ global: GlobalOptions, blobAccount: String? = nil, configure
     try configure(&options)
     return Verifier(plan: CocoaTrackMapping.plan(context: context, blobAccount: blobAccount), businessChecks: CocoaTrackBusinessTotals.checks,
                     source: v1Config, target: v2Config, options: options, logger: logger, events: events ?? { event in
-        if case .tableStarted(let load, _) = event { Out.info("reading \(load)…") }
+        switch event {
+        case .tableStarted(let load, _): Out.info("reading \(load)…")
+        case .message(let m): Out.info(m)
+        default: break
+        }
     })
 }
 
@@ -128,30 +132,48 @@ struct SyncCommand: AsyncParsableCommand {
         await v1.close()
         await v2.close()
 
+        // The V1 snapshot is taken while V2's changes are assessed (it must exist before the
+        // first write, not before the reading): the way back is timed, and the two overlap.
+        let snapshotFirst = !dryRun && !noSnapshot
+        async let snapshot = snapshotFirst ? takeSnapshot(config: v1Config, side: "v1", label: "pre_sync", dir: snapshotDir, upload: nil) : []
         // One assessment serves the preview and the write (re-checked row by row before writing).
         let verifier = try await makeVerifier(global, blobAccount: blobAccount)
         let assessment = try await ReverseSync(verifier: verifier, dryRun: true).assess()
-        let preview = try await ReverseSync(verifier: verifier, dryRun: true).run(assessment)
-        Out.info("sync-v2-to-v1 into \(v1Config.redactedURL) (database \(database)) \(dryRun ? "would write" : "will write"):")
-        for (table, kinds) in preview.applied.sorted(by: { $0.key < $1.key }) {
-            Out.info("  \(pad(table, 18)) " + kinds.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        func show(_ r: SyncReport, _ verb: String) {
+            Out.info("sync-v2-to-v1 into \(v1Config.redactedURL) (database \(database)) \(verb):")
+            for (table, kinds) in r.applied.sorted(by: { $0.key < $1.key }) {
+                Out.info("  \(pad(table, 18)) " + kinds.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            }
+            Out.info("  \(r.total) rows in one transaction; \(r.conflicts.count) conflicts left for a person")
+            for c in r.conflicts { Out.info("  conflict \(c.load) \(c.key): \(c.reason): \(c.detail)") }
         }
-        Out.info("  \(preview.total) rows in one transaction; \(preview.conflicts.count) conflicts left for a person")
-        for c in preview.conflicts { Out.info("  conflict \(c.load) \(c.key): \(c.reason): \(c.detail)") }
-        if dryRun {
+        // With --yes there is no question to answer, so no preview pass: the write checks every
+        // row the same way and says what it wrote.
+        var preview: SyncReport?
+        if dryRun || !global.yes {
+            let p = try await ReverseSync(verifier: verifier, dryRun: true).run(assessment)
+            show(p, dryRun ? "would write" : "will write")
+            preview = p
+        }
+        if dryRun, let preview {
             if global.json { print(preview.json(pretty: false)) }
             if !preview.conflicts.isEmpty { throw MigrationError(.checkFailed, "dry run: \(preview.conflicts.count) conflicts would remain. Nothing was written.") }
             return
         }
-        if preview.total == 0 {
+        if let preview, preview.total == 0 {
+            _ = try await snapshot
             Out.result("nothing to write: V1 already holds every V2 change that has a V1 form.")
         } else {
             try Confirm.databaseName(database, side: "V1", yes: global.yes)
-            if !noSnapshot {
-                _ = try await takeSnapshot(config: v1Config, side: "v1", label: "pre_sync", dir: snapshotDir, upload: nil)
-            }
+            _ = try await snapshot
         }
-        let report = preview.total == 0 ? preview : try await ReverseSync(verifier: verifier, dryRun: false).run(assessment)
+        let report: SyncReport
+        if let preview, preview.total == 0 {
+            report = preview
+        } else {
+            report = try await ReverseSync(verifier: verifier, dryRun: false).run(assessment)
+            if preview == nil { show(report, "wrote") }
+        }
         for a in report.appliedRows { Out.result("  \(a.kind) \(a.table) id \(a.v1Id) ← \(a.key)") }
         Out.result("synced \(report.total) rows into V1; \(report.conflicts.count) conflicts (see data-loss-report)")
         if global.json { print(report.json(pretty: false)) }

@@ -317,3 +317,119 @@ struct ChangeCaptureTests {
         await v1.close()
     }
 }
+
+@Suite("after cutover: table digests and lossy columns changed in V2", .serialized)
+struct ChangeCaptureDigestTests {
+    @Test("a table unchanged on both sides since arming is not read row by row; a content-only V2 change or any V1 change makes it read")
+    func tableDigests() async throws {
+        let pair = try await TestSandbox.shared.freshPair("digests")
+        try await MigrationFixture.generate(pair, scale: 0.002, seed: 37)
+        try await MigrationFixture.migrate(pair)
+        _ = try await ChangeCaptureTests.verifier(pair).arm()
+        func skipped(_ r: ChangeReport) -> Set<String> { Set(r.tables.filter { $0.unchangedByTableDigest == true }.map(\.load)) }
+        let (quiet, _) = try await ChangeCaptureTests.verifier(pair).assess()
+        let all = Set(quiet.tables.map(\.load))
+        #expect(all.count > 5 && skipped(quiet) == all, "nothing moved: every table is skipped (\(skipped(quiet).sorted()))")
+
+        // One V2 row's text changed, the row count not: that table alone is read, and the change found.
+        let v2 = try await pair.v2Owner()
+        let delivery = try #require(try await v2.scalar("SELECT id::text FROM public.deliveries ORDER BY id LIMIT 1"))
+        try await v2.execute("UPDATE public.deliveries SET bags = bags + 1 WHERE id = '\(delivery)'")
+        await v2.close()
+        let (one, _) = try await ChangeCaptureTests.verifier(pair).assess()
+        #expect(skipped(one) == all.subtracting(["deliveries"]), "\(skipped(one).sorted())")
+        #expect(one.updated == 1 && ChangeCaptureTests.changeSet(one) == ["deliveries": ["updated \(delivery) bags"]], "\(ChangeCaptureTests.changeSet(one))")
+
+        // A V1 row changed after cutover: no table is skipped (the rejected ids recorded at
+        // arming may no longer hold), and the V1 change is found.
+        let v1 = try await pair.v1Admin()
+        let region = try #require(try await v1.scalar("SELECT min(id)::text FROM public.regions"))
+        let name = try #require(try await v1.scalar("SELECT name FROM public.regions WHERE id = \(region)"))
+        try await v1.execute("UPDATE public.regions SET name = 'Moved In V1' WHERE id = \(region)")
+        let (moved, _) = try await ChangeCaptureTests.verifier(pair).assess()
+        #expect(skipped(moved).isEmpty, "\(skipped(moved).sorted())")
+        #expect(moved.v1ChangedAfterCutover == 1 && moved.updated == 1, "\(moved.v1ChangedAfterCutover) \(moved.updated)")
+        // Put back as it was: the digest is of content, so the tables are skipped again.
+        try await v1.execute("UPDATE public.regions SET name = '\(name.replacingOccurrences(of: "'", with: "''"))' WHERE id = \(region)")
+        await v1.close()
+        let (back, _) = try await ChangeCaptureTests.verifier(pair).assess()
+        #expect(skipped(back) == all.subtracting(["deliveries"]) && back.updated == 1, "\(skipped(back).sorted())")
+    }
+
+    @Test("a lossy column itself changed in V2: written when the new value has a faithful V1 form, else a conflict naming the column")
+    func lossyColumnsChangedInV2() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CLI.binary), "build the executable first: swift build")
+        let pair = try await TestSandbox.shared.freshPair("lossycol")
+        try await MigrationFixture.generate(pair, scale: 0.004, seed: 33, dirty: 0.05)
+        try await MigrationFixture.migrate(pair)
+        let v2 = try await pair.v2Owner()
+        let v1 = try await pair.v1Admin()
+        // A dashboard user present in V2 before cutover, never in V1: a reference to it has no V1 form.
+        let foreign = "5e1c0000-0000-4000-8000-0000000000aa"
+        let coop = try #require(try await v2.scalar("SELECT id::text FROM public.cooperatives ORDER BY id LIMIT 1"))
+        try await v2.execute("""
+            INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at, raw_app_meta_data, raw_user_meta_data,
+                                    created_at, updated_at, confirmation_token, recovery_token, email_change_token_new, email_change)
+            VALUES ('00000000-0000-0000-0000-000000000000', '\(foreign)', 'authenticated', 'authenticated', 'dashboard.admin@cocoatrack.ci', '$2a$10$abcdefghijklmnopqrstuuA1B2C3D4E5F6G7H8I9J0K1L2M3N4O5P6',
+                    '2026-12-01 07:00:00+00', '{"provider":"email","providers":["email"]}', '{}', '2026-12-01 07:00:00+00', '2026-12-01 07:00:00+00', '', '', '', '');
+            INSERT INTO public.profiles (id, email, full_name, role, cooperative_id, phone, is_active, created_at, updated_at)
+            VALUES ('\(foreign)', 'dashboard.admin@cocoatrack.ci', 'Dashboard Admin', 'admin', '\(coop)', NULL, true, '2026-12-01 07:00:00+00', '2026-12-01 07:00:00+00')
+            """)
+        _ = try await ChangeCaptureTests.verifier(pair).arm()
+        /// The first V1 row of `table` that the migration wrote to V2.
+        func migrated(_ table: String, _ v2Table: String) async throws -> String {
+            for row in try await v1.query("SELECT id::text FROM public.\(table) ORDER BY id LIMIT 50").rows {
+                if try await v2.scalar("SELECT count(*) FROM public.\(v2Table) WHERE id = '\(CocoaTrackRules.uuid(table, row[0]!))'") == "1" { return row[0]! }
+            }
+            throw MigrationError(.internal, "no migrated \(table) row among the first 50")
+        }
+        let migratedUser = try await migrated("users", "profiles")
+        let migratedKey = CocoaTrackRules.uuid("users", migratedUser)
+        let chef = try await migrated("chef_planteurs", "chef_planteurs")
+
+        /// (load, V1 table, warning rule, lossy V1 column, V2 column, new V2 value as SQL, expected: V1 value after sync, or nil for a conflict naming the column)
+        let cases: [(String, String, String, String, String, String, String?)] = [
+            ("deliveries", "deliveries", "reference_to_rejected_row", "agent_id", "created_by", "'\(migratedKey)'", migratedUser),
+            ("deliveries", "deliveries", "dangling_reference", "agent_id", "created_by", "'\(foreign)'", nil),
+            ("planteurs", "planteurs", "dangling_reference", "chef_planteur_id", "chef_planteur_id", "'\(CocoaTrackRules.uuid("chef_planteurs", chef))'", chef),
+            ("profiles", "users", "invalid_phone", "phone", "phone", "'12345'", nil),
+            ("audit_log", "audit_log", "invalid_json", "old_data", "old_data", #"'{"_unparsed": "{\"a\": 1}"}'"#, nil),
+            ("audit_log", "audit_log", "invalid_ip_address", "ip_address", "ip_address", "'10.9.8.7'", "10.9.8.7"),
+        ]
+        var used: Set<Int64> = []
+        var checks: [(table: String, id: Int64, key: String, lossy: String, column: String, original: String?, expected: String?)] = []
+        for (load, table, rule, lossy, column, value, expected) in cases {
+            let ids = try await v2.query("""
+                SELECT DISTINCT source_id FROM cocoatrack_migration.row_issues
+                WHERE load_name = $1 AND rule = $2 AND column_name = $3 AND kind = 'warning' ORDER BY source_id
+                """, [load, rule, lossy]).rows.compactMap { Int64($0[0]!) }
+            var picked: Int64?
+            for id in ids where !used.contains(id) {
+                let key = CocoaTrackRules.uuid(table, String(id))
+                if try await v2.scalar("SELECT count(*) FROM public.\(load == "profiles" ? "profiles" : table) WHERE id = '\(key)'") == "1" { picked = id; break }
+            }
+            let id = try #require(picked, "the generated data has a migrated \(load) row under \(rule) (\(lossy))")
+            used.insert(id)
+            let key = CocoaTrackRules.uuid(table, String(id))
+            let original = try await v1.scalar("SELECT \(lossy)::text FROM public.\(table) WHERE id = \(id)")
+            try await v2.execute("SET session_replication_role = replica; UPDATE public.\(load == "profiles" ? "profiles" : table) SET \(column) = \(value) WHERE id = '\(key)'; SET session_replication_role = origin")
+            checks.append((table, id, key, lossy, column, original, expected))
+        }
+        await v2.close()
+        let sync = try await CLI.run(["sync-v2-to-v1", "--yes", "--no-snapshot"], env: VerifyTests.env(pair))
+        let conflicts = sync.stderr.split(separator: "\n").filter { $0.contains("conflict ") }.map(String.init)
+        let expectedConflicts = checks.filter { $0.expected == nil }
+        #expect(sync.status == 3 && conflicts.count == expectedConflicts.count, "\(conflicts)")
+        for c in checks {
+            let now = try await v1.scalar("SELECT \(c.lossy)::text FROM public.\(c.table) WHERE id = \(c.id)")
+            if let expected = c.expected {
+                #expect(now == expected, "\(c.table) \(c.id): the V2 change of \(c.column) reached V1 as \(expected), not \(now ?? "NULL")")
+                #expect(!conflicts.contains { $0.contains(c.key) }, "\(c.table) \(c.id) is no conflict")
+            } else {
+                #expect(now == c.original, "\(c.table) \(c.id): the conflict was not written, V1 keeps its \(c.lossy)")
+                #expect(conflicts.contains { $0.contains(c.key) && $0.contains(c.column) }, "\(c.table) \(c.id): a conflict naming \(c.column): \(conflicts)")
+            }
+        }
+        await v1.close()
+    }
+}

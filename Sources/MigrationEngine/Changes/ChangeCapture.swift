@@ -67,6 +67,9 @@ public struct ChangeReport: Codable, Sendable {
         public var changesTruncated = false
         public var v1ChangedAfterCutover: [RowChange] = []
         public var conflicts: [Conflict] = []
+        /// True when the table was not read row by row: its source and target tables' server-side
+        /// digests (`TableDigest`) equal those recorded at arming, so nothing changed on either side.
+        public var unchangedByTableDigest: Bool?
     }
 
     public func json(pretty: Bool = true) -> String {
@@ -114,7 +117,43 @@ enum Baseline {
             hashes     bytea NOT NULL,
             PRIMARY KEY (load_name, chunk)
         );
+        -- Each source and target table's digest at arming (TableDigest), and each load's rejected
+        -- source ids then: an assessment skips a table whose digests did not move on either side.
+        CREATE TABLE IF NOT EXISTS \(state.t("capture_digests")) (
+            side       text NOT NULL,
+            table_name text NOT NULL,
+            method     text NOT NULL,
+            rows       bigint NOT NULL,
+            sum_a      numeric NOT NULL,
+            sum_b      numeric NOT NULL,
+            PRIMARY KEY (side, table_name)
+        );
+        CREATE TABLE IF NOT EXISTS \(state.t("capture_rejected")) (
+            load_name  text PRIMARY KEY,
+            ids        bytea NOT NULL
+        );
         """
+    }
+
+    /// The digests recorded at arming, per side ("source", "target") and table; empty for a
+    /// baseline armed before digests were kept (the assessment then reads every table).
+    static func digests(_ c: PGConnection, _ state: MigrationState) async throws -> [String: [String: TableDigest]] {
+        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("capture_digests")]) == "t" else { return [:] }
+        var out: [String: [String: TableDigest]] = [:]
+        for r in try await c.query("SELECT side, table_name, method, rows::text, sum_a::text, sum_b::text FROM \(state.t("capture_digests"))").rows {
+            out[r[0]!, default: [:]][r[1]!] = TableDigest(method: r[2]!, rows: Int64(r[3]!) ?? -1, sumA: r[4]!, sumB: r[5]!)
+        }
+        return out
+    }
+
+    /// Per load, the source ids its mapping rejected at arming.
+    static func rejected(_ c: PGConnection, _ state: MigrationState) async throws -> [String: [Int64]] {
+        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("capture_rejected")]) == "t" else { return [:] }
+        var out: [String: [Int64]] = [:]
+        for r in try await c.query("SELECT load_name, ids::text FROM \(state.t("capture_rejected"))").rows {
+            out[r[0]!] = unhex(r[1]!).map { Int64(bitPattern: $0) }
+        }
+        return out
     }
 
     static func hex(_ values: ArraySlice<UInt64>) -> String {
@@ -171,6 +210,62 @@ enum Baseline {
         }
         return (ids, hashes)
     }
+}
+
+/// A whole table's content as the server sees it: its row count and two 64-bit sums of a hash
+/// of each row computed by PostgreSQL with two seeds, in one scan inside the caller's
+/// transaction (so in its snapshot). The hash is `hash_record_extended`, each column by its
+/// type's own hash (equal values by the type's equality, as the canonical comparison has them:
+/// 12.50 = 12.5); a table with a column type that has no hash function (point, json, xml) is
+/// hashed on its row text instead, under fixed output settings. The same digest at arming and
+/// now means, up to a collision of the two 64-bit sums, that the table did not change in
+/// between; any difference (a schema change included) only means "read it row by row", so a
+/// wrong "changed" costs time, never a missed change. At scale 1 this scan runs 3 to 5 times
+/// faster than the row text and many times faster than streaming the rows through the mapping.
+struct TableDigest: Equatable, Sendable {
+    var method: String
+    var rows: Int64
+    var sumA: String
+    var sumB: String
+
+    static func read(_ c: PGConnection, _ tables: [TableName]) async throws -> [String: TableDigest] {
+        var out: [String: TableDigest] = [:]
+        for table in tables {
+            try Task.checkCancellation()
+            try await c.execute("SAVEPOINT table_digest")
+            do {
+                let r = try await c.query("""
+                    SELECT count(*)::text, coalesce(sum(hash_record_extended(t, 0)), 0)::text, coalesce(sum(hash_record_extended(t, 1)), 0)::text
+                    FROM \(table.sql) t
+                    """)
+                try await c.execute("RELEASE SAVEPOINT table_digest")
+                out[table.description] = TableDigest(method: "record", rows: Int64(r.rows[0][0] ?? "") ?? -1, sumA: r.rows[0][1] ?? "", sumB: r.rows[0][2] ?? "")
+            } catch let e as MigrationError where e.sqlState == "42883" {
+                // "could not identify a hash function for type …": the row's text instead, which
+                // depends on these settings.
+                try await c.execute("""
+                    ROLLBACK TO SAVEPOINT table_digest; RELEASE SAVEPOINT table_digest;
+                    SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'
+                    """)
+                let r = try await c.query("""
+                    SELECT count(*)::text, coalesce(sum(hashtextextended(r, 0)), 0)::text, coalesce(sum(hashtextextended(r, 1)), 0)::text
+                    FROM (SELECT t::text AS r FROM \(table.sql) t) s
+                    """)
+                out[table.description] = TableDigest(method: "text", rows: Int64(r.rows[0][0] ?? "") ?? -1, sumA: r.rows[0][1] ?? "", sumB: r.rows[0][2] ?? "")
+            }
+        }
+        return out
+    }
+}
+
+extension MigrationPlan {
+    /// The source tables an assessment's outcome depends on: every load's, and every table a
+    /// load's references point into.
+    var digestSourceTables: [TableName] {
+        let schema = sourceSchemas.first ?? "public"
+        return Array(Set(loads.map(\.source) + loads.flatMap { $0.references.map { TableName(schema, $0.parentTable) } })).sorted()
+    }
+    var digestTargetTables: [TableName] { Array(Set(loads.map(\.target))).sorted() }
 }
 
 /// The source side's record of what `sync-v2-to-v1` wrote, kept in the source database in the
@@ -259,6 +354,7 @@ extension Verifier {
         var counts: [String: Int64] = [:]
         var chunks: [(String, Int, String, String)] = []
         var foreign: [String: [String]] = [:]
+        var rejectedByLoad: [String: String] = [:]
         for spec in try orderedLoads(catalog) {
             let layout = try self.layout(spec, catalog: catalog, afterCutover: true)
             let filter = try await targetFilter(spec, v1: v1)
@@ -270,19 +366,34 @@ extension Verifier {
                 throw MigrationError(.checkFailed, "V2 \(spec.target) differs from V1 through the mapping, so it cannot be the cutover baseline. Run verify-integrity, resolve what it reports, then arm.")
             }
             var rejected = index.rejected[spec.source.name] ?? IDBitset()
-            src.rejectedIDs.forEachID { rejected.insert($0) }
+            var rejectedHere: [UInt64] = []
+            src.rejectedIDs.forEachID { rejected.insert($0); rejectedHere.append(UInt64(bitPattern: $0)) }
             index.rejected[spec.source.name] = rejected
+            rejectedByLoad[spec.name] = Baseline.hex(rejectedHere[...])
             counts[spec.name] = Int64(src.ids.count)
             for (n, start) in stride(from: 0, to: src.ids.count, by: Baseline.chunkRows).enumerated() {
                 let end = min(start + Baseline.chunkRows, src.ids.count)
                 chunks.append((spec.name, n, Baseline.hex(src.ids[start..<end].map { UInt64(bitPattern: $0) }[...]), Baseline.hex(src.hashes[start..<end])))
             }
         }
+        // Every table's digest in the same snapshots: what lets an assessment skip a table.
+        async let sourceDigests = TableDigest.read(v1, plan.digestSourceTables)
+        async let targetDigests = TableDigest.read(v2, plan.digestTargetTables)
+        let digests = try await ["source": sourceDigests, "target": targetDigests]
         try await v1.execute("COMMIT")
         try await v2.execute("COMMIT")
         try await meta.execute("BEGIN")
         do {
-            try await meta.execute("DELETE FROM \(state.t("capture_baseline"))")
+            try await meta.execute("DELETE FROM \(state.t("capture_baseline")); DELETE FROM \(state.t("capture_digests")); DELETE FROM \(state.t("capture_rejected"))")
+            for (side, tables) in digests {
+                for (table, d) in tables {
+                    try await meta.query("INSERT INTO \(state.t("capture_digests")) (side, table_name, method, rows, sum_a, sum_b) VALUES ($1, $2, $3, $4, $5::numeric, $6::numeric)",
+                                         [side, table, d.method, String(d.rows), d.sumA, d.sumB])
+                }
+            }
+            for (load, ids) in rejectedByLoad {
+                try await meta.query("INSERT INTO \(state.t("capture_rejected")) (load_name, ids) VALUES ($1, $2::bytea)", [load, ids])
+            }
             for c in chunks {
                 try await meta.query("INSERT INTO \(state.t("capture_baseline")) (load_name, chunk, ids, hashes) VALUES ($1, $2, $3::bytea, $4::bytea)",
                                      [c.0, String(c.1), c.2, c.3])
@@ -323,6 +434,24 @@ extension Verifier {
         return order
     }
 
+    /// The loads whose source and target tables both have the digest they had at arming, read
+    /// in the assessment's snapshots; none when the baseline has no digests, when any source
+    /// table moved (the source is read-only after cutover: a move means someone wrote, and the
+    /// rejected ids recorded at arming may no longer hold), or when a sync has written before.
+    func unchangedSinceArming(meta: PGConnection, v1: PGConnection, v2: PGConnection) async throws -> Set<String> {
+        let atArm = try await Baseline.digests(meta, state)
+        guard let sourceAtArm = atArm["source"], let targetAtArm = atArm["target"] else { return [] }
+        if try await SyncJournal.exists(v1), try await v1.scalar("SELECT EXISTS (SELECT 1 FROM \(SyncJournal.t("synced_rows")))") == "t" { return [] }
+        async let sourceNow = TableDigest.read(v1, plan.digestSourceTables)
+        async let targetNow = TableDigest.read(v2, plan.digestTargetTables)
+        let (source, target) = try await (sourceNow, targetNow)
+        guard plan.digestSourceTables.allSatisfy({ source[$0.description] != nil && source[$0.description] == sourceAtArm[$0.description] }) else {
+            events(.message("V1 changed since arming (table digests): every table is read row by row"))
+            return []
+        }
+        return Set(plan.loads.filter { target[$0.target.description] != nil && target[$0.target.description] == targetAtArm[$0.target.description] }.map(\.name))
+    }
+
     /// Every change in the target since cutover, per load, with the source's own changes since
     /// then told apart (they are conflicts when the target row changed too).
     public func assess(maxListed: Int = 1000) async throws -> (ChangeReport, [CapturedChange]) {
@@ -349,8 +478,22 @@ extension Verifier {
         let catalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
         var index = try await presentIndex(v1)
         let foreignAtArm = try await Baseline.foreignKeys(meta, state)
+        let unchanged = try await unchangedSinceArming(meta: meta, v1: v1, v2: v2)
+        let rejectedAtArm = unchanged.isEmpty ? [:] : try await Baseline.rejected(meta, state)
         for spec in try orderedLoads(catalog) {
             try Task.checkCancellation()
+            if unchanged.contains(spec.name), let ids = rejectedAtArm[spec.name] {
+                // Neither side moved since arming, when V2 equalled V1 through the mapping: no
+                // change to find. What later loads need of it is the ids it rejected then.
+                var rejected = index.rejected[spec.source.name] ?? IDBitset()
+                for id in ids { rejected.insert(id) }
+                index.rejected[spec.source.name] = rejected
+                var table = ChangeReport.TableChanges(load: spec.name, sourceTable: spec.source.description, targetTable: spec.target.description)
+                table.unchangedByTableDigest = true
+                report.tables.append(table)
+                events(.message("\(spec.name): unchanged on both sides since arming (table digests), not read row by row"))
+                continue
+            }
             events(.tableStarted(load: spec.name, expectedRows: nil))
             let layout = try self.layout(spec, catalog: catalog, afterCutover: true)
             var filter = try await targetFilter(spec, v1: v1)

@@ -393,7 +393,9 @@ public struct ReverseSync: Sendable {
                 let appliedJSON = String(decoding: (try? JSONSerialization.data(withJSONObject: report.applied, options: [.sortedKeys])) ?? Data("{}".utf8), as: UTF8.self)
                 _ = try s.query("INSERT INTO \(SyncJournal.t("syncs")) (sync_id, tool_version, applied, conflicts) VALUES ($1, $2, $3::jsonb, $4)",
                                 [report.syncId, report.toolVersion, appliedJSON, String(report.conflicts.count)])
-                try s.execute(dryRun ? "ROLLBACK" : "COMMIT")
+                // A sync that found nothing to write and no conflict records nothing: running it
+                // again changes nothing in V1, its journal included.
+                try s.execute(dryRun || (report.total == 0 && report.conflicts.isEmpty) ? "ROLLBACK" : "COMMIT")
             } catch {
                 try? s.execute("ROLLBACK")
                 throw error

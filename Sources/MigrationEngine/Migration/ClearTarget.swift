@@ -255,6 +255,9 @@ public struct ClearTarget: Sendable {
                 // A cutover baseline describes the data just removed: it goes too.
                 if try s.query("SELECT to_regclass($1) IS NOT NULL", [state.t("capture_baseline")]).rows[0][0] == "t" {
                     try s.execute("DELETE FROM \(state.t("capture_baseline")); DELETE FROM \(state.t("capture"));")
+                    if try s.query("SELECT to_regclass($1) IS NOT NULL", [state.t("capture_digests")]).rows[0][0] == "t" {
+                        try s.execute("DELETE FROM \(state.t("capture_digests")); DELETE FROM \(state.t("capture_rejected"));")
+                    }
                 }
                 let counts = "{" + deleted.map { "\"\($0.table)\": \($0.rows)" }.joined(separator: ", ") + "}"
                 _ = try s.query("""
