@@ -135,6 +135,10 @@ public enum SessionSetup {
             if late {
                 throw MigrationError(.refused, "\(target): a second connection got no server session within \(probeWait.components.seconds) s: a pooler's pool for this database and user is full. This tool opens several sessions per database (one per --jobs, plus its own); raise the pool size (PgBouncer: default_pool_size) or use the direct database URL.")
             }
+            if case .failure(let e) = answer, e.code == .connectionLost || e.message.contains("statement pooling mode") {
+                // PgBouncer in statement mode closes a client that opens a transaction block.
+                throw pooled(a, evidence: "a second connection was closed as soon as it began a transaction, as a pooler in statement pooling mode does (\(e.message.prefix(160)))")
+            }
             let other = try answer.get()
             if other == pid {
                 throw pooled(a, evidence: "another connection was given this connection's server session, backend \(pid), between two of its statements")
@@ -147,9 +151,6 @@ public enum SessionSetup {
                     : "two statements of one connection ran in different server sessions, backend \(pid) then \(again)")
             }
             try? await b.execute("ROLLBACK")
-        } catch let e as MigrationError where e.message.contains("statement pooling mode") {
-            await b.close()
-            throw pooled(a, evidence: "the pooler refuses transactions (statement pooling mode)")
         } catch {
             await b.close()
             throw error
@@ -162,6 +163,6 @@ public enum SessionSetup {
         let url = c.config.redactedURL
         var instead = "the direct database URL, or the pooler's session mode (PgBouncer: pool_mode = session"
         instead += c.config.port == "6543" ? "; Supabase: the same pooler host on port 5432, the session pooler, instead of 6543)" : "; Supabase: the session pooler on port 5432, not the transaction pooler on 6543)"
-        return MigrationError(.transactionPooler, "\(c.config.label) (\(url)) leads to a connection pooler in transaction mode: \(evidence). This tool needs one server session per connection (its settings, the migration lock and V1's snapshot hold for a session), so nothing was done. Use \(instead).")
+        return MigrationError(.transactionPooler, "\(c.config.label) (\(url)) leads to a connection pooler in transaction (or statement) mode: \(evidence). This tool needs one server session per connection (its settings, the migration lock and V1's snapshot hold for a session), so nothing was done. Use \(instead).")
     }
 }

@@ -135,7 +135,7 @@ struct RealServerTests {
         for (what, args, v1, v2) in cases {
             let out = try await Self.run(args, v1: v1, v2: v2)
             let text = out.stderr + out.stdout
-            let ok = out.status == 4 && text.contains("pooler in transaction mode") && text.contains("direct database URL")
+            let ok = out.status == 4 && text.contains("connection pooler in transaction") && text.contains("direct database URL")
                 && text.contains("session mode") && text.contains("port 5432")
             #expect(ok, "\(what): exit \(out.status): \(out.stderr.suffix(1200))")
             if ok { refused += 1 }
@@ -157,7 +157,7 @@ struct RealServerTests {
             _ = try await PGConnection.connect(ConnectionConfig(label: "V2", url: Self.urls(st, pair).v2), logger: TestSandbox.shared.logger)
             Issue.record("a statement pooler was accepted")
         } catch let e as MigrationError {
-            #expect(e.code == .transactionPooler && e.message.contains("statement pooling mode"), "\(e)")
+            #expect(e.code == .transactionPooler && e.message.contains("statement pooling mode") && e.exitCode == 4, "\(e)")
             if e.code == .transactionPooler { refused += 1 }
         }
         #expect(try await Self.lockHolders(pair) == 0)
