@@ -39,11 +39,6 @@ public final class MigrationLock: Sendable {
         return nil
     }
 
-    /// True while the lock's session is still there (a lost connection lost the lock).
-    public func isHeld() async -> Bool {
-        (try? await connection.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted")) == "1"
-    }
-
     /// Ends the transaction (and with it the lock) and closes the session. Idempotent.
     public func release() async {
         _ = try? await connection.execute("ROLLBACK")
