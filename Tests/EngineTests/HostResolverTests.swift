@@ -25,3 +25,45 @@ struct HostResolverTests {
         #expect(config.value("options") == nil, "no options startup parameter (poolers refuse it)")
     }
 }
+
+@Suite("Session setup helpers")
+struct SessionSetupHelperTests {
+    @Test("race: a quick operation is not late; a late one gets its whenLate (which lets it finish) and its result")
+    func race() async throws {
+        let (quick, wasLate) = try await SessionSetup.race(.seconds(30), { 1 }, whenLate: {})
+        #expect(quick == 1 && !wasLate)
+        let gate = AsyncGate()
+        let (slow, late) = try await SessionSetup.race(.milliseconds(1), { await gate.wait(); return 2 }, whenLate: { await gate.open() })
+        #expect(slow == 2 && late)
+    }
+
+    @Test("which statements the lock watch reports on")
+    func mayWait() {
+        #expect(LockWatch.mayWait("  TRUNCATE public.a, public.b"))
+        #expect(LockWatch.mayWait("ALTER TABLE public.a ADD CONSTRAINT x FOREIGN KEY (b) REFERENCES public.b"))
+        #expect(LockWatch.mayWait("create unique index on t (a)") && LockWatch.mayWait("ANALYZE public.t"))
+        #expect(!LockWatch.mayWait("SELECT 1") && !LockWatch.mayWait("BEGIN; SET LOCAL synchronous_commit = off") && !LockWatch.mayWait("COPY t FROM STDIN"))
+    }
+
+    @Test("every session setting reads back as it was set on PostgreSQL 15")
+    func settings() {
+        let names = SessionSetup.settings.filter { $0.since <= 150000 }.map(\.name)
+        #expect(names == ["TimeZone", "DateStyle", "IntervalStyle", "extra_float_digits", "statement_timeout", "lock_timeout",
+                          "idle_in_transaction_session_timeout", "idle_session_timeout"])
+    }
+}
+
+/// Opens once; waiters before and after go on.
+actor AsyncGate {
+    private var isOpen = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    func wait() async {
+        if isOpen { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+    func open() {
+        isOpen = true
+        for w in waiters { w.resume() }
+        waiters = []
+    }
+}
