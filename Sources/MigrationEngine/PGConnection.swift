@@ -184,6 +184,14 @@ public final class PGConnection: @unchecked Sendable {
         _ = PQcancel(cancelHandle, &buf, 256)
     }
 
+    /// Shuts the connection's socket down from any thread: a statement blocked in libpq returns
+    /// at once with a lost connection. For a wait a cancel request does not end (PgBouncer
+    /// ignores one for a client still waiting for a server session).
+    func abortSocket() {
+        let fd = PQsocket(handle)
+        if fd >= 0 { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+    }
+
     /// Clears the cancelled flag, for bookkeeping after an interrupt (recording the outcome).
     public func clearCancellation() {
         cancelFlag.store(false, ordering: .releasing)

@@ -131,7 +131,7 @@ public enum SessionSetup {
                 } catch {
                     return .failure(MigrationError(.queryFailed, "\(error)"))
                 }
-            }, whenLate: { b.sendCancelRequest() })
+            }, whenLate: { b.abortSocket() })
             if late {
                 throw MigrationError(.refused, "\(target): a second connection got no server session within \(probeWait.components.seconds) s: a pooler's pool for this database and user is full. This tool opens several sessions per database (one per --jobs, plus its own); raise the pool size (PgBouncer: default_pool_size) or use the direct database URL.")
             }

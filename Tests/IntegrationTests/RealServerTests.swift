@@ -179,6 +179,27 @@ struct RealServerTests {
                            check: "exit 4, message names the direct URL and session mode (Supabase port 5432), V2 tables and state schema unchanged; direct connect with the check \(ms(firstConnect)) ms, without (checked before) median \(ms(later.sorted()[2])) ms")
     }
 
+    @Test("a session-mode PgBouncer whose pool holds one server session: the second session's wait ends in the pooling check with the pool-size message, exit 4")
+    func poolTooSmall() async throws {
+        let pair = try await TestSandbox.shared.freshPair("pgbsmall")
+        let b = try await Self.bouncer(pair, mode: "session", settings: ["default_pool_size": "1", "query_wait_timeout": "60"])
+        defer { b.stop() }
+        let started = ContinuousClock.now
+        do {
+            _ = try await PGConnection.connect(ConnectionConfig(label: "V2", url: Self.urls(b, pair).v2), logger: TestSandbox.shared.logger)
+            Issue.record("a pool of one server session was accepted")
+        } catch let e as MigrationError {
+            #expect(e.code == .refused && e.exitCode == 4 && e.message.contains("default_pool_size"), "\(e)")
+        }
+        let waited = ContinuousClock.now - started
+        // Not the pooler's own query_wait_timeout (60 s here): the check ends the wait itself.
+        #expect(waited < .seconds(45), "waited \(waited)")
+        #expect(try await Self.lockHolders(pair) == 0)
+        Reliability.record("real servers", "PgBouncer session mode, default_pool_size 1: the tool's second session waits for a server",
+                           injected: 1, survived: 1, rowsLost: 0,
+                           check: "refused after the check's 10 s wait (\(waited.components.seconds) s in all), exit 4, naming default_pool_size and the direct URL")
+    }
+
     @Test("a DBA's role settings on V1 and V2 (TimeZone, statement_timeout 300ms, idle_in_transaction_session_timeout 200ms, lock_timeout 100ms): migrate --copy-format text and verify pass; timestamps exact")
     func roleSettings() async throws {
         let pair = try await TestSandbox.shared.freshPair("rolesettings")
