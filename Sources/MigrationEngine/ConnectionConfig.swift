@@ -71,15 +71,10 @@ public struct ConnectionConfig: Sendable, CustomStringConvertible {
         if !has("application_name") && environment["PGAPPNAME"] == nil {
             params.append(("application_name", "cocoatrack-migrate"))
         }
-        // Every session reads and writes times in UTC with ISO dates, so that a naive UTC
-        // timestamp read from one side is the same instant written to the other, whatever the
-        // server's or the role's default time zone.
-        let session = "-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=postgres -c extra_float_digits=1"
-        if let i = params.lastIndex(where: { $0.0 == "options" }) {
-            params[i].1 += " " + session
-        } else {
-            params.append(("options", (environment["PGOPTIONS"].map { $0 + " " } ?? "") + session))
-        }
+        // No `options` startup parameter: PgBouncer and other poolers refuse it ("unsupported
+        // startup parameter: options") or drop it silently. The session settings (UTC, ISO
+        // dates, the tool's own timeouts) are set after connecting and read back: see
+        // `PGConnection.sessionSettings`.
         self.parameters = params
     }
 

@@ -30,6 +30,8 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
         /// The server answers but is starting up, shutting down or in recovery.
         public static let serverUnavailable = Code("server_unavailable", exitCode: 1)
         public static let connectionFailed = Code("connection_failed", exitCode: 1)
+        /// A session setting (time zone, date style, the tool's timeouts) did not take effect.
+        public static let sessionSetup = Code("session_setup", exitCode: 1)
         public static let queryFailed = Code("query_failed", exitCode: 1)
         public static let missingPrivilege = Code("missing_privilege", exitCode: 1)
         public static let environment = Code("environment", exitCode: 1)
@@ -42,6 +44,8 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
         public static let checkFailed = Code("check_failed", exitCode: 3)
         // exit 4: refused by a safety guard
         public static let refused = Code("refused", exitCode: 4)
+        /// The URL leads to a pooler in transaction (or statement) mode: sessions do not hold.
+        public static let transactionPooler = Code("transaction_pooler", exitCode: 4)
         // exit 130: interrupted at a safe point
         public static let interrupted = Code("interrupted", exitCode: 130)
     }

@@ -17,6 +17,8 @@ public final class PGConnection: @unchecked Sendable {
     private let queue: DispatchQueue
     private let cancelFlag = Atomic<Bool>(false)
     private let closed = Atomic<Bool>(false)
+    /// The server session's pid as `pg_backend_pid()` reports it (0 until the session is set up).
+    let backendPID = Atomic<Int32>(0)
     let logger: Logger
 
     /// The server's version number (e.g. 150018).
@@ -37,14 +39,19 @@ public final class PGConnection: @unchecked Sendable {
 
     /// Opens a connection. Failures are classified into one clear line each (wrong password,
     /// unknown host, refused port, TLS mismatch, timeout, unknown database), never retried
-    /// silently, and never carry the password.
+    /// silently, and never carry the password. The session settings are set and checked
+    /// (`SessionSetup`) before the connection is handed out.
     public static func connect(_ config: ConnectionConfig, logger: Logger) async throws -> PGConnection {
-        let config = try await HostResolver.pinned(config, timeout: .seconds(5))
+        try await connect(config, logger: logger, sessionSetup: true)
+    }
+
+    static func connect(_ config: ConnectionConfig, logger: Logger, sessionSetup: Bool) async throws -> PGConnection {
+        let pinned = try await HostResolver.pinned(config, timeout: .seconds(5))
         let queue = DispatchQueue(label: "pg.\(config.label)")
         let box: HandleBox = try await withCheckedThrowingContinuation { cont in
             queue.async {
-                let keys = config.parameters.map { strdup($0.0) } + [nil]
-                let vals = config.parameters.map { strdup($0.1) } + [nil]
+                let keys = pinned.parameters.map { strdup($0.0) } + [nil]
+                let vals = pinned.parameters.map { strdup($0.1) } + [nil]
                 defer {
                     keys.forEach { free($0) }
                     vals.forEach { free($0) }
@@ -74,6 +81,12 @@ public final class PGConnection: @unchecked Sendable {
         }
         let connection = PGConnection(config: config, handle: box.pointer, queue: queue, logger: logger)
         logger.debug("connected", metadata: ["side": "\(config.label)", "url": "\(config.redactedURL)"])
+        if sessionSetup {
+            do { try await SessionSetup.apply(connection, logger: logger) } catch {
+                await connection.close()
+                throw error
+            }
+        }
         return connection
     }
 
@@ -171,6 +184,14 @@ public final class PGConnection: @unchecked Sendable {
         _ = PQcancel(cancelHandle, &buf, 256)
     }
 
+    /// Shuts the connection's socket down from any thread: a statement blocked in libpq returns
+    /// at once with a lost connection. For a wait a cancel request does not end (PgBouncer
+    /// ignores one for a client still waiting for a server session).
+    func abortSocket() {
+        let fd = PQsocket(handle)
+        if fd >= 0 { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+    }
+
     /// Clears the cancelled flag, for bookkeeping after an interrupt (recording the outcome).
     public func clearCancellation() {
         cancelFlag.store(false, ordering: .releasing)
@@ -227,8 +248,17 @@ public struct PGSession {
         if isCancelled { throw MigrationError(.interrupted, "\(label): interrupted") }
     }
 
+    /// Reports who holds the lock a DDL statement waits for, while it waits (`LockWatch`).
+    func watchingLocks<T>(_ sql: String, _ body: () throws -> T) rethrows -> T {
+        let pid = connection.backendPID.load(ordering: .relaxed)
+        guard pid != 0, LockWatch.mayWait(sql) else { return try body() }
+        let watch = LockWatch(connection: connection, pid: pid, sql: sql)
+        defer { watch.finish() }
+        return try body()
+    }
+
     public func execute(_ sql: String) throws {
-        guard let res = PQexec(conn, sql) else { throw connectionError() }
+        guard let res = watchingLocks(sql, { PQexec(conn, sql) }) else { throw connectionError() }
         defer { PQclear(res) }
         try check(res, sql: sql)
     }
@@ -236,7 +266,7 @@ public struct PGSession {
     public func query(_ sql: String, _ params: [String?] = []) throws -> PGResult {
         let res: OpaquePointer?
         if params.isEmpty {
-            res = PQexec(conn, sql)
+            res = watchingLocks(sql) { PQexec(conn, sql) }
         } else {
             let cstrs = params.map { $0.flatMap { strdup($0) } }
             defer { cstrs.forEach { free($0) } }

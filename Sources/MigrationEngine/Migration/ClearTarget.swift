@@ -178,9 +178,10 @@ public struct ClearTarget: Sendable {
         let c = try await PGConnection.connect(target, logger: logger)
         defer { Task { await c.close() } }
         try await checkIsRecordedTarget(c)
-        guard try await c.scalar("SELECT pg_try_advisory_lock($1)", [String(Migrator.lockKey)]) == "t" else {
+        guard let lock = try await MigrationLock.acquire(target, logger: logger) else {
             throw MigrationError(.refused, "a migrate is running against this V2 (it holds the migration lock). Stop it first (Ctrl+C), then clear. Nothing was touched.")
         }
+        defer { Task { await lock.release() } }
         let o = try await order(c)
         let tables = o.tables
         var keyLists: [(LoadSpec, [String], [(TableName, String)])] = []
@@ -278,7 +279,7 @@ public struct ClearTarget: Sendable {
         for (load, keys, _) in sharedKeys { remaining += try await Migrator.countOwned(c, load: load, keys: keys) }
         r.remaining = remaining
         r.runsKept = Int(try await c.scalar("SELECT count(*) FROM \(state.t("runs"))") ?? "0") ?? 0
-        _ = try? await c.scalar("SELECT pg_advisory_unlock($1)", [String(Migrator.lockKey)])
+        await lock.release()
         if remaining != 0 {
             throw MigrationError(.checkFailed, "after clearing, \(remaining) migrated rows are still in V2. Run rollback --clear-v2 again and check for concurrent writers.")
         }

@@ -184,12 +184,12 @@ struct LoadPipeline {
         let counters = self.counters
         try await v2.withSession { s in
             do {
-                try s.execute("SET synchronous_commit = off")
-                if options.replicationRoleReplica { try s.execute("SET session_replication_role = replica") }
                 let cols = spec.targetColumns.map(SQL.ident).joined(separator: ", ")
                 while let batch = try channel.receive() {
                     try s.checkCancelled()
-                    try s.execute("BEGIN")
+                    // Per transaction (SET LOCAL), never for the session: nothing of it can
+                    // outlive the batch on a pooled server session, whatever ends this run.
+                    try s.execute("BEGIN; SET LOCAL synchronous_commit = off" + (options.replicationRoleReplica ? "; SET LOCAL session_replication_role = replica" : ""))
                     do {
                         if batch.written > 0 {
                             var w = try s.copyIn("COPY \(spec.target.sql) (\(cols)) FROM STDIN\(batch.binary ? " (FORMAT binary)" : "")")
@@ -217,7 +217,6 @@ struct LoadPipeline {
                     counters.written.add(batch.written, ordering: .relaxed)
                     counters.rejected.add(batch.rejected, ordering: .relaxed)
                 }
-                if options.replicationRoleReplica { try s.execute("SET session_replication_role = origin") }
             } catch {
                 channel.close(failure: error)
                 throw error

@@ -116,10 +116,11 @@ public struct Migrator: Sendable {
         do { v2 = try await PGConnection.connect(target, logger: logger) } catch { await v1.close(); throw error }
         var runID = UUID().uuidString.lowercased()
         var registered = false
+        var lock: MigrationLock?
         do {
             // 1. One migrate at a time against this target.
-            let locked = try await v2.scalar("SELECT pg_try_advisory_lock($1)", [String(Self.lockKey)]) == "t"
-            guard locked else {
+            lock = try await MigrationLock.acquire(target, logger: logger)
+            guard lock != nil else {
                 throw MigrationError(.refused, "another migrate is already running against V2 (it holds the migration lock). Wait for it to finish, or stop it; its progress is kept.")
             }
             // 2. The right databases, with every column the mapping needs.
@@ -130,6 +131,7 @@ public struct Migrator: Sendable {
             }
             if options.dryRun {
                 let summary = try await dryRun(v1: v1, v2: v2, started: started)
+                await lock?.release()
                 await v1.close(); await v2.close()
                 return summary
             }
@@ -154,7 +156,7 @@ public struct Migrator: Sendable {
                 var summary = try await summarize(v2, runID: runID, started: started, alreadyComplete: true)
                 let targetCatalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
                 summary.orphans = try await orphanCounts(v2, catalog: targetCatalog)
-                try await v2.execute("SELECT pg_advisory_unlock(\(Self.lockKey))")
+                await lock?.release()
                 await v1.close(); await v2.close()
                 try failOnOrphans(summary.orphans, broken: broken)
                 return summary
@@ -210,7 +212,7 @@ public struct Migrator: Sendable {
             let outcome = bad.isEmpty && broken.isEmpty ? "completed" : "failed"
             try await v2.query("UPDATE \(state.t("runs")) SET finished_at = clock_timestamp(), outcome = $2, counts = $3::jsonb, message = $4 WHERE run_id = $1",
                                [runID, outcome, countsJSON(summary.loads), outcome == "failed" ? "orphans: \(bad); broken foreign keys: \(broken.map(\.name))" : nil])
-            try await v2.execute("SELECT pg_advisory_unlock(\(Self.lockKey))")
+            await lock?.release()
             await v1.close(); await v2.close()
             try failOnOrphans(orphans, broken: broken)
             return summary
@@ -227,6 +229,7 @@ public struct Migrator: Sendable {
                 }.value
             }
             runID = ""
+            await lock?.release()
             await v1.close(); await v2.close()
             if interrupted, !((error as? MigrationError)?.code == .interrupted) {
                 throw MigrationError(.interrupted, "interrupted at a safe point", cause: TextCause("\(error)"))
