@@ -31,6 +31,8 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
         public static let serverUnavailable = Code("server_unavailable", exitCode: 1)
         public static let connectionFailed = Code("connection_failed", exitCode: 1)
         public static let queryFailed = Code("query_failed", exitCode: 1)
+        /// The server could not write: its disk (or the tablespace's file system) is full.
+        public static let diskFull = Code("disk_full", exitCode: 1)
         public static let missingPrivilege = Code("missing_privilege", exitCode: 1)
         public static let environment = Code("environment", exitCode: 1)
         public static let subprocessFailed = Code("subprocess_failed", exitCode: 1)
