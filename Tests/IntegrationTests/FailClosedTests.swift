@@ -14,8 +14,9 @@ struct FailClosedTests {
     /// Foreign keys of V2's public schema: "table.name" → validated.
     static func foreignKeys(_ c: PGConnection) async throws -> [String: Bool] {
         let rows = try await c.query("""
-            SELECT conrelid::regclass::text || '.' || conname, convalidated FROM pg_constraint
-            WHERE contype = 'f' AND connamespace = 'public'::regnamespace
+            SELECT n.nspname || '.' || c.relname || '.' || k.conname, k.convalidated FROM pg_constraint k
+            JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE k.contype = 'f' AND n.nspname = 'public'
             """).rows
         return Dictionary(uniqueKeysWithValues: rows.map { ($0[0]!, $0[1] == "t") })
     }

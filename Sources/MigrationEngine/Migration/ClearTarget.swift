@@ -104,7 +104,7 @@ public struct ClearTarget: Sendable {
         return (steps, rows)
     }
 
-    static func bytes(_ n: Int64) -> String {
+    public static func bytes(_ n: Int64) -> String {
         n >= 1 << 20 ? String(format: "%.1f MB", Double(n) / 1_048_576) : n >= 1 << 10 ? "\(n >> 10) kB" : "\(n) bytes"
     }
 
@@ -282,12 +282,29 @@ public struct ClearTarget: Sendable {
                     for t in tables { try s.execute("DELETE FROM \(t.sql)") }
                     for a in aside { try s.execute("DELETE FROM \(a.load.target.sql)") }
                 }
-                if !aside.isEmpty {
-                    try s.execute("SET LOCAL session_replication_role = replica")
-                    for (n, a) in aside.enumerated() {
-                        try s.execute("INSERT INTO \(a.load.target.sql) (\(a.columns)) SELECT \(a.columns) FROM ctm_kept_\(n)")
+                if kept.contains(where: { $0.rows > 0 }) {
+                    // No app trigger fires on their return: session_replication_role = replica when
+                    // granted; otherwise (the way back must not need a grant only migrate needs)
+                    // the ordinary user triggers of the table are disabled for the insert, as the
+                    // table's owner may, and enabled again in the same transaction.
+                    try s.execute("SAVEPOINT replica")
+                    var replica = true
+                    do {
+                        try s.execute("SET LOCAL session_replication_role = replica")
+                        try s.execute("RELEASE SAVEPOINT replica")
+                    } catch let error as MigrationError where error.code == .missingPrivilege {
+                        try s.execute("ROLLBACK TO SAVEPOINT replica")
+                        replica = false
                     }
-                    try s.execute("SET LOCAL session_replication_role = origin")
+                    for (n, a) in aside.enumerated() {
+                        let triggers = replica ? [] : try s.query("""
+                            SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal AND tgenabled = 'O' ORDER BY 1
+                            """, [a.load.target.sql]).rows.map { SQL.ident($0[0]!) }
+                        for t in triggers { try s.execute("ALTER TABLE \(a.load.target.sql) DISABLE TRIGGER \(t)") }
+                        try s.execute("INSERT INTO \(a.load.target.sql) (\(a.columns)) SELECT \(a.columns) FROM ctm_kept_\(n)")
+                        for t in triggers { try s.execute("ALTER TABLE \(a.load.target.sql) ENABLE TRIGGER \(t)") }
+                    }
+                    if replica { try s.execute("SET LOCAL session_replication_role = origin") }
                 }
                 for (load, keys, dependents) in sharedKeys where !aside.contains(where: { $0.load.name == load.name }) {
                     // What goes with them by ON DELETE CASCADE, counted before it goes.

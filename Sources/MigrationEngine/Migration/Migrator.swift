@@ -245,7 +245,7 @@ public struct Migrator: Sendable {
 
     /// V2 refused to write a file: which table, and the two ways on.
     static func diskFull(_ error: MigrationError, table: TableName, load: String) -> MigrationError {
-        MigrationError(.diskFull, "V2 ran out of disk space while loading \(table) (load \(load)): \(error.message). Every batch committed before is kept. Free space on V2's server (or grow the volume or tablespace that holds \(table)), then resume with `cocoatrack-migrate migrate --resume`: it continues after the last committed batch. To give up instead, `rollback --clear-v2` empties V2, freeing space table by table.", cause: error, sqlState: error.sqlState)
+        MigrationError(.diskFull, "V2 ran out of disk space while loading \(table) (load \(load)): \(error.message.hasSuffix(".") ? String(error.message.dropLast()) : error.message). Every batch committed before is kept. Free space on V2's server (or grow the volume or tablespace that holds \(table)), then resume with `cocoatrack-migrate migrate --resume`: it continues after the last committed batch. To give up instead, `rollback --clear-v2` empties V2, freeing space table by table.", cause: error, sqlState: error.sqlState)
     }
 
     func failOnOrphans(_ orphans: [(String, Int64)], broken: [DDLJournal.BrokenForeignKey], unvalidated: [DDLJournal.UnvalidatedKey] = []) throws {
