@@ -253,9 +253,14 @@ struct FailClosedTests {
             try await Task.sleep(for: .milliseconds(5))
         }
         try #require(running, "migrate was still loading when the signals were sent")
+        let batchesAtSignal = try await MigrateResumeTests.batches(v2)
+        let signalled = ContinuousClock.now
         kill(pid, SIGINT)
         kill(pid, SIGINT)
         let status = await Subprocess.wait(pid: pid)
+        let stopSeconds = (ContinuousClock.now - signalled) / .seconds(1)
+        let batchesAtStop = try await MigrateResumeTests.batches(v2)
+        print("double SIGINT: sent after \(batchesAtSignal) committed batches; exit \(status) after \(String(format: "%.2f", stopSeconds)) s with \(batchesAtStop) batches committed")
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(status == 130, "exit \(status): \(output.suffix(800))")
         #expect(output.contains("stopping at the next safe point") && !output.contains("aborted."), "\(output.suffix(800))")
