@@ -1,6 +1,7 @@
 import CocoaTrack
 import Foundation
 import MigrationEngine
+import Sandbox
 import Testing
 
 /// Issue #15, deliverables 4, 6 and 7 (the full disk is `DiskFullTests`): foreign keys whose
@@ -232,6 +233,57 @@ struct FailClosedTests {
         Reliability.record("grants", "`pg_export_snapshot()` revoked on V1, then migrate", injected: 1,
                            survived: (migrate.status == 1 && ddlAfter == ddlBefore && journaled == "0" && again.status == 0) ? 1 : 0,
                            check: "preflight names the function and the GRANT (exit 3); migrate exit 1 before dropping anything (V2 catalog identical, journal empty); granted again, migrate exit 0")
+    }
+
+    @Test("session_replication_role not granted (a V2 cluster of the test's own: the grant is cluster-wide): rollback --clear-v2 still keeps V2's own profile without firing its triggers; migrate stops before dropping anything")
+    func replicationRoleRevoked() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CLI.binary), "build the executable first: swift build")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ctm-noreplica-\(UUID().uuidString)")
+        let manager = SandboxManager(root: root, logger: TestSandbox.shared.logger)
+        let st = try await manager.up([CocoaTrackSandbox.specs.first { $0.name == "v2" }!], extraSettings: TestSandbox.serverSettings)
+        try manager.spawnWatchdog(owner: getpid(), state: st)
+        defer { Task { _ = try? await manager.down() } }
+        let shared = try await TestSandbox.shared.freshPair("noreplica")
+        let pair = DatabasePair(v1: shared.v1, v2: st.cluster("v2")!, database: shared.database)
+        try await TestSandbox.createV2Database(pair.database, on: pair.v2, manager: manager)
+        try await MigrationFixture.generate(pair, scale: 0.002, seed: 8)
+        let dashboard = "11111111-2222-4333-8444-555555555555"
+        try await pair.v2Owner().using { c in
+            try await c.execute(MigrationFixture.profileTriggerSQL(role: "admin"))
+            try await c.execute("INSERT INTO auth.users (id, email, aud, role) VALUES ('\(dashboard)', 'dashboard.admin@example.com', 'authenticated', 'authenticated')")
+            // An ordinary trigger that would mark a profile written again with it on.
+            try await c.execute("""
+                CREATE FUNCTION public.mark_profile() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.full_name := 'trigger fired'; RETURN NEW; END $$;
+                CREATE TRIGGER mark_profile BEFORE INSERT ON public.profiles FOR EACH ROW EXECUTE FUNCTION public.mark_profile();
+                UPDATE public.profiles SET full_name = 'Dashboard Admin' WHERE id = '\(dashboard)';
+                """)
+        }
+        let ddlBefore = try await pair.v2Owner().using { try await MigrationFixture.catalogDDL($0) }
+        let env = VerifyTests.env(pair)
+        let migrate = try await CLI.run(["migrate", "--allow-writable-v1"], env: env)
+        try #require(migrate.status == 0, "\(migrate.stderr.suffix(800))")
+        try await pair.v2Owner().using { c in
+            try await c.execute("UPDATE public.profiles SET cooperative_id = (SELECT id FROM public.cooperatives ORDER BY id LIMIT 1) WHERE id = '\(dashboard)'")
+        }
+        try await pair.v2Super().using { try await $0.execute("REVOKE SET ON PARAMETER session_replication_role FROM \(CocoaTrackSandbox.v2Owner)") }
+        let clear = try await CLI.run(["rollback", "--clear-v2", "--yes", "--no-snapshot"], env: env)
+        #expect(clear.status == 0, "\(clear.stderr.suffix(800))")
+        let kept = try await pair.v2Owner().using { c in
+            try await c.query("SELECT id::text || ' ' || full_name || ' ' || coalesce(cooperative_id::text, 'NULL') FROM public.profiles").rows.map { $0[0]! }
+        }
+        #expect(kept == ["\(dashboard) Dashboard Admin NULL"], "V2's own profile kept as it was, no trigger fired: \(kept)")
+        let ddlAfterClear = try await pair.v2Owner().using { try await MigrationFixture.catalogDDL($0) }
+        #expect(ddlAfterClear == ddlBefore, "triggers enabled again as they were")
+        let preflight = try await CLI.run(["preflight"], env: env)
+        #expect(preflight.status == 3 && preflight.stdout.contains("[MISSING] V2 SET session_replication_role"), "\(preflight.stdout)")
+        let again = try await CLI.run(["migrate", "--allow-writable-v1"], env: env)
+        #expect(again.status == 1 && again.stderr.contains("session_replication_role") && again.stderr.contains("Nothing was dropped"), "\(again.stderr.suffix(800))")
+        let ddlAfter = try await pair.v2Owner().using { try await MigrationFixture.catalogDDL($0) }
+        let journaled = try await pair.v2Owner().using { try await $0.scalar("SELECT count(*) FROM cocoatrack_migration.dropped_ddl") }
+        #expect(ddlAfter == ddlBefore && journaled == "0", "nothing dropped")
+        Reliability.record("grants", "`SET ON PARAMETER session_replication_role` revoked on V2 (own cluster): `rollback --clear-v2` with V2's own profile to keep; then preflight and migrate", injected: 2,
+                           survived: [clear.status == 0 && kept == ["\(dashboard) Dashboard Admin NULL"] && ddlAfterClear == ddlBefore, again.status == 1 && ddlAfter == ddlBefore && journaled == "0"].filter { $0 }.count,
+                           check: "clear exit 0, the kept profile back unchanged with no trigger fired (its ordinary triggers disabled for the insert, enabled again: catalog identical); preflight exit 3 naming it; migrate exit 1 before dropping anything")
     }
 
     // MARK: Ctrl+C
