@@ -148,8 +148,14 @@ struct FailClosedTests {
         try await pair.v2Owner().using { c in
             try await c.execute("ALTER TABLE \(table) DROP CONSTRAINT \(SQL.ident(name)); ALTER TABLE \(table) ADD CONSTRAINT \(SQL.ident(name)) \(def) NOT VALID")
         }
-        let verify = try await CLI.run(["verify-integrity", "--max-reject-share", "0.1"], env: env)
+        let export = try CutoverRunTests.tempDir("fknotvalid")
+        defer { try? FileManager.default.removeItem(atPath: export) }
+        let verify = try await CLI.run(["verify-integrity", "--max-reject-share", "0.1", "--export", export], env: env)
         #expect(verify.status == 3, "\(verify.stdout.suffix(600)) \(verify.stderr.suffix(600))")
+        let report = try VerifyTests.readReport(export)
+        let entry = report.foreignKeys.first { $0.name == name }
+        #expect(entry?.validated == false && entry?.orphans == 0, "report.json: validated false, no orphan: \(String(describing: entry))")
+        #expect(report.foreignKeys.filter { $0.name != name }.allSatisfy { $0.validated == true })
         let fkLine = verify.stdout.split(separator: "\n").first { $0.contains("foreign_keys") }.map(String.init) ?? ""
         #expect(fkLine.hasPrefix("FAIL") && fkLine.contains(name) && fkLine.contains("NOT VALID"), "\(fkLine)")
         let preflight = try await CLI.run(["preflight"], env: env)

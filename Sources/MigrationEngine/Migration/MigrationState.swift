@@ -210,12 +210,19 @@ public struct MigrationState: Sendable {
             }
             // Identities recorded before the oid was: completed while the system identifier vouches.
             if recorded.databaseOID.isEmpty, recorded.systemID != nil, here.systemID != nil {
+                try await addIdentityColumns(c)
                 try await c.query("UPDATE \(t("identity")) SET database_oid = $2 WHERE side = $1 AND database_oid IS NULL", [side, here.databaseOID])
             }
         } else if record {
+            try await addIdentityColumns(c)
             try await c.query("INSERT INTO \(t("identity")) (side, system_id, database, database_oid, next_xid) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                               [side, here.systemID ?? "", here.database, here.databaseOID, here.nextXID])
         }
+    }
+
+    /// The identity columns added after the first release, for a state schema an older version made.
+    func addIdentityColumns(_ c: PGConnection) async throws {
+        try await c.execute("ALTER TABLE \(t("identity")) ADD COLUMN IF NOT EXISTS database_oid text, ADD COLUMN IF NOT EXISTS next_xid text")
     }
 
     /// Whether `a` and `b` are connected to the same database of the same server. By system
