@@ -39,6 +39,9 @@ public struct ForeignKeyInfo: Sendable, Equatable {
     public var referencedColumns: [String]
     /// `a` no action, `r` restrict, `c` cascade, `n` set null, `d` set default.
     public var onDelete: Character
+    /// `pg_constraint.convalidated`: false for a key added `NOT VALID` and not validated since
+    /// (PostgreSQL then checks new rows only).
+    public var validated: Bool = true
 }
 
 public struct TableInfo: Sendable {
@@ -106,7 +109,7 @@ public struct Catalog: Sendable {
                    (SELECT array_to_string(array_agg(a.attname ORDER BY k.ord), ',')
                       FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
                       JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum),
-                   con.confdeltype
+                   con.confdeltype, con.convalidated
             FROM pg_constraint con
             JOIN pg_class c ON c.oid = con.conrelid
             JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -119,7 +122,7 @@ public struct Catalog: Sendable {
             ForeignKeyInfo(
                 name: r[0]!, table: TableName(r[1]!, r[2]!), columns: r[3]!.split(separator: ",").map(String.init),
                 referencedTable: TableName(r[4]!, r[5]!), referencedColumns: r[6]!.split(separator: ",").map(String.init),
-                onDelete: r[7]!.first ?? "a")
+                onDelete: r[7]!.first ?? "a", validated: r[8] == "t")
         }
         return Catalog(tables: tables, foreignKeys: foreignKeys)
     }

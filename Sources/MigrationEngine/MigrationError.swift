@@ -33,6 +33,8 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
         /// A session setting (time zone, date style, the tool's timeouts) did not take effect.
         public static let sessionSetup = Code("session_setup", exitCode: 1)
         public static let queryFailed = Code("query_failed", exitCode: 1)
+        /// The server could not write: its disk (or the tablespace's file system) is full.
+        public static let diskFull = Code("disk_full", exitCode: 1)
         public static let missingPrivilege = Code("missing_privilege", exitCode: 1)
         public static let environment = Code("environment", exitCode: 1)
         public static let subprocessFailed = Code("subprocess_failed", exitCode: 1)

@@ -70,6 +70,51 @@ public enum Preflight {
         return out
     }
 
+    /// A function a later step calls: its signature, which command needs it and for what, and
+    /// whether the command has a way without it (then a missing grant passes, with a note).
+    struct FunctionUse {
+        var signature: String
+        var use: String
+        var without: String?
+    }
+
+    /// Functions the commands call on V1 (grep the SQL: every function PostgreSQL lets a DBA revoke).
+    static let sourceFunctions: [FunctionUse] = [
+        FunctionUse(signature: "pg_export_snapshot()", use: "migrate: one consistent snapshot of V1 for every load"),
+        FunctionUse(signature: "pg_try_advisory_lock(integer, integer)", use: "migrate: tells V1 and V2 apart when pg_control_system() is not granted"),
+        FunctionUse(signature: "pg_advisory_unlock(integer, integer)", use: "migrate: the same probe's release"),
+        FunctionUse(signature: "txid_current_snapshot()", use: "migrate, verify-integrity: V1's identity (transaction counter)"),
+        FunctionUse(signature: "pg_control_system()", use: "migrate, verify-integrity, cutover: V1's identity (system identifier)",
+                    without: "the identity checks use the database's oid and the transaction counter instead, and a live probe to tell V1 and V2 apart (a copy restored under the same name and oid on a busier cluster is not told apart)"),
+        FunctionUse(signature: "pg_terminate_backend(integer, bigint)", use: "read-only enable: ends the application's open sessions"),
+        FunctionUse(signature: "pg_advisory_xact_lock(bigint)", use: "sync-v2-to-v1: one sync at a time"),
+    ]
+
+    /// Functions the commands call on V2.
+    static let targetFunctions: [FunctionUse] = [
+        FunctionUse(signature: "pg_try_advisory_xact_lock(bigint)", use: "migrate, rollback --clear-v2: one migrate at a time (the migration lock, held by its own transaction)"),
+        FunctionUse(signature: "txid_current_snapshot()", use: "migrate, verify-integrity, rollback --clear-v2: V2's identity (transaction counter)"),
+        FunctionUse(signature: "pg_control_system()", use: "migrate, verify-integrity, rollback --clear-v2: V2's identity (system identifier)",
+                    without: "the identity checks use the database's oid and the transaction counter instead (rollback --clear-v2 does not need it)"),
+    ]
+
+    /// One check per function of `uses`: may the current user EXECUTE it.
+    static func functionGrants(_ c: PGConnection, _ uses: [FunctionUse]) async throws -> [PreflightCheck] {
+        let side = c.config.label
+        let user = try await c.scalar("SELECT current_user") ?? "?"
+        var checks: [PreflightCheck] = []
+        for f in uses {
+            let ok = try await c.scalar("SELECT has_function_privilege($1, 'EXECUTE')", ["pg_catalog." + f.signature]) == "t"
+            let grant = "GRANT EXECUTE ON FUNCTION \(f.signature) TO \(SQL.ident(user)); (as a superuser)"
+            checks.append(PreflightCheck(
+                side: side, name: "EXECUTE \(f.signature)", passed: ok || f.without != nil,
+                detail: ok ? "\(user) may call it (\(f.use))"
+                    : f.without.map { "not granted to \(user) (\(f.use)); without it \($0). For the full check: \(grant)" }
+                    ?? "\(user) may not call it, and \(f.use). Fix: \(grant)"))
+        }
+        return checks
+    }
+
     public static func checkSource(_ c: PGConnection, profile: PreflightProfile) async throws -> [PreflightCheck] {
         var checks: [PreflightCheck] = []
         let side = c.config.label
@@ -111,6 +156,7 @@ public enum Preflight {
             side: side, name: "end the app role's sessions", passed: canSignal,
             detail: canSignal ? "\(user) may terminate \(profile.appRole)'s sessions"
                 : "\(user) is not a member of pg_signal_backend. Fix: GRANT pg_signal_backend TO \(user);"))
+        checks += try await functionGrants(c, sourceFunctions)
         return checks
     }
 
@@ -142,11 +188,19 @@ public enum Preflight {
         }
         checks.append(PreflightCheck(side: side, name: "SET session_replication_role", passed: replicaOK, detail: replicaDetail))
         checks.append(try await triggers(c, tables: profile.loadTargets))
+        // A foreign key held NOT VALID on a table the load writes is not enforced for every row.
+        let unvalidated = try await DDLJournal.unvalidatedForeignKeys(c, tables: profile.loadTargets, state: nil)
+        checks.append(PreflightCheck(
+            side: side, name: "foreign keys validated", passed: unvalidated.isEmpty,
+            detail: unvalidated.isEmpty ? "every foreign key of the \(Set(profile.loadTargets).count) tables the load writes is validated"
+                : unvalidated.map(\.description).joined(separator: "; ") + ". Fix: " + unvalidated.map { "ALTER TABLE \($0.table) VALIDATE CONSTRAINT \(SQL.ident($0.name));" }.joined(separator: " ")
+                  + " (or `migrate --resume`, which validates the keys it set aside)"))
         let canCreateSchema = try await c.scalar("SELECT has_database_privilege(current_database(), 'CREATE')") == "t"
         checks.append(PreflightCheck(
             side: side, name: "create the migration schema", passed: canCreateSchema,
             detail: canCreateSchema ? "\(user) may create the migration state schema"
                 : "\(user) may not create schemas. Fix: GRANT CREATE ON DATABASE <db> TO \(user);"))
+        checks += try await functionGrants(c, targetFunctions)
         return checks
     }
 

@@ -76,13 +76,18 @@ struct RollbackCommand: AsyncParsableCommand {
             _ = try await takeSnapshot(config: v2, side: "v2", label: "pre_clear", dir: snapshotDir, upload: nil)
         }
         let result = try await clear.run(toolVersion: CocoaTrackMigrate.version)
+        if !result.freedSpace.isEmpty {
+            Out.result("V2's disk was full, so the one-transaction clear could not run; space was freed first:")
+            for step in result.freedSpace { Out.result("  \(step)") }
+            Out.result("then cleared in one transaction as usual:")
+        }
         for t in result.deleted { Out.result("cleared \(pad(t.table, 24)) \(pad(fmt(t.rows), 12, right: true)) rows (\(t.scope))") }
         for t in result.kept { Out.result("kept    \(pad(t.table, 24)) \(pad(fmt(t.rows), 12, right: true)) rows (\(t.scope))") }
         Out.result("V2 cleared: \(result.remaining) migrated rows remain; \(result.ddlRestored) keys/indexes restored; migration history kept (\(result.runsKept) runs recorded).")
         if global.json {
             Out.json(["event": "cleared", "tables": Dictionary(result.deleted.map { ($0.table, $0.rows) }, uniquingKeysWith: +),
                       "kept": Dictionary(result.kept.map { ($0.table, $0.rows) }, uniquingKeysWith: +),
-                      "remaining": result.remaining, "ddl_restored": result.ddlRestored])
+                      "remaining": result.remaining, "ddl_restored": result.ddlRestored, "freed_space": result.freedSpace])
         }
     }
 }

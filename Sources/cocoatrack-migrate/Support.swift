@@ -26,7 +26,12 @@ struct StderrLogHandler: LogHandler {
 }
 
 /// Ctrl+C (SIGINT) and SIGTERM cancel the running command, which stops at its next safe point;
-/// a second Ctrl+C exits at once with 130.
+/// a later Ctrl+C exits at once with 130.
+///
+/// Signals that arrive together are one request: `timeout -s INT` signals the child and then
+/// its whole process group, and a terminal's Ctrl+C reaches every process of the foreground
+/// group, so one intent often arrives as two SIGINTs microseconds apart. Only a signal more than
+/// `SignalCounter.sameRequest` after the first one aborts.
 enum Interrupts {
     static func run(_ body: @escaping @Sendable () async throws -> Void) async throws {
         signal(SIGINT, SIG_IGN)
@@ -38,10 +43,13 @@ enum Interrupts {
         for sig in [SIGINT, SIGTERM] {
             let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
             source.setEventHandler {
-                if counter.increment() == 1 {
+                switch counter.receive(at: ContinuousClock.now) {
+                case .first:
                     FileHandle.standardError.write(Data("\nstopping at the next safe point (Ctrl+C again to abort at once)…\n".utf8))
                     task.cancel()
-                } else {
+                case .sameRequest:
+                    break
+                case .abort:
                     FileHandle.standardError.write(Data("aborted.\n".utf8))
                     Foundation.exit(130)
                 }
@@ -64,9 +72,27 @@ enum Interrupts {
 }
 
 final class SignalCounter: @unchecked Sendable {
+    /// Signals this close to the first one belong to the same request to stop. A person who
+    /// means to abort presses Ctrl+C again after reading the message, well after this.
+    static let sameRequest: Duration = .milliseconds(1000)
+
+    enum Meaning: Equatable { case first, sameRequest, abort }
+
     private let lock = NSLock()
     private var count = 0
-    func increment() -> Int { lock.withLock { count += 1; return count } }
+    private var first: ContinuousClock.Instant?
+
+    func receive(at now: ContinuousClock.Instant) -> Meaning {
+        lock.withLock {
+            count += 1
+            guard let first else {
+                self.first = now
+                return .first
+            }
+            return now - first < Self.sameRequest ? .sameRequest : .abort
+        }
+    }
+
     var value: Int { lock.withLock { count } }
 }
 

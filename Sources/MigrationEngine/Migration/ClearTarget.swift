@@ -42,6 +42,8 @@ public struct ClearTarget: Sendable {
         public var ddlRestored: Int
         public var remaining: Int64
         public var runsKept: Int
+        /// What was done first to free space when V2's disk was full (empty when it was not).
+        public var freedSpace: [String] = []
     }
 
     /// Checks that `c` is the V2 this migration recorded; throws `.refused` otherwise.
@@ -49,13 +51,61 @@ public struct ClearTarget: Sendable {
         guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("identity")]) == "t" else {
             throw MigrationError(.refused, "\(target.redactedURL) holds no record of a migration (no \(plan.stateSchema) schema): it is not the V2 this tool migrated into. Check V2_DATABASE_URL (is it pointing at V1?). Nothing was touched.")
         }
-        let here = try await c.query("SELECT (SELECT system_identifier::text FROM pg_control_system()), current_database()").rows[0]
-        guard let recorded = try await c.query("SELECT system_id, database FROM \(state.t("identity")) WHERE side = 'V2'").rows.first else {
+        // Needs no grant beyond the owner's: without pg_control_system() the database's oid and
+        // transaction counter stand in for the system identifier (MigrationState.Identity).
+        let here = try await MigrationState.Identity.read(c)
+        guard let recorded = try await state.recordedIdentity(c, side: "V2") else {
             throw MigrationError(.refused, "\(target.redactedURL) has a migration schema but no recorded V2 identity. Refusing to clear it. Nothing was touched.")
         }
-        if recorded[0] != here[0] || recorded[1] != here[1] {
-            throw MigrationError(.refused, "\(target.redactedURL) is not the V2 recorded by the migration (recorded: system \(recorded[0]!), database \(recorded[1]!); here: system \(here[0]!), database \(here[1]!)). It may be a restored copy; refusing to clear it. Nothing was touched.")
+        if let why = here.mismatch(recorded: recorded) {
+            throw MigrationError(.refused, "\(target.redactedURL) is not the V2 recorded by the migration (\(why)). It may be a restored copy; refusing to clear it. Nothing was touched.")
         }
+    }
+
+    /// SQLSTATE 53100 (disk_full), or the "could not extend file" error PostgreSQL raises when
+    /// the file system refuses a write.
+    public static func isDiskFull(_ error: MigrationError) -> Bool {
+        error.sqlState == "53100" || error.message.contains("No space left on device") || error.message.contains("could not extend file")
+    }
+
+    /// On a full disk: sets aside (journaled, as migrate does) every key and index of the tables
+    /// emptied whole, in one transaction (DROP writes no file, and frees the index files at
+    /// commit), then empties those tables children first, each in its own transaction, so that
+    /// each frees its files before the next needs room. A table that still cannot be emptied is
+    /// tried again after the others. What it did, and the rows each table held, are returned.
+    func freeSpace(_ c: PGConnection, tables: [TableName], emptied: [TableName], runID: String) async throws -> (steps: [String], rows: [String: Int64]) {
+        var steps: [String] = []
+        var rows: [String: Int64] = [:]
+        for t in tables { rows[t.description] = Int64(try await c.scalar("SELECT count(*) FROM \(t.sql)") ?? "0") ?? 0 }
+        let journal = DDLJournal(state: state)
+        let before = Int64(try await c.scalar("SELECT coalesce(sum(pg_total_relation_size(to_regclass(x))), 0) FROM unnest($1::text[]) x", [pgTextArray(emptied.map(\.sql))]) ?? "0") ?? 0
+        let dropped = try await journal.drop(c, tables: emptied, loadSet: Set(emptied), runID: runID)
+        let afterDrop = Int64(try await c.scalar("SELECT coalesce(sum(pg_total_relation_size(to_regclass(x))), 0) FROM unnest($1::text[]) x", [pgTextArray(emptied.map(\.sql))]) ?? "0") ?? 0
+        steps.append("set aside \(dropped) keys and indexes of \(emptied.count) tables (journaled; rebuilt below), freeing \(Self.bytes(before - afterDrop))")
+        var todo = tables
+        while !todo.isEmpty {
+            var left: [TableName] = []
+            var lastError: MigrationError?
+            for t in todo {
+                let size = Int64(try await c.scalar("SELECT pg_total_relation_size($1::regclass)", [t.sql]) ?? "0") ?? 0
+                do {
+                    try await c.execute("TRUNCATE \(t.sql)")
+                    steps.append("emptied \(t) in its own transaction (\(rows[t.description] ?? 0) rows, freeing \(Self.bytes(size)))")
+                } catch let error as MigrationError where Self.isDiskFull(error) {
+                    left.append(t)
+                    lastError = error
+                }
+            }
+            if left.count == todo.count, let lastError {
+                throw MigrationError(.diskFull, "V2's disk is full and emptying \(left.map(\.description).joined(separator: ", ")) still finds no room (\(lastError.message)). Steps done so far: \(steps.joined(separator: "; ")). Free space on the volume that holds these tables (or grow it), then run rollback --clear-v2 again: it continues, and the keys and indexes it set aside are journaled and come back then.", cause: lastError)
+            }
+            todo = left
+        }
+        return (steps, rows)
+    }
+
+    public static func bytes(_ n: Int64) -> String {
+        n >= 1 << 20 ? String(format: "%.1f MB", Double(n) / 1_048_576) : n >= 1 << 10 ? "\(n >> 10) kB" : "\(n) bytes"
     }
 
     struct Order {
@@ -207,7 +257,7 @@ public struct ClearTarget: Sendable {
         let state = self.state
         let runID = UUID().uuidString.lowercased()
         let url = target.redactedURL
-        let result: Result = try await c.withSession { s in
+        let clearAll: @Sendable () async throws -> Result = { try await c.withSession { s in
             try s.execute("BEGIN")
             do {
                 var deleted: [TableCount] = []
@@ -233,12 +283,29 @@ public struct ClearTarget: Sendable {
                     for t in tables { try s.execute("DELETE FROM \(t.sql)") }
                     for a in aside { try s.execute("DELETE FROM \(a.load.target.sql)") }
                 }
-                if !aside.isEmpty {
-                    try s.execute("SET LOCAL session_replication_role = replica")
-                    for (n, a) in aside.enumerated() {
-                        try s.execute("INSERT INTO \(a.load.target.sql) (\(a.columns)) SELECT \(a.columns) FROM ctm_kept_\(n)")
+                if kept.contains(where: { $0.rows > 0 }) {
+                    // No app trigger fires on their return: session_replication_role = replica when
+                    // granted; otherwise (the way back must not need a grant only migrate needs)
+                    // the ordinary user triggers of the table are disabled for the insert, as the
+                    // table's owner may, and enabled again in the same transaction.
+                    try s.execute("SAVEPOINT replica")
+                    var replica = true
+                    do {
+                        try s.execute("SET LOCAL session_replication_role = replica")
+                        try s.execute("RELEASE SAVEPOINT replica")
+                    } catch let error as MigrationError where error.code == .missingPrivilege {
+                        try s.execute("ROLLBACK TO SAVEPOINT replica")
+                        replica = false
                     }
-                    try s.execute("SET LOCAL session_replication_role = origin")
+                    for (n, a) in aside.enumerated() {
+                        let triggers = replica ? [] : try s.query("""
+                            SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal AND tgenabled = 'O' ORDER BY 1
+                            """, [a.load.target.sql]).rows.map { SQL.ident($0[0]!) }
+                        for t in triggers { try s.execute("ALTER TABLE \(a.load.target.sql) DISABLE TRIGGER \(t)") }
+                        try s.execute("INSERT INTO \(a.load.target.sql) (\(a.columns)) SELECT \(a.columns) FROM ctm_kept_\(n)")
+                        for t in triggers { try s.execute("ALTER TABLE \(a.load.target.sql) ENABLE TRIGGER \(t)") }
+                    }
+                    if replica { try s.execute("SET LOCAL session_replication_role = origin") }
                 }
                 for (load, keys, dependents) in sharedKeys where !aside.contains(where: { $0.load.name == load.name }) {
                     // What goes with them by ON DELETE CASCADE, counted before it goes.
@@ -271,6 +338,22 @@ public struct ClearTarget: Sendable {
                 try? s.execute("ROLLBACK")
                 throw error
             }
+        } }
+        let result: Result
+        do {
+            result = try await clearAll()
+        } catch let error as MigrationError where Self.isDiskFull(error) && truncate {
+            // TRUNCATE writes new, empty files (an index's first page among them) before the old
+            // ones go at commit: on a full disk the one transaction cannot run. Free space first,
+            // table by table, then clear as usual.
+            logger.warning("V2's disk is full; freeing space table by table before clearing", metadata: ["error": "\(error.message)"])
+            let freed = try await freeSpace(c, tables: tables, emptied: emptied, runID: runID)
+            var r = try await clearAll()
+            for i in r.deleted.indices where r.deleted[i].scope == "all rows" {
+                if let n = freed.rows[r.deleted[i].table] { r.deleted[i].rows = n }
+            }
+            r.freedSpace = freed.steps
+            result = r
         }
         // Check afterwards: empty, and the history still there.
         var r = result

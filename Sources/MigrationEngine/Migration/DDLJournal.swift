@@ -60,22 +60,24 @@ public struct DDLJournal: Sendable {
                             try s.execute("ALTER TABLE \(fk[0]!) DROP CONSTRAINT \(SQL.ident(fk[2]!))")
                         }
                         let keys = try s.query("""
-                            SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
-                            WHERE conrelid = $1::regclass AND contype IN ('p', 'u') ORDER BY contype, conname
+                            SELECT k.conname, pg_get_constraintdef(k.oid), ts.spcname FROM pg_constraint k
+                            LEFT JOIN pg_class i ON i.oid = k.conindid LEFT JOIN pg_tablespace ts ON ts.oid = i.reltablespace
+                            WHERE k.conrelid = $1::regclass AND k.contype IN ('p', 'u') ORDER BY k.contype, k.conname
                             """, [table.sql]).rows
                         for k in keys {
-                            try journal(table.description, k[0]!, "constraint", "ALTER TABLE \(table.sql) ADD CONSTRAINT \(SQL.ident(k[0]!)) \(k[1]!)")
+                            try journal(table.description, k[0]!, "constraint", Self.inTablespace(k[2], "ALTER TABLE \(table.sql) ADD CONSTRAINT \(SQL.ident(k[0]!)) \(k[1]!)"))
                             try s.execute("ALTER TABLE \(table.sql) DROP CONSTRAINT \(SQL.ident(k[0]!))")
                         }
                     }
                     let indexes = try s.query("""
-                        SELECT n.nspname, c.relname, pg_get_indexdef(i.indexrelid)
+                        SELECT n.nspname, c.relname, pg_get_indexdef(i.indexrelid), ts.spcname
                         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                        LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
                         WHERE i.indrelid = $1::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)
                         ORDER BY c.relname
                         """, [table.sql]).rows
                     for ix in indexes {
-                        try journal(table.description, ix[1]!, "index", ix[2]!)
+                        try journal(table.description, ix[1]!, "index", Self.inTablespace(ix[3], ix[2]!))
                         try s.execute("DROP INDEX \(SQL.qualified(ix[0]!, ix[1]!))")
                     }
                 }
@@ -88,6 +90,14 @@ public struct DDLJournal: Sendable {
         }
     }
 
+    /// `sql` (CREATE INDEX, ADD CONSTRAINT … PRIMARY KEY/UNIQUE) building its index in
+    /// `tablespace` when the index lived outside the database's default one: the catalog's
+    /// definitions (pg_get_indexdef, pg_get_constraintdef) leave the tablespace out.
+    static func inTablespace(_ tablespace: String?, _ sql: String) -> String {
+        guard let tablespace else { return sql }
+        return "SET LOCAL default_tablespace = \(SQL.ident(tablespace)); \(sql); SET LOCAL default_tablespace TO DEFAULT"
+    }
+
     /// A foreign key that could not be restored as valid because rows break it.
     public struct BrokenForeignKey: Sendable {
         public var table: String
@@ -97,41 +107,41 @@ public struct DDLJournal: Sendable {
 
     /// Restores journaled DDL: for `table` (or every table), of `kinds`; each object in its own
     /// transaction together with the removal of its journal entry. A foreign key whose rows do
-    /// not validate is restored NOT VALID (the catalog is whole again) and reported.
+    /// not validate is put back NOT VALID (it guards new rows) but stays journaled, and is
+    /// reported; any other failure of its validation (cancelled, interrupted, lock timeout, lost
+    /// connection) changes nothing and is thrown: the journal keeps the key until it validates.
     @discardableResult
     public func restore(_ c: PGConnection, table: String? = nil, kinds: Set<String> = ["index", "constraint", "foreign_key"]) async throws -> (restored: Int, broken: [BrokenForeignKey]) {
         let r = try await restore(c) { (table == nil || $0.table == table) && kinds.contains($0.kind) }
         return (r.restored.count, r.broken)
     }
 
-    /// Restores the journaled objects `include` selects; returns them and the broken foreign keys.
+    /// SQLSTATE of "rows violate this foreign key": the only failure of a validation that means
+    /// the data is wrong rather than the validation unfinished.
+    static let foreignKeyViolation = "23503"
+
+    /// Restores the journaled objects `include` selects; returns those restored (foreign keys:
+    /// validated) and the foreign keys whose rows do not validate (present NOT VALID, journaled).
     public func restore(_ c: PGConnection, where include: (Entry) -> Bool) async throws -> (restored: [Entry], broken: [BrokenForeignKey]) {
         let todo = try await entries(c).filter(include)
         // Keys before indexes before foreign keys (a foreign key needs the referenced key).
         let rank = ["constraint": 0, "index": 1, "foreign_key": 2]
         var broken: [BrokenForeignKey] = []
+        var restored: [Entry] = []
         let state = self.state
         for e in todo.sorted(by: { (rank[$0.kind]!, $0.table, $0.name) < (rank[$1.kind]!, $1.table, $1.name) }) {
             let failure: String? = try await c.withSession { s in
                 try s.execute("BEGIN")
                 do {
                     var failure: String?
-                    if try !Self.exists(s, table: e.table, name: e.name, kind: e.kind) {
-                        if e.kind == "foreign_key" {
-                            try s.execute("SAVEPOINT fk")
-                            do {
-                                try s.execute(e.restoreSQL)
-                                try s.execute("RELEASE SAVEPOINT fk")
-                            } catch {
-                                try s.execute("ROLLBACK TO SAVEPOINT fk")
-                                try s.execute(e.restoreSQL + " NOT VALID")
-                                failure = (error as? MigrationError)?.message ?? "\(error)"
-                            }
-                        } else {
-                            try s.execute(e.restoreSQL)
-                        }
+                    if e.kind == "foreign_key" {
+                        failure = try Self.restoreForeignKey(s, e)
+                    } else if try !Self.exists(s, table: e.table, name: e.name, kind: e.kind) {
+                        try s.execute(e.restoreSQL)
                     }
-                    _ = try s.query("DELETE FROM \(state.t("dropped_ddl")) WHERE table_name = $1 AND object_name = $2", [e.table, e.name])
+                    if failure == nil {
+                        _ = try s.query("DELETE FROM \(state.t("dropped_ddl")) WHERE table_name = $1 AND object_name = $2", [e.table, e.name])
+                    }
                     try s.execute("COMMIT")
                     return failure
                 } catch {
@@ -139,9 +149,39 @@ public struct DDLJournal: Sendable {
                     throw error
                 }
             }
-            if let failure { broken.append(BrokenForeignKey(table: e.table, name: e.name, detail: failure)) }
+            if let failure {
+                broken.append(BrokenForeignKey(table: e.table, name: e.name, detail: failure))
+            } else {
+                restored.append(e)
+            }
         }
-        return (todo, broken)
+        return (restored, broken)
+    }
+
+    /// Puts a journaled foreign key back and validates it, in the caller's transaction. Returns
+    /// nil when it is present and validated; the violation when rows break it (the key is then
+    /// present NOT VALID). Any other error is thrown, with the transaction to be rolled back.
+    static func restoreForeignKey(_ s: PGSession, _ e: Entry) throws -> String? {
+        let present = try s.query("SELECT convalidated FROM pg_constraint WHERE conname = $1 AND conrelid = $2::regclass", [e.name, e.table]).rows.first?[0]
+        try s.execute("SAVEPOINT fk")
+        do {
+            if present == nil {
+                try s.execute(e.restoreSQL)
+            }
+            // A definition journaled NOT VALID (or a key left NOT VALID by an earlier run) is validated now.
+            let now = try s.query("SELECT convalidated, conrelid::regclass::text FROM pg_constraint WHERE conname = $1 AND conrelid = $2::regclass", [e.name, e.table]).rows.first
+            if let now, now[0] != "t" {
+                try s.execute("ALTER TABLE \(now[1]!) VALIDATE CONSTRAINT \(SQL.ident(e.name))")
+            }
+            try s.execute("RELEASE SAVEPOINT fk")
+            return nil
+        } catch let error as MigrationError where error.sqlState == foreignKeyViolation {
+            try s.execute("ROLLBACK TO SAVEPOINT fk")
+            if present == nil {
+                try s.execute(e.restoreSQL.hasSuffix(" NOT VALID") ? e.restoreSQL : e.restoreSQL + " NOT VALID")
+            }
+            return error.message
+        }
     }
 
     /// Restores every journaled object inside the caller's open transaction (used by
@@ -152,13 +192,58 @@ public struct DDLJournal: Sendable {
         var n = 0
         for r in rows.sorted(by: { (rank[$0[2]!]!, $0[0]!, $0[1]!) < (rank[$1[2]!]!, $1[0]!, $1[1]!) }) {
             let (table, name, kind, sql) = (r[0]!, r[1]!, r[2]!, r[3]!)
-            if try !Self.exists(s, table: table, name: name, kind: kind) {
+            if kind == "foreign_key" {
+                // On emptied tables the key validates; if it cannot, the error says which.
+                let present = try Self.exists(s, table: table, name: name, kind: kind)
+                if let violation = try Self.restoreForeignKey(s, Entry(table: table, name: name, kind: kind, restoreSQL: sql, referencesTable: nil)) {
+                    throw MigrationError(.checkFailed, "foreign key \(name) on \(table) does not validate after clearing: \(violation). Nothing was changed.")
+                }
+                if !present { n += 1 }
+            } else if try !Self.exists(s, table: table, name: name, kind: kind) {
                 try s.execute(sql)
                 n += 1
             }
             _ = try s.query("DELETE FROM \(state.t("dropped_ddl")) WHERE table_name = $1 AND object_name = $2", [table, name])
         }
         return n
+    }
+
+    /// A foreign key on a migrated table that PostgreSQL does not enforce for every row.
+    public struct UnvalidatedKey: Sendable, CustomStringConvertible {
+        public var table: String
+        public var name: String
+        /// Present in the catalog (NOT VALID), or only in the journal (set aside, not back yet).
+        public var present: Bool
+        public var journaled: Bool
+        public var description: String {
+            present ? "\(table).\(name) is NOT VALID (rows are not checked against it)\(journaled ? ", journaled for validation" : "")"
+                : "\(table).\(name) is set aside by an unfinished migrate (journaled, not restored)"
+        }
+    }
+
+    /// Foreign keys on `tables` that do not hold for every row as far as PostgreSQL knows:
+    /// present `NOT VALID` (`pg_constraint.convalidated` false), or journaled and not restored.
+    public static func unvalidatedForeignKeys(_ c: PGConnection, tables: [TableName], state: MigrationState?) async throws -> [UnvalidatedKey] {
+        let list = pgTextArray(Array(Set(tables)).sorted().map(\.sql))
+        let keys = try await c.query("""
+            SELECT n.nspname || '.' || c.relname, con.conname, con.convalidated FROM pg_constraint con
+            JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE con.contype = 'f' AND con.conrelid IN (SELECT to_regclass(x) FROM unnest($1::text[]) x)
+            ORDER BY 1, 2
+            """, [list]).rows
+        var out = keys.filter { $0[2] != "t" }.map { UnvalidatedKey(table: $0[0]!, name: $0[1]!, present: true, journaled: false) }
+        let valid = Set(keys.filter { $0[2] == "t" }.map { "\($0[0]!).\($0[1]!)" })
+        if let state, try await state.exists(c) {
+            let names = Set(tables.map(\.description))
+            for e in try await DDLJournal(state: state).entries(c) where e.kind == "foreign_key" && names.contains(e.table) {
+                if let i = out.firstIndex(where: { $0.table == e.table && $0.name == e.name }) {
+                    out[i].journaled = true
+                } else if !valid.contains("\(e.table).\(e.name)") {
+                    out.append(UnvalidatedKey(table: e.table, name: e.name, present: false, journaled: true))
+                }
+            }
+        }
+        return out
     }
 
     /// Whether a journaled object is present again (an index by name in the table's schema, a

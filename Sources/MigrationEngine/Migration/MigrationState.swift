@@ -32,6 +32,8 @@ public struct MigrationState: Sendable {
             database    text NOT NULL,
             recorded_at timestamptz NOT NULL DEFAULT clock_timestamp()
         );
+        -- What identifies a database without superuser grants (pg_control_system() may be revoked).
+        ALTER TABLE \(t("identity")) ADD COLUMN IF NOT EXISTS database_oid text, ADD COLUMN IF NOT EXISTS next_xid text;
         CREATE TABLE IF NOT EXISTS \(t("load_progress")) (
             load_name       text PRIMARY KEY,
             source_table    text NOT NULL,
@@ -145,18 +147,99 @@ public struct MigrationState: Sendable {
         return out
     }
 
+    /// What identifies a database: the cluster's system identifier (`pg_control_system()`, which
+    /// a provider or DBA may not grant: then nil), the database's name and oid, and the cluster's
+    /// next transaction id (it only grows, so a database whose counter is behind a recorded
+    /// value is not the one recorded: a restored or re-created copy).
+    public struct Identity: Sendable, Equatable {
+        public var systemID: String?
+        public var database: String
+        public var databaseOID: String
+        public var nextXID: String?
+
+        public static func read(_ c: PGConnection) async throws -> Identity {
+            let r = try await c.query("""
+                SELECT current_database(), (SELECT oid::text FROM pg_database WHERE datname = current_database()),
+                       txid_snapshot_xmax(txid_current_snapshot())::text,
+                       has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
+                """).rows[0]
+            var systemID: String?
+            if r[3] == "t" {
+                systemID = try await c.scalar("SELECT system_identifier::text FROM pg_control_system()")
+            }
+            return Identity(systemID: systemID, database: r[0] ?? "?", databaseOID: r[1] ?? "?", nextXID: r[2])
+        }
+
+        public var description: String {
+            "system \(systemID ?? "not readable (pg_control_system() not granted)"), database \(database) (oid \(databaseOID))"
+        }
+
+        /// Why `self` (read now) is not the recorded database, or nil when it is. With both
+        /// system identifiers: they and the name decide. Without one: the name, the database's
+        /// oid and the transaction counter (which must not be behind the recorded one) decide.
+        public func mismatch(recorded: Identity) -> String? {
+            if let a = recorded.systemID, let b = systemID {
+                return a == b && recorded.database == database ? nil : "recorded: system \(a), database \(recorded.database); here: system \(b), database \(database)"
+            }
+            if recorded.database != database { return "recorded: database \(recorded.database); here: database \(database)" }
+            guard recorded.databaseOID != "?", !recorded.databaseOID.isEmpty else {
+                return "the recorded identity has no database oid and this server does not let \(database)'s user read pg_control_system(), so it cannot be compared. Fix: GRANT EXECUTE ON FUNCTION pg_control_system() TO <user>; (as a superuser)"
+            }
+            if recorded.databaseOID != databaseOID { return "recorded: database \(recorded.database) oid \(recorded.databaseOID); here: oid \(databaseOID) (a re-created or restored copy)" }
+            if let r = recorded.nextXID.flatMap(UInt64.init), let h = nextXID.flatMap(UInt64.init), h < r {
+                return "this server's transaction counter (\(h)) is behind the one recorded (\(r)): another cluster, or a restored copy"
+            }
+            return nil
+        }
+    }
+
+    /// The identity recorded for `side`, if any.
+    public func recordedIdentity(_ c: PGConnection, side: String) async throws -> Identity? {
+        // Through to_jsonb: a state schema of an older version has neither database_oid nor next_xid.
+        guard let r = try await c.query("SELECT i.system_id, i.database, coalesce(to_jsonb(i) ->> 'database_oid', ''), to_jsonb(i) ->> 'next_xid' FROM \(t("identity")) i WHERE side = $1", [side]).rows.first else { return nil }
+        return Identity(systemID: (r[0] ?? "").isEmpty ? nil : r[0], database: r[1] ?? "?", databaseOID: r[2] ?? "", nextXID: r[3])
+    }
+
     /// Records a side's identity on first use (unless `record` is false); afterwards refuses a
     /// different database.
     public func checkIdentity(_ c: PGConnection, side: String, of other: PGConnection, record: Bool = true) async throws {
-        let r = try await other.query("SELECT (SELECT system_identifier::text FROM pg_control_system()), current_database()")
-        let systemID = r.rows[0][0] ?? "?"
-        let database = r.rows[0][1] ?? "?"
-        if let recorded = try await c.query("SELECT system_id, database FROM \(t("identity")) WHERE side = $1", [side]).rows.first {
-            if recorded[0] != systemID || recorded[1] != database {
-                throw MigrationError(.refused, "\(side) is not the database this migration started with (recorded: system \(recorded[0]!), database \(recorded[1]!); given: system \(systemID), database \(database)). Point \(side)_DATABASE_URL at the original database, or clear V2 with `rollback --clear-v2` to start over.")
+        let here = try await Identity.read(other)
+        if let recorded = try await recordedIdentity(c, side: side) {
+            if let why = here.mismatch(recorded: recorded) {
+                throw MigrationError(.refused, "\(side) is not the database this migration started with (\(why)). Point \(side)_DATABASE_URL at the original database, or clear V2 with `rollback --clear-v2` to start over.")
+            }
+            // Identities recorded before the oid was: completed while the system identifier vouches.
+            if recorded.databaseOID.isEmpty, recorded.systemID != nil, here.systemID != nil {
+                try await addIdentityColumns(c)
+                try await c.query("UPDATE \(t("identity")) SET database_oid = $2 WHERE side = $1 AND database_oid IS NULL", [side, here.databaseOID])
             }
         } else if record {
-            try await c.query("INSERT INTO \(t("identity")) (side, system_id, database) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", [side, systemID, database])
+            try await addIdentityColumns(c)
+            try await c.query("INSERT INTO \(t("identity")) (side, system_id, database, database_oid, next_xid) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                              [side, here.systemID ?? "", here.database, here.databaseOID, here.nextXID])
         }
+    }
+
+    /// The identity columns added after the first release, for a state schema an older version made.
+    func addIdentityColumns(_ c: PGConnection) async throws {
+        try await c.execute("ALTER TABLE \(t("identity")) ADD COLUMN IF NOT EXISTS database_oid text, ADD COLUMN IF NOT EXISTS next_xid text")
+    }
+
+    /// Whether `a` and `b` are connected to the same database of the same server. By system
+    /// identifier when both are readable; otherwise by a live probe that needs no grant: an
+    /// advisory lock with a random key taken through `a`, looked for in `b`'s `pg_locks`.
+    public static func sameDatabase(_ a: PGConnection, _ b: PGConnection) async throws -> Bool {
+        let ia = try await Identity.read(a)
+        let ib = try await Identity.read(b)
+        if let x = ia.systemID, let y = ib.systemID { return x == y && ia.database == ib.database }
+        let key = Int32.random(in: 1...Int32.max)
+        let tag = 0x6374_6D00  // "ctm\0"
+        guard try await a.scalar("SELECT pg_try_advisory_lock(\(tag), \(key))") == "t" else { return false }
+        let seen = try await b.scalar("""
+            SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = \(tag)::oid AND objid = \(key)::oid AND objsubid = 2
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND pid <> pg_backend_pid()
+            """)
+        _ = try await a.scalar("SELECT pg_advisory_unlock(\(tag), \(key))")
+        return seen != "0"
     }
 }

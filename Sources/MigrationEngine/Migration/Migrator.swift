@@ -156,9 +156,10 @@ public struct Migrator: Sendable {
                 var summary = try await summarize(v2, runID: runID, started: started, alreadyComplete: true)
                 let targetCatalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
                 summary.orphans = try await orphanCounts(v2, catalog: targetCatalog)
+                let unvalidated = try await DDLJournal.unvalidatedForeignKeys(v2, tables: plan.loads.map(\.target), state: state)
                 await lock?.release()
                 await v1.close(); await v2.close()
-                try failOnOrphans(summary.orphans, broken: broken)
+                try failOnOrphans(summary.orphans, broken: broken, unvalidated: unvalidated)
                 return summary
             }
             // 7. The run record, and a checkpoint row per load with its source size.
@@ -184,20 +185,24 @@ public struct Migrator: Sendable {
             // 9. Keys and indexes out of the way (journaled), then load in foreign-key order,
             //    independent tables in parallel; each table's keys come back when it is loaded.
             let targetCatalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
+            // Every precondition of the loads before anything is dropped: V1's snapshot (exported
+            // now and held open for the loads), V2's session_replication_role.
+            let snapshot = try await exportSnapshot(v1)
+            try await checkReplicationRole(v2)
             if options.load.rebuildIndexes {
                 let rebuildable = plan.loads.filter(\.mayRebuildIndexes)
                 let pendingTables = rebuildable.filter { progress[$0.name]?.status != "done" }.map(\.target)
                 let dropped = try await journal.drop(v2, tables: pendingTables, loadSet: Set(rebuildable.map(\.target)), runID: runID)
                 if dropped > 0 { logger.info("keys and indexes set aside for the load", metadata: ["objects": "\(dropped)"]) }
             }
-            let snapshot = try await exportSnapshot(v1)
             let validated = try await runLoads(progress: progress, index: index, catalog: targetCatalog, runID: runID, snapshot: snapshot)
             try? await v1.execute("COMMIT")
             // 10. Foreign keys back, validating every row; fail closed on any orphan (the load
             //     ran with triggers off).
             events(.message("restoring foreign keys (validates every reference)"))
             var t0 = Date()
-            let rest = try await journal.restore(v2) { _ in true }
+            let knownBroken = Set(validated.broken.map { "\($0.table).\($0.name)" })
+            let rest = try await journal.restore(v2) { !knownBroken.contains("\($0.table).\($0.name)") }
             let broken = validated.broken + rest.broken
             let restoredFKs = validated.names.union(rest.restored.filter { $0.kind == "foreign_key" }.map { "\($0.table).\($0.name)" })
                 .subtracting(broken.map { "\($0.table).\($0.name)" })
@@ -209,12 +214,15 @@ public struct Migrator: Sendable {
             var summary = try await summarize(v2, runID: runID, started: started, alreadyComplete: false)
             summary.orphans = orphans
             let bad = orphans.filter { $0.1 > 0 }
-            let outcome = bad.isEmpty && broken.isEmpty ? "completed" : "failed"
+            // Fail closed: every foreign key of the migrated tables must be present and validated.
+            let unvalidated = try await DDLJournal.unvalidatedForeignKeys(v2, tables: plan.loads.map(\.target), state: state)
+                .filter { k in !broken.contains { $0.table == k.table && $0.name == k.name } }
+            let outcome = bad.isEmpty && broken.isEmpty && unvalidated.isEmpty ? "completed" : "failed"
             try await v2.query("UPDATE \(state.t("runs")) SET finished_at = clock_timestamp(), outcome = $2, counts = $3::jsonb, message = $4 WHERE run_id = $1",
-                               [runID, outcome, countsJSON(summary.loads), outcome == "failed" ? "orphans: \(bad); broken foreign keys: \(broken.map(\.name))" : nil])
+                               [runID, outcome, countsJSON(summary.loads), outcome == "failed" ? "orphans: \(bad); broken foreign keys: \(broken.map(\.name)); not validated: \(unvalidated.map(\.description))" : nil])
             await lock?.release()
             await v1.close(); await v2.close()
-            try failOnOrphans(orphans, broken: broken)
+            try failOnOrphans(orphans, broken: broken, unvalidated: unvalidated)
             return summary
         } catch {
             let interrupted = (error as? MigrationError)?.code == .interrupted || error is CancellationError || Task.isCancelled
@@ -238,20 +246,28 @@ public struct Migrator: Sendable {
         }
     }
 
-    func failOnOrphans(_ orphans: [(String, Int64)], broken: [DDLJournal.BrokenForeignKey]) throws {
+    /// V2 refused to write a file: which table, and the two ways on.
+    static func diskFull(_ error: MigrationError, table: TableName, load: String) -> MigrationError {
+        MigrationError(.diskFull, "V2 ran out of disk space while loading \(table) (load \(load)): \(error.message.hasSuffix(".") ? String(error.message.dropLast()) : error.message). Every batch committed before is kept. Free space on V2's server (or grow the volume or tablespace that holds \(table)), then resume with `cocoatrack-migrate migrate --resume`: it continues after the last committed batch. To give up instead, `rollback --clear-v2` empties V2, freeing space table by table.", cause: error, sqlState: error.sqlState)
+    }
+
+    func failOnOrphans(_ orphans: [(String, Int64)], broken: [DDLJournal.BrokenForeignKey], unvalidated: [DDLJournal.UnvalidatedKey] = []) throws {
         let bad = orphans.filter { $0.1 > 0 }
         if !bad.isEmpty || !broken.isEmpty {
-            let what = bad.map { "\($0.0): \($0.1)" } + broken.map { "\($0.table).\($0.name) does not validate" }
+            let what = bad.map { "\($0.0): \($0.1)" } + broken.map { "\($0.table).\($0.name) does not validate (kept NOT VALID and journaled)" }
+                + unvalidated.map(\.description)
             throw MigrationError(.checkFailed, "the load finished but V2's references do not hold: \(what.joined(separator: "; ")). Do not cut over; run verify-integrity and clear V2 with rollback --clear-v2.")
+        }
+        if !unvalidated.isEmpty {
+            let fix = unvalidated.filter(\.present).map { "ALTER TABLE \($0.table) VALIDATE CONSTRAINT \(SQL.ident($0.name));" }
+            throw MigrationError(.checkFailed, "V2 does not enforce every foreign key of the migrated tables: \(unvalidated.map(\.description).joined(separator: "; ")). Do not cut over: run `migrate --resume` (it validates the keys it journaled)\(fix.isEmpty ? "" : ", or validate them yourself: \(fix.joined(separator: " "))"), then verify-integrity.")
         }
     }
 
     // MARK: guards
 
     func checkSchemas(v1: PGConnection, v2: PGConnection) async throws {
-        let sameServer = try await v1.scalar("SELECT (SELECT system_identifier::text FROM pg_control_system()) || '/' || current_database()")
-        let sameServer2 = try await v2.scalar("SELECT (SELECT system_identifier::text FROM pg_control_system()) || '/' || current_database()")
-        if sameServer == sameServer2 {
+        if try await MigrationState.sameDatabase(v1, v2) {
             throw MigrationError(.refused, "V1 and V2 are the same database (\(source.redactedURL)). Check V1_DATABASE_URL and V2_DATABASE_URL.")
         }
         let c1 = try await Catalog.read(v1, schemas: plan.sourceSchemas)
@@ -347,7 +363,24 @@ public struct Migrator: Sendable {
 
     func exportSnapshot(_ v1: PGConnection) async throws -> String? {
         try await v1.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        return try await v1.scalar("SELECT pg_export_snapshot()")
+        do {
+            return try await v1.scalar("SELECT pg_export_snapshot()")
+        } catch let error as MigrationError where error.code == .missingPrivilege {
+            try? await v1.execute("ROLLBACK")
+            throw MigrationError(.missingPrivilege, "V1: \(source.user ?? "the tool's user") may not call pg_export_snapshot(): every load reads the one snapshot of V1 it exports. Fix: GRANT EXECUTE ON FUNCTION pg_export_snapshot() TO \(source.user.map(SQL.ident) ?? "<user>"); (as V1's superuser). Nothing was dropped or written in V2.", cause: error)
+        }
+    }
+
+    /// The loads write with `session_replication_role = replica` (user triggers off): tried in a
+    /// transaction rolled back, before any key or index is set aside.
+    func checkReplicationRole(_ v2: PGConnection) async throws {
+        guard options.load.replicationRoleReplica else { return }
+        do {
+            try await v2.execute("BEGIN; SET LOCAL session_replication_role = replica; ROLLBACK;")
+        } catch let error as MigrationError where error.code == .missingPrivilege {
+            try? await v2.execute("ROLLBACK")
+            throw MigrationError(.missingPrivilege, "V2: \(target.user ?? "the tool's user") may not SET session_replication_role (the load runs with triggers off). Fix (PostgreSQL 15+): GRANT SET ON PARAMETER session_replication_role TO \(target.user.map(SQL.ident) ?? "<user>"); Nothing was dropped or written in V2.", cause: error)
+        }
     }
 
     /// Load → the loads it waits for: those filling a table its target references (target
@@ -419,12 +452,15 @@ public struct Migrator: Sendable {
             func restoreReadyForeignKeys() {
                 guard !restoring else { return }
                 let loaded = Set(finished.compactMap { targetOf[$0] })
+                // A key found broken stays journaled (NOT VALID); it is not scanned again in this run.
+                let knownBroken = Set(validated.broken.map { "\($0.table).\($0.name)" })
                 restoring = true
                 group.addTask {
                     let c = try await PGConnection.reconnect(self.target, logger: self.logger)
                     defer { Task { await c.close() } }
                     let r = try await DDLJournal(state: self.state).restore(c) { e in
                         e.kind == "foreign_key" && loaded.contains(e.table) && e.referencesTable.map(loaded.contains) == true
+                            && !knownBroken.contains("\(e.table).\(e.name)")
                     }
                     return .foreignKeys(Validated(names: Set(r.restored.map { "\($0.table).\($0.name)" }), broken: r.broken))
                 }
@@ -440,8 +476,12 @@ public struct Migrator: Sendable {
                     let counter = counters[name]!
                     running.insert(name)
                     group.addTask {
-                        let r = try await self.runLoad(spec, prior: prior, index: snapshotIndex, runID: runID, counters: counter, snapshot: snapshot, catalog: catalog)
-                        return .load(name, r)
+                        do {
+                            let r = try await self.runLoad(spec, prior: prior, index: snapshotIndex, runID: runID, counters: counter, snapshot: snapshot, catalog: catalog)
+                            return .load(name, r)
+                        } catch let error as MigrationError where ClearTarget.isDiskFull(error) {
+                            throw Self.diskFull(error, table: spec.target, load: name)
+                        }
                     }
                 }
                 if active == 0 && !pending.isEmpty {

@@ -91,6 +91,9 @@ public struct VerifyReport: Codable, Sendable {
         public var columns: [String]
         public var references: String
         public var orphans: Int64
+        /// `pg_constraint.convalidated`: false when V2 holds the key `NOT VALID` (a failure,
+        /// whatever the orphan count). Absent in reports written before this field existed.
+        public var validated: Bool?
     }
 
     public struct BusinessMismatch: Codable, Sendable {

@@ -55,8 +55,8 @@ extension VerifyReport {
                 if t.differencesTruncated { md += "\n(more differences than listed; the counts above are complete)\n" }
             }
         }
-        md += "\n## Foreign keys\n\n| table | columns | references | orphans |\n|---|---|---|---:|\n"
-        for f in foreignKeys { md += "| \(f.table) | \(f.columns.joined(separator: ", ")) | \(f.references) | \(Self.n(f.orphans)) |\n" }
+        md += "\n## Foreign keys\n\n| table | columns | references | orphans | validated |\n|---|---|---|---:|---|\n"
+        for f in foreignKeys { md += "| \(f.table) | \(f.columns.joined(separator: ", ")) | \(f.references) | \(Self.n(f.orphans)) | \(f.validated == false ? "**NOT VALID**" : "yes") |\n" }
         if !businessTotals.isEmpty {
             md += "\n## Business totals\n\n| total | groups V1 | groups V2 | result |\n|---|---:|---:|---|\n"
             for b in businessTotals { md += "| \(b.description) | \(b.groupsV1) | \(b.groupsV2) | \(b.status.uppercased()) |\n" }
@@ -158,9 +158,9 @@ extension VerifyReport {
             }
             s += "</table>\n"
         }
-        s += "<h2>Foreign keys</h2>\n<table id=\"foreign-keys\"><tr><th>table</th><th>columns</th><th>references</th><th class=num>orphans</th></tr>\n"
+        s += "<h2>Foreign keys</h2>\n<table id=\"foreign-keys\"><tr><th>table</th><th>columns</th><th>references</th><th class=num>orphans</th><th>validated</th></tr>\n"
         for f in foreignKeys {
-            s += "<tr><td>\(h(f.table))</td><td>\(h(f.columns.joined(separator: ", ")))</td><td>\(h(f.references))</td><td class=num>\(Self.n(f.orphans))</td></tr>\n"
+            s += "<tr><td>\(h(f.table))</td><td>\(h(f.columns.joined(separator: ", ")))</td><td>\(h(f.references))</td><td class=num>\(Self.n(f.orphans))</td><td>\(f.validated == false ? "<b>NOT VALID</b>" : "yes")</td></tr>\n"
         }
         s += "</table>\n"
         if !businessTotals.isEmpty {
