@@ -169,14 +169,16 @@ public struct SettingsFile: Sendable {
             let (second, path) = secondOccurrence(of: key, after: first, column: context.mark.column, in: lines)
             let name = (path + [key]).joined(separator: ".")
             return fail(second ?? first, "\(name) is given twice\(second != nil ? " (first at line \(first))" : ""). Keep one.")
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _), .composer(let context, let problem, let mark, _):
             let at = mark.line
             let lineText = at >= 1 && at <= lines.count ? String(lines[at - 1]) : ""
             let previous = at >= 2 && at - 2 < lines.count ? String(lines[at - 2]) : ""
             if lineText.prefix(while: { $0 == " " || $0 == "\t" }).contains("\t") || previous.prefix(while: { $0 == " " || $0 == "\t" }).contains("\t") {
                 return fail(lineText.contains("\t") ? at : at - 1, "indent with spaces, not tabs (YAML: \(problem))")
             }
-            if problem.contains("quoted scalar") { return fail(at, "unterminated quote (YAML: \(problem))") }
+            if problem.contains("quoted scalar") || (context?.text ?? "").contains("quoted scalar") {
+                return fail(context?.mark.line ?? at, "unterminated quote (YAML: \(problem))")
+            }
             if problem.contains("mapping values are not allowed") {
                 return fail(at, "a value cannot hold `: ` unquoted (as in `a: b: c`); quote the value (YAML: \(problem))")
             }
