@@ -214,21 +214,22 @@ public enum AuthReadiness {
         public var unreadableUser: Bool { status == "500" && (message ?? "").contains("Database error querying schema") }
     }
 
-    /// `POST <authURL>/token?grant_type=password` with `apikey`, as a client app logs in (curl).
+    /// `POST <authURL>/token?grant_type=password` with `apikey`, as a client app logs in (in process, ``WebClient``: the anon key and the password are on no command line).
     public static func passwordGrant(authURL: String, anonKey: String, email: String, password: String) async -> GrantResult {
         let body = "{\"email\": \(CocoaTrackRules.jsonString(email)), \"password\": \(CocoaTrackRules.jsonString(password))}"
         var base = authURL
         while base.hasSuffix("/") { base.removeLast() }
-        let res = try? await Subprocess.run("/usr/bin/env", ["curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}", "-H", "Content-Type: application/json",
-                                                             "-H", "apikey: \(anonKey)", "--data-binary", "@-", base + "/token?grant_type=password"],
-                                            stdin: body, check: false)
-        guard let res else { return GrantResult(reached: false, status: "?", accessToken: false, message: "curl could not be run") }
-        var lines = res.stdout.split(separator: "\n", omittingEmptySubsequences: false)
-        let status = lines.popLast().map(String.init) ?? "?"
-        guard res.status == 0, status != "000" else {
-            return GrantResult(reached: false, status: "?", accessToken: false, message: String(res.stderr.prefix(200)).trimmingCharacters(in: .whitespacesAndNewlines))
+        let res: WebClient.Response
+        do {
+            res = try await WebClient.send("POST", base + "/token?grant_type=password",
+                                           headers: [("Content-Type", "application/json"), ("apikey", anonKey)], body: Data(body.utf8))
+        } catch let e as MigrationError {
+            return GrantResult(reached: false, status: "?", accessToken: false, message: e.message)
+        } catch {
+            return GrantResult(reached: false, status: "?", accessToken: false, message: "\(error)")
         }
-        let json = (try? JSONSerialization.jsonObject(with: Data(lines.joined(separator: "\n").utf8))) as? [String: Any] ?? [:]
+        let status = String(res.status)
+        let json = (try? JSONSerialization.jsonObject(with: res.body)) as? [String: Any] ?? [:]
         let token = (json["access_token"] as? String).map { !$0.isEmpty } ?? false
         let code = json["error_code"] as? String ?? json["error"] as? String
         let msg = json["msg"] as? String ?? json["error_description"] as? String ?? json["message"] as? String

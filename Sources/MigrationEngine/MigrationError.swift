@@ -38,6 +38,8 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
         public static let missingPrivilege = Code("missing_privilege", exitCode: 1)
         public static let environment = Code("environment", exitCode: 1)
         public static let subprocessFailed = Code("subprocess_failed", exitCode: 1)
+        /// An HTTP call got no answer: refused, unknown host, TLS not verified, deadline passed.
+        public static let httpFailed = Code("http_failed", exitCode: 1)
         public static let sandbox = Code("sandbox", exitCode: 1)
         public static let `internal` = Code("internal", exitCode: 1)
         // exit 2: usage

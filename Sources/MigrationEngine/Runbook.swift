@@ -99,26 +99,15 @@ public struct RunbookMachine: Sendable {
 }
 
 /// Slack-compatible webhook messages (`{"text": …}`), best effort: a failed post is logged by the
-/// caller, never fatal to the cutover.
+/// caller, never fatal to the cutover. Posted in process (``WebClient``): the URL, whose path is
+/// the webhook's secret, is on no command line.
 public enum Webhook {
-    public static func post(_ url: String, text: String, timeout: TimeInterval = 5) async -> (any Error)? {
-        guard let u = URL(string: url) else { return MigrationError(.configuration, "webhook_url \(Redactor.redact(url)) is not a URL") }
+    public static func post(_ url: String, text: String, timeout: Duration = .seconds(5)) async -> (any Error)? {
         let body = (try? JSONSerialization.data(withJSONObject: ["text": Redactor.redact(text)])) ?? Data()
-        return await withCheckedContinuation { (cont: CheckedContinuation<(any Error)?, Never>) in
-            BlockingThread.run {
-                cont.resume(returning: postBlocking(u, body: body, timeout: timeout))
-            }
-        }
-    }
-
-    /// The POST itself, through curl (http and https alike, proxies and CA bundles as the system has them).
-    static func postBlocking(_ url: URL, body: Data, timeout: TimeInterval) -> (any Error)? {
         do {
-            let out = try Subprocess.runBlocking("/usr/bin/env", ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", String(Int(timeout)),
-                                                                  "-H", "Content-Type: application/json", "--data-binary", "@-", url.absoluteString],
-                                                 environment: nil, stdin: String(decoding: body, as: UTF8.self))
-            guard out.status == 0, let code = Int(out.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), (200..<300).contains(code) else {
-                return MigrationError(.subprocessFailed, "webhook post failed: \(out.stderr.isEmpty ? "HTTP \(out.stdout)" : out.stderr)")
+            let r = try await WebClient.send("POST", url, headers: [("Content-Type", "application/json")], body: body, timeout: timeout)
+            guard r.ok else {
+                return MigrationError(.httpFailed, "webhook post to \(WebClient.origin(url)) answered HTTP \(r.status). Check webhook_url in the settings file.")
             }
             return nil
         } catch {

@@ -1,15 +1,19 @@
 import Foundation
+import Yams
 
-/// A settings file in a strict subset of YAML: nested maps of `key: value` lines indented with
-/// spaces, `#` comments, plain, 'single' or "double" quoted scalars. Every key is checked
-/// against a schema: an unknown key or a value of the wrong type is an error that names the
-/// file, the line and the key, and says what is allowed.
+/// The settings file, read as YAML by Yams (libyaml): composed to nodes, which keep their line
+/// numbers, then checked against a schema on top. Any YAML works (CRLF line ends, comments,
+/// anchors and aliases, `<<` merges, flow and block collections, quoted and block scalars,
+/// `~`/`null` as null), and every key is checked: an unknown key, a value of the wrong type or a
+/// key given twice is an error that names the file, the line and the key, and says what is allowed.
 public struct SettingsFile: Sendable {
     public indirect enum Kind: Sendable {
         case string, number, bool
         case map([String: Kind])
         /// Any key, each with a string value (e.g. hook names → commands).
         case stringMap
+        /// A list of strings, or a map of names to strings (e.g. health URLs).
+        case strings
     }
 
     public enum Value: Sendable, Equatable {
@@ -20,12 +24,13 @@ public struct SettingsFile: Sendable {
     }
 
     public let path: String
-    /// Dotted key → value, e.g. `thresholds.login_failure_pct`.
+    /// Dotted key → value, e.g. `thresholds.login_failure_pct`. A key set to null is absent.
+    /// A list's items are under their position: `monitor.health_urls.0`, `.1`, …
     public let values: [String: Value]
 
     public subscript(_ key: String) -> Value? { values[key] }
 
-    /// Values under `prefix.` (for string maps).
+    /// Values under `prefix.` (for string maps and lists).
     public func children(of prefix: String) -> [String: Value] {
         var out: [String: Value] = [:]
         for (k, v) in values where k.hasPrefix(prefix + ".") { out[String(k.dropFirst(prefix.count + 1))] = v }
@@ -40,123 +45,185 @@ public struct SettingsFile: Sendable {
     }
 
     public static func parse(_ text: String, path: String, schema: [String: Kind]) throws -> SettingsFile {
-        func fail(_ line: Int, _ message: String) -> MigrationError {
-            MigrationError(.configuration, "\(path) line \(line): \(message)")
+        func fail(_ line: Int?, _ message: String) -> MigrationError {
+            MigrationError(.configuration, "\(path)\(line.map { " line \($0)" } ?? ""): \(message)")
+        }
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let e as YamlError {
+            throw yamlError(e, text: text, fail)
         }
         var values: [String: Value] = [:]
-        // The open maps: (indent, dotted prefix, schema of their children).
-        var stack: [(indent: Int, prefix: String, kind: Kind)] = [(-1, "", .map(schema))]
-        var pendingMap: (line: Int, indent: Int, key: String, kind: Kind)?
-        for (n, rawLine) in text.components(separatedBy: "\n").enumerated() {
-            let lineNo = n + 1
-            var line = rawLine
-            if line.hasSuffix("\r") { line.removeLast() }
-            if line.contains("\t") && line.prefix(while: { $0 == " " || $0 == "\t" }).contains("\t") {
-                throw fail(lineNo, "indent with spaces, not tabs")
-            }
-            let stripped = stripComment(line)
-            if stripped.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-            let indent = stripped.prefix(while: { $0 == " " }).count
-            let content = stripped.trimmingCharacters(in: .whitespaces)
-            if content.hasPrefix("- ") || content == "-" { throw fail(lineNo, "lists are not supported here") }
-            if content == "---" { continue }
-            if let p = pendingMap {
-                guard indent > p.indent else { throw fail(p.line, "\(p.key) needs nested settings, indented below it") }
-                stack.append((indent, p.key, p.kind))
-                pendingMap = nil
-            }
-            while let top = stack.last, top.indent > indent, stack.count > 1 { stack.removeLast() }
-            guard let top = stack.last else { throw fail(lineNo, "bad indentation") }
-            if stack.count > 1 && indent != top.indent { throw fail(lineNo, "inconsistent indentation") }
-            if stack.count == 1 && indent != 0 { throw fail(lineNo, "top-level keys start in the first column") }
-            guard let colon = keyColon(content) else { throw fail(lineNo, "expected `key: value`, found \(content)") }
-            var key = String(content[..<colon]).trimmingCharacters(in: .whitespaces)
-            if key.count >= 2, let q = key.first, (q == "\"" || q == "'"), key.last == q { key = String(key.dropFirst().dropLast()) }
-            let rest = String(content[content.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
-            let dotted = top.prefix.isEmpty ? key : top.prefix + "." + key
-            let kind: Kind
-            switch top.kind {
-            case .map(let children):
-                guard let k = children[key] else {
-                    let known = children.keys.sorted().map { top.prefix.isEmpty ? $0 : top.prefix + "." + $0 }.joined(separator: ", ")
-                    throw fail(lineNo, "unknown key \(dotted). Known keys here: \(known).")
-                }
-                kind = k
-            case .stringMap:
-                kind = .string
-            default:
-                throw fail(lineNo, "\(top.prefix) takes a value, not nested keys")
-            }
-            if values[dotted] != nil { throw fail(lineNo, "\(dotted) is given twice") }
-            if rest.isEmpty {
-                switch kind {
-                case .map, .stringMap: pendingMap = (lineNo, indent, dotted, kind)
-                default: throw fail(lineNo, "\(dotted) needs a value")
-                }
-                continue
-            }
-            let scalar = try unquote(rest, lineNo, fail)
-            switch kind {
-            case .string:
-                values[dotted] = .string(scalar.text)
-            case .number:
-                guard !scalar.quoted, let d = Double(scalar.text), d.isFinite else { throw fail(lineNo, "\(dotted) must be a number, found \(rest)") }
-                values[dotted] = .number(d)
-            case .bool:
-                switch scalar.quoted ? "" : scalar.text.lowercased() {
-                case "true", "yes", "on": values[dotted] = .bool(true)
-                case "false", "no", "off": values[dotted] = .bool(false)
-                default: throw fail(lineNo, "\(dotted) must be true or false, found \(rest)")
-                }
-            case .map, .stringMap:
-                throw fail(lineNo, "\(dotted) takes nested keys, not a value")
-            }
-        }
-        if let p = pendingMap { throw fail(p.line, "\(p.key) needs nested settings, indented below it") }
+        guard let root else { return SettingsFile(path: path, values: values) }
+        if isNull(root) { return SettingsFile(path: path, values: values) }
+        try walk(root, kind: .map(schema), prefix: "", into: &values, fail)
         return SettingsFile(path: path, values: values)
     }
 
-    /// The line without a trailing `# comment` (outside quotes).
-    static func stripComment(_ line: String) -> String {
-        var quote: Character?
-        var previous: Character = " "
-        for (i, c) in zip(line.indices, line) {
-            if let q = quote {
-                if c == q { quote = nil }
-            } else if c == "\"" || c == "'" {
-                quote = c
-            } else if c == "#" && (previous == " " || i == line.startIndex) {
-                return String(line[..<i])
-            }
-            previous = c
-        }
-        return line
+    // MARK: the schema over the nodes
+
+    static func isNull(_ node: Node) -> Bool {
+        guard case .scalar(let s) = node, s.style == .plain || s.style == .any else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(s.string)
     }
 
-    /// The colon that ends the key (outside quotes, followed by a space or the end).
-    static func keyColon(_ s: String) -> String.Index? {
-        var quote: Character?
-        var i = s.startIndex
-        while i < s.endIndex {
-            let c = s[i]
-            if let q = quote { if c == q { quote = nil } } else if c == "\"" || c == "'" { quote = c } else if c == ":" {
-                let next = s.index(after: i)
-                if next == s.endIndex || s[next] == " " { return i }
-            }
-            i = s.index(after: i)
+    static func describe(_ node: Node) -> String {
+        switch node {
+        case .scalar(let s): return s.style == .plain ? s.string : "\"\(s.string)\""
+        case .mapping: return "nested keys"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
         }
-        return nil
     }
 
-    static func unquote(_ s: String, _ line: Int, _ fail: (Int, String) -> MigrationError) throws -> (text: String, quoted: Bool) {
-        guard let q = s.first, q == "\"" || q == "'" else { return (s, false) }
-        guard s.count >= 2, s.last == q else { throw fail(line, "unterminated quote in \(s)") }
-        var inner = String(s.dropFirst().dropLast())
-        if q == "'" {
-            inner = inner.replacingOccurrences(of: "''", with: "'")
-        } else {
-            inner = inner.replacingOccurrences(of: "\\\"", with: "\"").replacingOccurrences(of: "\\n", with: "\n").replacingOccurrences(of: "\\\\", with: "\\")
+    /// The pairs of a mapping with `<<` merges applied (explicit keys win, as YAML says).
+    static func pairs(_ m: Node.Mapping, _ fail: (Int?, String) -> MigrationError) throws -> [(key: String, line: Int?, value: Node)] {
+        var explicit: [(key: String, line: Int?, value: Node)] = []
+        var merged: [(key: String, line: Int?, value: Node)] = []
+        for (k, v) in m {
+            guard case .scalar(let ks) = k else { throw fail(k.mark?.line, "a key must be a plain name, found \(describe(k))") }
+            if ks.style == .plain && ks.string == "<<" {
+                let sources: [Node]
+                switch v {
+                case .mapping: sources = [v]
+                case .sequence(let seq): sources = Array(seq)
+                default: throw fail(k.mark?.line, "`<<` merges a map (an alias such as *defaults), found \(describe(v))")
+                }
+                for source in sources {
+                    guard case .mapping(let sm) = source else { throw fail(source.mark?.line, "`<<` merges maps only, found \(describe(source))") }
+                    for p in try pairs(sm, fail) where !merged.contains(where: { $0.key == p.key }) { merged.append(p) }
+                }
+                continue
+            }
+            explicit.append((ks.string, k.mark?.line, v))
         }
-        return (inner, true)
+        return explicit + merged.filter { m in !explicit.contains { $0.key == m.key } }
     }
+
+    static func walk(_ node: Node, kind: Kind, prefix: String, into values: inout [String: Value], _ fail: (Int?, String) -> MigrationError) throws {
+        let line = node.mark?.line
+        let name = prefix.isEmpty ? "the settings file" : prefix
+        func dotted(_ key: String) -> String { prefix.isEmpty ? key : prefix + "." + key }
+        switch kind {
+        case .map(let children):
+            guard case .mapping(let m) = node else {
+                if isNull(node) { throw fail(line, "\(name) needs nested settings, indented below it") }
+                throw fail(line, prefix.isEmpty ? "the settings file must be a map of `key: value` settings, found \(describe(node))"
+                                                : "\(prefix) takes nested keys, not \(describe(node))")
+            }
+            for p in try pairs(m, fail) {
+                guard let k = children[p.key] else {
+                    let known = children.keys.sorted().map(dotted).joined(separator: ", ")
+                    throw fail(p.line, "unknown key \(dotted(p.key)). Known keys here: \(known).")
+                }
+                // A null value leaves a scalar setting unset; a map needs its keys.
+                if isNull(p.value) {
+                    switch k { case .map, .stringMap, .strings: break; default: continue }
+                }
+                try walk(p.value, kind: k, prefix: dotted(p.key), into: &values, fail)
+            }
+        case .stringMap, .strings:
+            if case .sequence(let seq) = node, case .strings = kind {
+                for (i, item) in seq.enumerated() {
+                    guard case .scalar(let s) = item, !isNull(item) else { throw fail(item.mark?.line, "\(prefix)[\(i)] must be a string, found \(describe(item))") }
+                    values[dotted(String(i))] = .string(s.string)
+                }
+                return
+            }
+            guard case .mapping(let m) = node else {
+                if isNull(node) { throw fail(line, "\(name) needs nested settings, indented below it") }
+                throw fail(line, "\(prefix) takes nested keys\(kind.isStrings ? " or a list" : ""), not \(describe(node))")
+            }
+            for p in try pairs(m, fail) {
+                if isNull(p.value) { continue }
+                guard case .scalar(let s) = p.value else { throw fail(p.value.mark?.line ?? p.line, "\(dotted(p.key)) must be a string, found \(describe(p.value))") }
+                values[dotted(p.key)] = .string(s.string)
+            }
+        case .string:
+            guard case .scalar(let s) = node else { throw fail(line, "\(prefix) must be a string, found \(describe(node))") }
+            values[prefix] = .string(s.string)
+        case .number:
+            guard case .scalar(let s) = node, s.style == .plain, let d = Double(s.string.replacingOccurrences(of: "_", with: "")), d.isFinite else {
+                throw fail(line, "\(prefix) must be a number, found \(describe(node))")
+            }
+            values[prefix] = .number(d)
+        case .bool:
+            guard case .scalar(let s) = node, s.style == .plain else { throw fail(line, "\(prefix) must be true or false, found \(describe(node))") }
+            switch s.string.lowercased() {
+            case "true", "yes", "on": values[prefix] = .bool(true)
+            case "false", "no", "off": values[prefix] = .bool(false)
+            default: throw fail(line, "\(prefix) must be true or false, found \(describe(node))")
+            }
+        }
+    }
+
+    // MARK: YAML errors, said with the line
+
+    static func yamlError(_ e: YamlError, text: String, _ fail: (Int?, String) -> MigrationError) -> MigrationError {
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        switch e {
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let key = duplicates.first ?? "?"
+            let first = context.mark.line
+            let (second, path) = secondOccurrence(of: key, after: first, column: context.mark.column, in: lines)
+            let name = (path + [key]).joined(separator: ".")
+            return fail(second ?? first, "\(name) is given twice\(second != nil ? " (first at line \(first))" : ""). Keep one.")
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _), .composer(let context, let problem, let mark, _):
+            let at = mark.line
+            let lineText = at >= 1 && at <= lines.count ? String(lines[at - 1]) : ""
+            let previous = at >= 2 && at - 2 < lines.count ? String(lines[at - 2]) : ""
+            if lineText.prefix(while: { $0 == " " || $0 == "\t" }).contains("\t") || previous.prefix(while: { $0 == " " || $0 == "\t" }).contains("\t") {
+                return fail(lineText.contains("\t") ? at : at - 1, "indent with spaces, not tabs (YAML: \(problem))")
+            }
+            if problem.contains("quoted scalar") || (context?.text ?? "").contains("quoted scalar") {
+                return fail(context?.mark.line ?? at, "unterminated quote (YAML: \(problem))")
+            }
+            if problem.contains("mapping values are not allowed") {
+                return fail(at, "a value cannot hold `: ` unquoted (as in `a: b: c`); quote the value (YAML: \(problem))")
+            }
+            return fail(at, "not valid YAML: \(problem)")
+        case .reader(let problem, _, _, _):
+            return fail(nil, "cannot be read as text: \(problem). Save it as UTF-8.")
+        default:
+            return fail(nil, "not valid YAML: \(e)")
+        }
+    }
+
+    /// Where a duplicated block-mapping key appears again after `line` (at the same column, before
+    /// the mapping ends), and the keys of the maps it sits in.
+    static func secondOccurrence(of key: String, after line: Int, column: Int, in lines: [Substring]) -> (Int?, [String]) {
+        func indent(_ l: Substring) -> Int { l.prefix(while: { $0 == " " }).count }
+        func keyOf(_ l: Substring) -> String? {
+            var t = l.drop(while: { $0 == " " })
+            if t.hasPrefix("- ") { t = t.dropFirst(2) }
+            guard let colon = t.firstRange(of: ":") else { return nil }
+            var k = t[..<colon.lowerBound].trimmingCharacters(in: .whitespaces)
+            if k.count >= 2, let q = k.first, q == "\"" || q == "'", k.last == q { k = String(k.dropFirst().dropLast()) }
+            return k
+        }
+        func meaningful(_ l: Substring) -> Bool { let t = l.trimmingCharacters(in: .whitespaces); return !t.isEmpty && !t.hasPrefix("#") }
+        var path: [String] = []
+        var want = column - 1
+        var i = line - 2
+        while i >= 0, want > 0 {
+            let l = lines[i]
+            if meaningful(l), indent(l) < want, let k = keyOf(l) { path.insert(k, at: 0); want = indent(l) }
+            i -= 1
+        }
+        var n = line
+        while n < lines.count {
+            let l = lines[n]
+            if meaningful(l) {
+                if indent(l) < column - 1 { break }
+                if indent(l) == column - 1, keyOf(l) == key { return (n + 1, path) }
+            }
+            n += 1
+        }
+        return (nil, path)
+    }
+}
+
+extension SettingsFile.Kind {
+    var isStrings: Bool { if case .strings = self { true } else { false } }
 }

@@ -32,6 +32,7 @@ struct CheckSuccessCommand: AsyncParsableCommand {
     struct Criterion { var name: String; var status: String; var evidence: String }
 
     func validate() throws {
+        if let since, TimeFlag.instant(since) == nil { throw ValidationError("--since takes a time in ISO 8601 with its zone, such as 2026-12-05T02:00Z or 2026-12-05T02:00:00+01:00; got \(since)") }
         for s in skip where !Self.names.contains(s) { throw ValidationError("unknown criterion \(s); criteria: \(Self.names.joined(separator: ", "))") }
     }
 
@@ -159,17 +160,21 @@ func sentryCriticalIssues(_ settings: Settings, _ v2: PGConnection, since: Strin
                 sinceText = try await v2.scalar("SELECT to_char(max(at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM \(state.t("runbook_journal")) WHERE step = 'migrate' AND event = 'started'")
             }
         }
-        let from = sinceText ?? Date().addingTimeInterval(-7200).formatted(.iso8601)
+        // Always an instant in UTC of our own making: nothing of the flag reaches the query as typed.
+        let from = (sinceText.flatMap(TimeFlag.instant) ?? Date().addingTimeInterval(-7200)).formatted(.iso8601)
         let token = ProcessInfo.processInfo.environment["SENTRY_AUTH_TOKEN"] ?? ""
         if !token.isEmpty { Redactor.register(token) }
         let query = "level:[fatal,error] firstSeen:>\(from)"
-        let url = "\(base)/api/0/projects/\(org)/\(project)/issues/?query=\(query.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: ":+,[]"))) ?? query)"
-        let res = try await Subprocess.run("/usr/bin/env", ["curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}", "-H", "Authorization: Bearer \(token)", url], check: false)
-        let lines = res.stdout.split(separator: "\n", omittingEmptySubsequences: false)
-        let code = lines.last.map(String.init) ?? "?"
-        guard res.status == 0, code == "200", let data = lines.dropLast().joined(separator: "\n").data(using: .utf8),
-              let issues = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
-            return ("fail", "Sentry could not be asked (HTTP \(code)\(res.stderr.isEmpty ? "" : ": " + res.stderr.prefix(200)))", nil)
+        let url = "\(base)/api/0/projects/\(org)/\(project)/issues/?query=\(query.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: ":+,[]&=#"))) ?? query)"
+        let issues: [[String: Any]]
+        do {
+            let res = try await WebClient.send("GET", url, headers: [("Authorization", "Bearer \(token)")])
+            guard res.status == 200, let list = try? JSONSerialization.jsonObject(with: res.body) as? [[String: Any]] else {
+                return ("fail", "Sentry could not be asked (HTTP \(res.status)\(res.ok ? ", not a list of issues" : ""))", nil)
+            }
+            issues = list
+        } catch let e as MigrationError {
+            return ("fail", "Sentry could not be asked (\(e.message))", nil)
         }
         let critical = issues.filter { ["fatal", "error"].contains($0["level"] as? String ?? "") }
         if critical.isEmpty { return ("pass", "no new fatal or error issue in \(org)/\(project) since \(from)", 0) }

@@ -29,19 +29,12 @@ struct CutoverPlanCommand: AsyncParsableCommand {
     @Option(help: "Rehearsal measurements (JSON).") var rehearsal: String = "rehearsal-report/rehearsal.json"
     @Option(name: .customLong("window-hours"), help: "Length of the window.") var windowHours: Double = 4
 
-    static func parseTime(_ s: String) -> Date? {
-        for format in ["yyyy-MM-dd'T'HH:mmXXXXX", "yyyy-MM-dd'T'HH:mm:ssXXXXX", "yyyy-MM-dd'T'HH:mmX", "yyyy-MM-dd'T'HH:mm:ssX"] {
-            let f = DateFormatter()
-            f.locale = Locale(identifier: "en_US_POSIX")
-            f.dateFormat = format
-            if let d = f.date(from: s) { return d }
-        }
-        return nil
-    }
+    /// ISO 8601 with its zone (TimeFlag.instant); nil when it is not a time.
+    static func parseTime(_ s: String) -> Date? { TimeFlag.instant(s) }
 
     func validate() throws {
         guard Self.parseTime(windowStart) != nil else { throw ValidationError("--window-start takes a UTC time such as 2026-12-05T02:00Z") }
-        guard windowHours > 0 else { throw ValidationError("--window-hours must be positive") }
+        guard TimeFlag.positive(windowHours) else { throw ValidationError("--window-hours takes a positive number of hours; got \(windowHours)") }
     }
 
     func run() async throws {
@@ -139,7 +132,7 @@ struct CutoverRunCommand: AsyncParsableCommand {
         for p in pauseBefore where !CutoverSteps.ids.contains(p) {
             throw ValidationError("unknown step \(p); steps: \(CutoverSteps.ids.joined(separator: ", "))")
         }
-        guard statusEvery > 0 else { throw ValidationError("--status-every must be positive") }
+        guard TimeFlag.positive(statusEvery) else { throw ValidationError("--status-every takes a positive number of seconds; got \(statusEvery)") }
     }
 
     func run() async throws {
@@ -263,6 +256,8 @@ struct CutoverRunCommand: AsyncParsableCommand {
 
     func runHook(_ command: String, step: String) async throws {
         var env = ProcessInfo.processInfo.environment
+        // The HTTP secrets the tool uses in process stay out of the hook's environment.
+        for name in WebClient.secretVariables { env.removeValue(forKey: name) }
         env["CUTOVER_STEP"] = step
         let out = try await Subprocess.run("/bin/sh", ["-c", command], environment: env, check: false)
         guard out.status == 0 else {
@@ -483,7 +478,7 @@ struct CutoverPostmortemCommand: AsyncParsableCommand {
     func validate() throws {
         if let attempt, attempt < 1 { throw ValidationError("--attempt takes a positive attempt number") }
         if let windowStart, CutoverPlanCommand.parseTime(windowStart) == nil { throw ValidationError("--window-start takes a UTC time such as 2026-12-05T02:00Z") }
-        guard windowHours > 0 else { throw ValidationError("--window-hours must be positive") }
+        guard TimeFlag.positive(windowHours) else { throw ValidationError("--window-hours takes a positive number of hours; got \(windowHours)") }
     }
 
     func run() async throws {

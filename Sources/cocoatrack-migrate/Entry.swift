@@ -148,15 +148,7 @@ struct GlobalOptions: ParsableArguments {
 struct Settings {
     let file: SettingsFile?
 
-    static let schema: [String: SettingsFile.Kind] = [
-        "v1_url": .string, "v2_url": .string, "app_role": .string, "blob_account": .string, "webhook_url": .string,
-        "thresholds": .map(["row_count_mismatch_pct": .number, "login_failure_pct": .number, "performance_degradation_pct": .number]),
-        "hooks": .stringMap,
-        "test_accounts": .stringMap,
-        "sentry": .map(["base_url": .string, "org": .string, "project": .string]),
-        "status_page_token": .string,
-        "monitor": .map(["health_urls": .stringMap, "v1_health_url": .string, "login_sql": .string, "auth_logs_url": .string, "requests_per_sample": .number]),
-    ]
+    static let schema = CocoaTrackSettings.schema
 
     var thresholds: DecisionThresholds {
         var t = DecisionThresholds()

@@ -28,32 +28,41 @@ struct MonitorCommand: AsyncParsableCommand {
     @Flag(name: .customLong("record-baseline"), help: "Sample V1's API (monitor.v1_health_url) and V2's query times now, as the baseline, and exit.") var recordBaseline = false
     @Flag(name: .customLong("new"), help: "Start a new monitoring period instead of resuming the last one.") var new = false
 
-    static func seconds(_ s: String) -> Double? {
-        guard let unit = s.last, let n = Double(s.dropLast()) else { return Double(s) }
-        switch unit { case "s": return n; case "m": return n * 60; case "h": return n * 3600; case "d": return n * 86_400; default: return nil }
-    }
+    static func seconds(_ s: String) -> Double? { TimeFlag.duration(s) }
 
     func validate() throws {
-        guard let f = Self.seconds(duration), f > 0 else { throw ValidationError("--for takes a duration such as 72h, 30m, 10s") }
-        guard let e = Self.seconds(every), e > 0 else { throw ValidationError("--every takes a duration such as 5m, 10s") }
+        guard Self.seconds(duration) != nil else { throw ValidationError("--for takes a duration such as 72h, 30m, 10s; got \(duration)") }
+        guard Self.seconds(every) != nil else { throw ValidationError("--every takes a duration such as 5m, 10s; got \(every)") }
         guard confirm >= 1 else { throw ValidationError("--confirm must be at least 1") }
     }
 
-    /// p50 and p95 of `n` timed GETs of each URL, in milliseconds; nil when one fails.
-    static func latency(_ urls: [String], n: Int) async -> (p50: Double, p95: Double, errors: Int)? {
+    /// p50 and p95 of `n` timed GETs of each URL, in milliseconds. A request that fails (no
+    /// answer, a status outside 200–399) or passes its deadline is an error *and* counts at the
+    /// deadline's latency: a hanging or failing API never looks fast. nil only without URLs.
+    static func latency(_ urls: [String], n: Int, timeout: Duration) async throws -> (p50: Double, p95: Double, errors: Int, requests: Int)? {
         var times: [Double] = []
         var errors = 0
         for url in urls {
             for _ in 0..<n {
-                let r = try? await Subprocess.run("/usr/bin/env", ["curl", "-s", "-o", "/dev/null", "--max-time", "10", "-w", "%{http_code} %{time_total}", url], check: false)
-                let parts = r?.stdout.split(separator: " ") ?? []
-                if parts.count == 2, let code = Int(parts[0]), (200..<400).contains(code), let t = Double(parts[1]) { times.append(t * 1000) } else { errors += 1 }
+                let clock = ContinuousClock()
+                let start = clock.now
+                var ok = false
+                do {
+                    let r = try await WebClient.send("GET", url, timeout: timeout)
+                    ok = (200..<400).contains(r.status)
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    ok = false
+                }
+                let took = (clock.now - start).seconds * 1000
+                if ok { times.append(took) } else { errors += 1; times.append(max(took, timeout.seconds * 1000)) }
             }
         }
         guard !times.isEmpty else { return nil }
         times.sort()
         func q(_ p: Double) -> Double { times[min(times.count - 1, Int((Double(times.count - 1) * p).rounded(.up)))] }
-        return (q(0.5), q(0.95), errors)
+        return (q(0.5), q(0.95), errors, times.count)
     }
 
     /// Login counts from Supabase's Management API logs endpoint
@@ -68,8 +77,8 @@ struct MonitorCommand: AsyncParsableCommand {
         guard let full = c.url?.absoluteString else { return nil }
         let token = ProcessInfo.processInfo.environment["SUPABASE_ACCESS_TOKEN"] ?? ""
         if !token.isEmpty { Redactor.register(token) }
-        guard let r = try? await Subprocess.run("/usr/bin/env", ["curl", "-s", "--max-time", "10", "-H", "Authorization: Bearer \(token)", full], check: false),
-              r.status == 0, let obj = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any],
+        guard let r = try? await WebClient.send("GET", full, headers: [("Authorization", "Bearer \(token)")]),
+              r.ok, let obj = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any],
               let row = (obj["result"] as? [[String: Any]])?.first else { return nil }
         func n(_ k: String) -> Int64? { (row[k] as? NSNumber)?.int64Value ?? (row[k] as? String).flatMap { Int64($0) } }
         guard let a = n("attempts"), let f = n("failures") else { return nil }
@@ -98,11 +107,18 @@ struct MonitorCommand: AsyncParsableCommand {
                 ends_at timestamptz NOT NULL, every_seconds double precision NOT NULL, finished_at timestamptz, outcome text);
             """)
         let n = Int(settings.file?["monitor.requests_per_sample"]?.number ?? 5)
+        let timeoutSeconds = settings.file?["monitor.request_timeout_seconds"]?.number ?? 10
+        guard timeoutSeconds > 0, timeoutSeconds <= 600 else {
+            throw MigrationError(.configuration, "monitor.request_timeout_seconds must be above 0 and at most 600; found \(timeoutSeconds). Fix it in the settings file.")
+        }
+        let timeout = Duration.milliseconds(Int64(timeoutSeconds * 1000))
         if recordBaseline {
             guard let url = settings.file?["monitor.v1_health_url"]?.string else {
                 throw MigrationError(.configuration, "set monitor.v1_health_url (V1's API health URL) in the settings file to record the baseline.")
             }
-            guard let l = await Self.latency([url], n: max(n, 20)) else { throw MigrationError(.checkFailed, "V1's API did not answer at \(url).") }
+            guard let l = try await Self.latency([url], n: max(n, 20), timeout: timeout), l.errors == 0 else {
+                throw MigrationError(.checkFailed, "V1's API at \(WebClient.origin(url)) did not answer every request within \(timeout.seconds) s: no baseline recorded (a baseline with failures would hide a degradation). Check monitor.v1_health_url and try again.")
+            }
             let q: Double? = try? await {
                 let v1 = try await PGConnection.connect(try global.config("V1"), logger: logger)
                 defer { Task { await v1.close() } }
@@ -139,7 +155,7 @@ struct MonitorCommand: AsyncParsableCommand {
             taken += 1
             // One sample.
             let now = try await v2.scalar("SELECT clock_timestamp()::text") ?? ""
-            let lat = urls.isEmpty ? nil : await Self.latency(urls, n: n)
+            let lat = urls.isEmpty ? nil : try await Self.latency(urls, n: n, timeout: timeout)
             var attempts: Int64?
             var failures: Int64?
             if let sql = settings.file?["monitor.login_sql"]?.string, let r = try await v2.query(sql, [previous]).rows.first {
@@ -152,7 +168,7 @@ struct MonitorCommand: AsyncParsableCommand {
             let sentry = settings.file?["sentry.base_url"] == nil ? nil : try await sentryCriticalIssues(settings, v2, since: nil)
             let query = await Self.meanQueryMs(v2)
             var detail: [String: Any] = ["deliveries_created": Int(created ?? "0") ?? 0, "health_urls": urls.count]
-            if let lat { detail["latency_p50_ms"] = lat.p50; detail["request_errors"] = lat.errors }
+            if let lat { detail["latency_p50_ms"] = lat.p50; detail["request_errors"] = lat.errors; detail["requests"] = lat.requests }
             if let sentry { detail["sentry_critical_issues"] = sentry.count ?? -1 }
             if let query { detail["query_mean_ms"] = query }
             if let q = baseline?[1].flatMap(Double.init) { detail["baseline_query_mean_ms"] = q }

@@ -36,6 +36,10 @@ struct RehearseCommand: AsyncParsableCommand {
         var ok: Bool { expected.contains(status) }
     }
 
+    func validate() throws {
+        if let windowStart, CutoverPlanCommand.parseTime(windowStart) == nil { throw ValidationError("--window-start takes a UTC time such as 2026-12-05T02:00Z; got \(windowStart)") }
+    }
+
     func run() async throws {
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? URL(fileURLWithPath: CommandLine.arguments[0]).path
         let binary = FileManager.default.isExecutableFile(atPath: me) ? me : (Subprocess.which("cocoatrack-migrate") ?? me)

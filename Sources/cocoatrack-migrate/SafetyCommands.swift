@@ -111,6 +111,7 @@ struct ReadOnlyCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard ["enable", "disable", "status"].contains(action) else { throw ValidationError("read-only takes enable, disable or status") }
+        guard (0...86_400).contains(sessionTimeout) else { throw ValidationError("--session-timeout takes 0 to 86400 seconds; got \(sessionTimeout)") }
     }
 
     func run() async throws {

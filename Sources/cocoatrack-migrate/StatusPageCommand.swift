@@ -1,7 +1,10 @@
 import ArgumentParser
 import CocoaTrack
 import Foundation
+import Hummingbird
+import Logging
 import MigrationEngine
+import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,128 +12,144 @@ import Glibc
 /// A live status page over V2's migration schema: the runbook, per-table progress, verification,
 /// decision and monitoring (inline SVG), updating itself by polling `/api/status`; `/metrics` in
 /// Prometheus text format. Loopback only unless a token is configured.
+///
+/// The server is Hummingbird 2 (SwiftNIO) run as a service in a ServiceGroup, as Hummingbird's
+/// own `Application.runService()` does: every connection is served concurrently (a slow or idle
+/// client holds only its own), malformed requests get 400, SIGINT/SIGTERM shut it down gracefully
+/// within half a second (then whatever is still open is cancelled).
 struct StatusPageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status-page",
         abstract: "A live status page (/, /api/status, /metrics) over the migration's state in V2.",
         discussion: """
-            Binds 127.0.0.1 by default. Any other --bind needs a token (COCOATRACK_STATUS_TOKEN or settings \
-            status_page_token), which every request must then carry (?token=… or Authorization: Bearer …); without \
-            one it refuses (exit 4). Ctrl+C stops it.
+            Binds 127.0.0.1 by default (IPv4 or IPv6 addresses, e.g. --bind ::1). Any non-loopback --bind needs a \
+            token (COCOATRACK_STATUS_TOKEN or settings status_page_token, at least 16 characters), which every request \
+            must then carry (?token=… or Authorization: Bearer …); without one it refuses (exit 4). GET and HEAD only \
+            (405 otherwise); headers over 16 KiB get 431. Ctrl+C or SIGTERM stops it within a second.
             """
     )
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "TCP port.") var port: Int = 8080
-    @Option(help: "Address to bind.") var bind: String = "127.0.0.1"
+    @Option(help: "Address to bind (IPv4 or IPv6).") var bind: String = "127.0.0.1"
+
+    /// Request headers larger than this (names and values together) get 431.
+    static let maxHeaderBytes = 16 * 1024
+
+    static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" || host == "::1" { return true }
+        let parts = host.split(separator: ".")
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+
+    static func isAddress(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
+    func validate() throws {
+        guard (1...65_535).contains(port) else { throw ValidationError("--port takes 1 to 65535; got \(port)") }
+        guard bind == "localhost" || Self.isAddress(bind) else { throw ValidationError("--bind takes an IPv4 or IPv6 address (e.g. 127.0.0.1, ::1, 0.0.0.0, ::); got \(bind)") }
+    }
 
     func run() async throws {
         let settings = try global.settings()
         let token = ProcessInfo.processInfo.environment["COCOATRACK_STATUS_TOKEN"] ?? settings.file?["status_page_token"]?.string
-        let loopback = bind == "127.0.0.1" || bind == "localhost" || bind == "::1"
-        if !loopback && (token ?? "").count < 16 {
+        if !Self.isLoopback(bind) && (token ?? "").count < 16 {
             throw MigrationError(.refused, "status-page on \(bind) would show the migration to the network: set a token of at least 16 characters (COCOATRACK_STATUS_TOKEN or status_page_token), or bind 127.0.0.1. Nothing was started.")
         }
         if let token { Redactor.register(token) }
-        let v2 = try await PGConnection.connect(try global.config("V2"), logger: global.makeLogger())
+        let logger = global.makeLogger()
+        let v2 = try await PGConnection.connect(try global.config("V2"), logger: logger)
         defer { Task { await v2.close() } }
-        let fd = try Self.listen(bind == "localhost" ? "127.0.0.1" : bind, port)
-        defer { close(fd) }
-        Out.info("status page on http://\(bind):\(port)/ (Ctrl+C stops it)")
-        while !Task.isCancelled {
-            guard let client = await Self.accept(fd) else { continue }
-            let request = Self.readRequest(client)
-            let (path, query, auth) = Self.parse(request)
-            var response: (Int, String, String)
-            if let token, !(query["token"] == token || auth == "Bearer \(token)") {
-                response = (401, "text/plain", "a token is required\n")
-            } else {
-                do {
-                    switch path {
-                    case "/": response = (200, "text/html; charset=utf-8", Self.page)
-                    case "/api/status": response = (200, "application/json", try await Self.status(v2))
-                    case "/metrics": response = (200, "text/plain; version=0.0.4", try await Self.metrics(v2))
-                    default: response = (404, "text/plain", "not found\n")
-                    }
-                } catch {
-                    response = (500, "text/plain", Redactor.redact("\(error)\n"))
+        let host = bind == "localhost" ? "127.0.0.1" : bind
+        let shown = host.contains(":") ? "[\(host)]" : host
+        let app = Self.application(host: host, port: port, token: token, v2: v2, logger: logger,
+                                   listening: "status page on http://\(shown):\(port)/ (Ctrl+C stops it)")
+        var config = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        config.maximumGracefulShutdownDuration = Duration.milliseconds(500)
+        do {
+            try await ServiceGroup(configuration: config).run()
+        } catch is CancellationError {
+        } catch {
+            let text = "\(error)"
+            if text.contains("Address already in use") || text.contains("EADDRINUSE") || text.contains("bind") || text.contains("Cannot assign") {
+                throw MigrationError(.environment, "cannot listen on \(shown):\(port): \(text.prefix(200)). Choose another --port or --bind.")
+            }
+            throw error
+        }
+        Out.info("status page stopped")
+    }
+
+    /// The application: routes, the token as middleware, GET and HEAD only.
+    static func application(host: String, port: Int, token: String?, v2: PGConnection, logger: Logger, listening: String) -> some Service {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: GuardMiddleware(token: token))
+        func route(_ path: RouterPath, _ contentType: String, _ body: @escaping @Sendable () async throws -> String) {
+            let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+                let text: String
+                do { text = try await body() } catch {
+                    return plain(.internalServerError, Redactor.redact("\(error)\n"), head: request.method == .head)
+                }
+                var headers: HTTPFields = [.contentType: contentType, .cacheControl: "no-store"]
+                let bytes = ByteBuffer(string: text)
+                headers[.contentLength] = String(bytes.readableBytes)
+                return Response(status: .ok, headers: headers, body: request.method == .head ? ResponseBody() : ResponseBody(byteBuffer: bytes))
+            }
+            router.get(path, use: handler)
+            router.head(path, use: handler)
+        }
+        route("/", "text/html; charset=utf-8") { page }
+        route("/api/status", "application/json") { try await status(v2) }
+        route("/metrics", "text/plain; version=0.0.4; charset=utf-8") { try await metrics(v2) }
+        return Application(
+            router: router,
+            server: .http1(configuration: .init(idleTimeout: .seconds(60))),
+            configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { _ in Out.info(listening) },
+            logger: logger
+        )
+    }
+
+    static func plain(_ status: HTTPResponse.Status, _ text: String, head: Bool = false, extra: HTTPFields = [:]) -> Response {
+        var headers: HTTPFields = [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"]
+        headers.append(contentsOf: extra)
+        let bytes = ByteBuffer(string: text)
+        headers[.contentLength] = String(bytes.readableBytes)
+        return Response(status: status, headers: headers, body: head ? ResponseBody() : ResponseBody(byteBuffer: bytes))
+    }
+
+    /// Before any route: headers too large (431), a method other than GET or HEAD (405), then the
+    /// token (401) when one is set (`?token=` or `Authorization: Bearer`, compared in constant time).
+    struct GuardMiddleware<Context: RequestContext>: RouterMiddleware {
+        let token: String?
+
+        func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+            let head = request.method == .head
+            let size = request.headers.reduce(0) { $0 + $1.name.rawName.utf8.count + $1.value.utf8.count + 4 }
+            if size > StatusPageCommand.maxHeaderBytes {
+                return StatusPageCommand.plain(.init(code: 431, reasonPhrase: "Request Header Fields Too Large"),
+                                               "request headers over \(StatusPageCommand.maxHeaderBytes / 1024) KiB\n", head: head, extra: [.connection: "close"])
+            }
+            guard request.method == .get || head else {
+                return StatusPageCommand.plain(.methodNotAllowed, "GET or HEAD only\n", extra: [.allow: "GET, HEAD"])
+            }
+            if let token {
+                let given = request.uri.queryParameters["token"].map(String.init)
+                    ?? request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+                guard let given, Self.same(given, token) else {
+                    return StatusPageCommand.plain(.unauthorized, "a token is required\n", head: head, extra: [.wwwAuthenticate: "Bearer"])
                 }
             }
-            Self.write(client, response)
-            close(client)
+            return try await next(request, context)
         }
-    }
 
-    // MARK: sockets
-
-    static func listen(_ host: String, _ port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw MigrationError(.environment, "socket() failed") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        guard inet_pton(AF_INET, host, &addr.sin_addr) == 1 else { close(fd); throw MigrationError(.usage, "--bind \(host) is not an IPv4 address") }
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard bound == 0, Glibc.listen(fd, 16) == 0 else {
-            close(fd)
-            throw MigrationError(.environment, "cannot listen on \(host):\(port): \(String(cString: strerror(errno))). Choose another --port.")
-        }
-        return fd
-    }
-
-    /// Waits up to half a second for a connection (so that Ctrl+C is noticed).
-    static func accept(_ fd: Int32) async -> Int32? {
-        await withCheckedContinuation { (cont: CheckedContinuation<Int32?, Never>) in
-            BlockingThread.run {
-                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                guard poll(&p, 1, 500) > 0 else { cont.resume(returning: nil); return }
-                let c = Glibc.accept(fd, nil, nil)
-                cont.resume(returning: c >= 0 ? c : nil)
-            }
-        }
-    }
-
-    static func readRequest(_ fd: Int32) -> String {
-        var tv = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var data = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while data.count < 65_536 {
-            let n = recv(fd, &buf, buf.count, 0)
-            if n <= 0 { break }
-            data += buf[0..<n]
-            if data.count >= 4, data.suffix(4) == [13, 10, 13, 10] { break }
-        }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    static func parse(_ request: String) -> (String, [String: String], String?) {
-        let lines = request.split(separator: "\r\n", omittingEmptySubsequences: false)
-        let target = lines.first?.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
-        let parts = target.split(separator: "?", maxSplits: 1)
-        var query: [String: String] = [:]
-        if parts.count == 2 {
-            for kv in parts[1].split(separator: "&") {
-                let p = kv.split(separator: "=", maxSplits: 1)
-                if p.count == 2 { query[String(p[0])] = String(p[1]).removingPercentEncoding }
-            }
-        }
-        let auth = lines.first { $0.lowercased().hasPrefix("authorization:") }.map { String($0.dropFirst("authorization:".count)).trimmingCharacters(in: .whitespaces) }
-        return (String(parts.first ?? "/"), query, auth)
-    }
-
-    static func write(_ fd: Int32, _ r: (Int, String, String)) {
-        let body = Array(r.2.utf8)
-        let reason = [200: "OK", 401: "Unauthorized", 404: "Not Found", 500: "Internal Server Error"][r.0] ?? "OK"
-        let head = "HTTP/1.1 \(r.0) \(reason)\r\nContent-Type: \(r.1)\r\nContent-Length: \(body.count)\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
-        let all = Array(head.utf8) + body
-        var sent = 0
-        while sent < all.count {
-            let n = all[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { break }
-            sent += n
+        static func same(_ a: String, _ b: String) -> Bool {
+            let x = Array(a.utf8), y = Array(b.utf8)
+            var diff = x.count ^ y.count
+            for i in 0..<max(x.count, y.count) { diff |= Int(i < x.count ? x[i] : 0) ^ Int(i < y.count ? y[i] : 0) }
+            return diff == 0
         }
     }
 
@@ -197,11 +216,16 @@ struct StatusPageCommand: AsyncParsableCommand {
         let history = try await RunbookJournal(state: state).history(c)
         m += "# HELP cocoatrack_migrate_runbook_step_done 1 when the runbook step succeeded.\n# TYPE cocoatrack_migrate_runbook_step_done gauge\n"
         for s in CutoverSteps.ids { m += "cocoatrack_migrate_runbook_step_done{step=\"\(s)\"} \(history.contains { $0.step == s && $0.event == "succeeded" } ? 1 : 0)\n" }
-        if try await exists(c, state.t("monitor_samples")), let r = try await c.query("SELECT latency_p95_ms, login_attempts, login_failures FROM \(state.t("monitor_samples")) ORDER BY sampled_at DESC LIMIT 1").rows.first {
-            m += "# HELP cocoatrack_migrate_api_latency_p95_ms Latest sampled API p95 latency.\n# TYPE cocoatrack_migrate_api_latency_p95_ms gauge\n"
-            m += "cocoatrack_migrate_api_latency_p95_ms \(r[0] ?? "NaN")\n"
-            m += "# HELP cocoatrack_migrate_login_failures Failed logins in the latest sample.\n# TYPE cocoatrack_migrate_login_failures gauge\n"
-            m += "cocoatrack_migrate_login_failures \(r[2] ?? "NaN")\n"
+        // A value the latest sample does not have is left out (never NaN); latency in seconds.
+        if try await exists(c, state.t("monitor_samples")), let r = try await c.query("SELECT latency_p95_ms / 1000.0, login_failures FROM \(state.t("monitor_samples")) ORDER BY sampled_at DESC LIMIT 1").rows.first {
+            if let p95 = r[0].flatMap(Double.init), p95.isFinite {
+                m += "# HELP cocoatrack_migrate_api_latency_p95_seconds Latest sampled API p95 latency.\n# TYPE cocoatrack_migrate_api_latency_p95_seconds gauge\n"
+                m += "cocoatrack_migrate_api_latency_p95_seconds \(p95)\n"
+            }
+            if let failures = r[1] {
+                m += "# HELP cocoatrack_migrate_login_failures Failed logins in the latest sample.\n# TYPE cocoatrack_migrate_login_failures gauge\n"
+                m += "cocoatrack_migrate_login_failures \(failures)\n"
+            }
         }
         return m
     }

@@ -1,3 +1,4 @@
+import CocoaTrack
 import Foundation
 @testable import MigrationEngine
 import Testing
@@ -107,17 +108,118 @@ struct SettingsFileTests {
 
     @Test("unknown keys, wrong types and bad structure name the key and the line")
     func bad() {
-        #expect(error("tresholds:\n  login_failure_pct: 5").contains("line 1: unknown key tresholds"))
+        #expect(error("tresholds:\n  login_failure_pct: 5").contains("cocoatrack-migrate.yml line 1: unknown key tresholds"))
         #expect(error("thresholds:\n  login_failures: 5").contains("line 2: unknown key thresholds.login_failures"))
         #expect(error("thresholds:\n  login_failure_pct: ten").contains("line 2: thresholds.login_failure_pct must be a number"))
         #expect(error("thresholds:\n  login_failure_pct: \"10\"").contains("must be a number"))
+        #expect(error("thresholds:\n  login_failure_pct: .nan").contains("must be a number"))
         #expect(error("dry: maybe").contains("must be true or false"))
+        #expect(error("dry: 'true'").contains("must be true or false"))
         #expect(error("thresholds: 5").contains("thresholds takes nested keys"))
         #expect(error("thresholds:\n").contains("needs nested settings"))
-        #expect(error("app_role: a\napp_role: b").contains("line 2: app_role is given twice"))
+        #expect(error("app_role: a\napp_role: b").contains("line 2: app_role is given twice (first at line 1)"))
+        #expect(error("hooks:\n  a: x\n  b: y\n  a: z").contains("line 4: hooks.a is given twice (first at line 2)"))
         #expect(error("hooks:\n\tx: y").contains("tabs"))
         #expect(error("app_role: \"open").contains("unterminated quote"))
-        #expect(error("- a").contains("lists are not supported"))
+        #expect(error("- a").contains("must be a map"))
+        #expect(error("app_role: a: b: c").contains("line 1:"), "a: b: c is not a value")
+        #expect(error("app_role: [a, b]").contains("app_role must be a string"))
+        #expect(error("hooks:\n  x: {y: z}").contains("line 2: hooks.x must be a string"))
+        #expect(error("app_role: *nowhere").contains("line 1:"), "an undefined alias")
+    }
+
+    @Test("YAML as YAML: CRLF, anchors and aliases, merges, lists, block scalars, quotes keep their meaning, ~ and null are null")
+    func yaml() throws {
+        // CRLF: every key is read, not only the first.
+        let crlf = try parse("app_role: a\r\nwebhook_url: https://h.example/x\r\nthresholds:\r\n  login_failure_pct: 7\r\n")
+        #expect(crlf["app_role"] == .string("a") && crlf["webhook_url"] == .string("https://h.example/x") && crlf["thresholds.login_failure_pct"] == .number(7))
+        // Anchors, aliases and a merge.
+        let anchors = try parse("""
+            app_role: &role app_user
+            webhook_url: *role
+            hooks: &h
+              a: ./a.sh
+            thresholds:
+              <<: {login_failure_pct: 3, row_count_mismatch_pct: 2}
+              row_count_mismatch_pct: 5
+            """)
+        #expect(anchors["webhook_url"] == .string("app_user"))
+        #expect(anchors["thresholds.login_failure_pct"] == .number(3) && anchors["thresholds.row_count_mismatch_pct"] == .number(5), "explicit keys win over merged ones")
+        // Quotes keep their meaning: a hook's quotes are part of the command, escapes are YAML's.
+        let quotes = try parse(#"""
+            hooks:
+              switch: "./switch.sh --note 'two words'"
+              win: "C:\\new"
+              plain: C:\new
+              single: 'it''s "quoted"'
+              hash: "a # b"
+            """#)
+        #expect(quotes["hooks.switch"] == .string("./switch.sh --note 'two words'"))
+        #expect(quotes["hooks.win"] == .string(#"C:\new"#))
+        #expect(quotes["hooks.plain"] == .string(#"C:\new"#))
+        #expect(quotes["hooks.single"] == .string(#"it's "quoted""#))
+        #expect(quotes["hooks.hash"] == .string("a # b"))
+        // Block scalars.
+        let block = try parse("hooks:\n  dns_switch: |\n    set -e\n    ./switch-dns.sh --to v2\n  note: >\n    one\n    line\n")
+        #expect(block["hooks.dns_switch"] == .string("set -e\n./switch-dns.sh --to v2\n"))
+        #expect(block["hooks.note"] == .string("one line\n"))
+        // ~ and null are null (unset); quoted they are strings.
+        let nulls = try parse("app_role: ~\nwebhook_url: null\nhooks:\n  a: 'null'\n  b: ~\n")
+        #expect(nulls["app_role"] == nil && nulls["webhook_url"] == nil)
+        #expect(nulls.children(of: "hooks") == ["a": .string("null")])
+        // Lists where the schema takes them; flow maps anywhere.
+        let lists = try SettingsFile.parse("urls:\n  - http://a/health\n  - http://b/health\nflow: {x: y}\n", path: "f.yml", schema: ["urls": .strings, "flow": .stringMap])
+        #expect(lists.children(of: "urls") == ["0": .string("http://a/health"), "1": .string("http://b/health")])
+        #expect(lists["flow.x"] == .string("y"))
+        // An empty file, or comments only: no settings.
+        #expect(try parse("").values.isEmpty && parse("# nothing\n").values.isEmpty)
+    }
+
+    @Test("the README's example settings file reads with the tool's own schema")
+    func readmeExample() throws {
+        // The test target runs from the package root; the README sits there.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let section = try #require(readme.range(of: "### Settings file"))
+        let after = readme[section.upperBound...]
+        let open = try #require(after.range(of: "```yaml\n"))
+        let close = try #require(after[open.upperBound...].range(of: "```"))
+        let example = String(after[open.upperBound..<close.lowerBound])
+        let s = try SettingsFile.parse(example, path: "README.md", schema: CocoaTrackSettings.schema)
+        #expect(s["app_role"] == .string("app_user"))
+        #expect(s["thresholds.performance_degradation_pct"] == .number(50))
+        #expect(s["v1_url"]?.string?.hasPrefix("postgresql://") == true)
+        #expect(s.children(of: "hooks")["dns_switch"] != nil)
+        #expect(s.children(of: "monitor.health_urls").count >= 1)
+    }
+
+}
+
+@Suite("time flags")
+struct TimeFlagTests {
+    @Test("instants: ISO 8601 with a zone, nothing else")
+    func instants() throws {
+        let z = try #require(TimeFlag.instant("2026-12-05T02:00Z"))
+        #expect(z.timeIntervalSince1970 == 1_796_436_000)
+        #expect(TimeFlag.instant("2026-12-05T02:00:00Z") == z)
+        #expect(TimeFlag.instant("2026-12-05 02:00:00Z") == z)
+        #expect(TimeFlag.instant("2026-12-05T03:00:00+01:00") == z)
+        #expect(TimeFlag.instant("2026-12-04T21:00-0500") == z)
+        #expect(TimeFlag.instant("2026-12-05T02:00:00.5Z") == z.addingTimeInterval(0.5))
+        for bad in ["2026-01-01&project=other", "2026-12-05T02:00", "2026-12-05", "yesterday", "", "2026-02-30T00:00Z",
+                    "2026-12-05T24:00Z", "2026-12-05T02:00Z trailing", "2026-12-05T02:61Z", "1e9", "2026-12-05T02:00:00+25:00"] {
+            #expect(TimeFlag.instant(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test("durations: a positive number with s, m, h or d")
+    func durations() {
+        #expect(TimeFlag.duration("90s") == 90 && TimeFlag.duration("30m") == 1800 && TimeFlag.duration("72h") == 259_200)
+        #expect(TimeFlag.duration("1.5h") == 5400 && TimeFlag.duration("3d") == 259_200 && TimeFlag.duration("10") == 10)
+        for bad in ["", "0s", "-5m", "5x", "m", "nan", "infh", "1e400s", "5 m", "5m&x", "0"] {
+            #expect(TimeFlag.duration(bad) == nil, "\(bad)")
+        }
+        #expect(!TimeFlag.positive(.nan) && !TimeFlag.positive(-1) && !TimeFlag.positive(.infinity) && TimeFlag.positive(0.5))
     }
 }
 

@@ -118,6 +118,26 @@ struct MonitorTests {
         #expect(try await v2.scalar("SELECT login_attempts || '/' || login_failures || ' ' || (detail->>'sentry_critical_issues') FROM cocoatrack_migration.monitor_samples ORDER BY sampled_at DESC LIMIT 1") == "200/4 0")
         #expect(!fromLogs.stdout.contains("sbp_test_access_token") && !fromLogs.stderr.contains("sbp_test_access_token"))
 
+        // The API hangs: each request ends at the deadline (monitor.request_timeout_seconds), counts
+        // as an error and at the deadline's latency, so p95 is at least the deadline: a hanging API
+        // never looks fast. (The stand-in waits 60 s; the deadline is 1 s.)
+        try "60".write(toFile: dir + "/delay", atomically: true, encoding: .utf8)
+        let settings3 = settings.replacingOccurrences(of: "  requests_per_sample: 3", with: "  requests_per_sample: 2\n  request_timeout_seconds: 1")
+        try settings3.write(toFile: dir + "/settings3.yml", atomically: true, encoding: .utf8)
+        let hanging = try await CLI.run(["monitor", "--for", "10m", "--every", "1s", "--samples", "1", "--new", "--config", dir + "/settings3.yml"], env: env)
+        #expect(hanging.status == 0, "\(hanging.stdout) \(hanging.stderr)")
+        let last = try await v2.query("SELECT latency_p95_ms, detail->>'request_errors', detail->>'requests', detail->>'latency_p50_ms' FROM cocoatrack_migration.monitor_samples ORDER BY sampled_at DESC LIMIT 1").rows.first
+        let p95 = last?[0].flatMap(Double.init) ?? 0
+        #expect(p95 >= 1000, "p95 \(p95) ms with every request timing out at 1 s")
+        #expect(last?[1] == "2" && last?[2] == "2", "both requests are errors: \(String(describing: last))")
+        #expect((last?[3].flatMap(Double.init) ?? 0) >= 1000, "p50 too")
+        try "0".write(toFile: dir + "/delay", atomically: true, encoding: .utf8)
+        // A time-like flag that is not a time is a usage error (exit 2).
+        for bad in [["--for", "soon"], ["--every", "0s"], ["--every", "5m&x"], ["--for", "-1h"]] {
+            let r = try await CLI.run(["monitor"] + bad + cfg, env: env)
+            #expect(r.status == 2, "\(bad): \(r.status) \(r.stderr)")
+        }
+
         await v2.close()
     }
 }
