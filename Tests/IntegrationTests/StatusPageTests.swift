@@ -214,8 +214,11 @@ struct StatusPageTests {
         kill(pid6, SIGTERM)
         #expect(await Subprocess.wait(pid: pid6) == 0)
 
-        // SIGTERM with the slow client still connected: a graceful stop, not a wait for it.
-        #expect(((try? String(contentsOfFile: dir + "/slow.received", encoding: .utf8)) ?? "").isEmpty)
+        // SIGTERM with the slow client still connected: a graceful stop, not a wait for it. Its
+        // unfinished request is never answered as if complete (on a slow run the server's own
+        // idle timeout may have closed it by now: a defence, not a failure).
+        let slowGot = (try? String(contentsOfFile: dir + "/slow.received", encoding: .utf8)) ?? ""
+        #expect(!slowGot.contains("HTTP/1.1 200"), "the unfinished request got an answer: \(slowGot.prefix(200))")
         let clock = ContinuousClock()
         let t0 = clock.now
         kill(pid, SIGTERM)
