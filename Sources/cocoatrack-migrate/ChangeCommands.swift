@@ -160,17 +160,14 @@ struct SyncCommand: AsyncParsableCommand {
             if !preview.conflicts.isEmpty { throw MigrationError(.checkFailed, "dry run: \(preview.conflicts.count) conflicts would remain. Nothing was written.") }
             return
         }
+        let report: SyncReport
         if let preview, preview.total == 0 {
             _ = try await snapshot
             Out.result("nothing to write: V1 already holds every V2 change that has a V1 form.")
+            report = preview
         } else {
             try Confirm.databaseName(database, side: "V1", yes: global.yes)
             _ = try await snapshot
-        }
-        let report: SyncReport
-        if let preview, preview.total == 0 {
-            report = preview
-        } else {
             report = try await ReverseSync(verifier: verifier, dryRun: false).run(assessment)
             if preview == nil { show(report, "wrote") }
         }

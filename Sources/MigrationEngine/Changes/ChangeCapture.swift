@@ -229,17 +229,19 @@ struct TableDigest: Equatable, Sendable {
     var sumB: String
 
     static func read(_ c: PGConnection, _ tables: [TableName]) async throws -> [String: TableDigest] {
+        /// The row count over `from`, and the sums of `hash(seed)` for seeds 0 and 1.
+        func digest(_ method: String, from: String, _ hash: (Int) -> String) async throws -> TableDigest {
+            let sums = [0, 1].map { "coalesce(sum(\(hash($0))), 0)::text" }
+            let row = try await c.query("SELECT count(*)::text, \(sums.joined(separator: ", ")) FROM \(from)").rows[0]
+            return TableDigest(method: method, rows: Int64(row[0] ?? "") ?? -1, sumA: row[1] ?? "", sumB: row[2] ?? "")
+        }
         var out: [String: TableDigest] = [:]
         for table in tables {
             try Task.checkCancellation()
             try await c.execute("SAVEPOINT table_digest")
             do {
-                let r = try await c.query("""
-                    SELECT count(*)::text, coalesce(sum(hash_record_extended(t, 0)), 0)::text, coalesce(sum(hash_record_extended(t, 1)), 0)::text
-                    FROM \(table.sql) t
-                    """)
+                out[table.description] = try await digest("record", from: "\(table.sql) t") { "hash_record_extended(t, \($0))" }
                 try await c.execute("RELEASE SAVEPOINT table_digest")
-                out[table.description] = TableDigest(method: "record", rows: Int64(r.rows[0][0] ?? "") ?? -1, sumA: r.rows[0][1] ?? "", sumB: r.rows[0][2] ?? "")
             } catch let e as MigrationError where e.sqlState == "42883" {
                 // "could not identify a hash function for type …": the row's text instead, which
                 // depends on these settings.
@@ -247,11 +249,7 @@ struct TableDigest: Equatable, Sendable {
                     ROLLBACK TO SAVEPOINT table_digest; RELEASE SAVEPOINT table_digest;
                     SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'
                     """)
-                let r = try await c.query("""
-                    SELECT count(*)::text, coalesce(sum(hashtextextended(r, 0)), 0)::text, coalesce(sum(hashtextextended(r, 1)), 0)::text
-                    FROM (SELECT t::text AS r FROM \(table.sql) t) s
-                    """)
-                out[table.description] = TableDigest(method: "text", rows: Int64(r.rows[0][0] ?? "") ?? -1, sumA: r.rows[0][1] ?? "", sumB: r.rows[0][2] ?? "")
+                out[table.description] = try await digest("text", from: "(SELECT t::text AS r FROM \(table.sql) t) s") { "hashtextextended(r, \($0))" }
             }
         }
         return out

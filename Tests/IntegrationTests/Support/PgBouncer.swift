@@ -58,7 +58,7 @@ final class PgBouncer: @unchecked Sendable {
         // Up when it accepts TCP connections.
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
-            if Self.accepts(port: port) { return bouncer }
+            if FreePort.isListening(port) { return bouncer }
             var raw: Int32 = 0
             if waitpid(pid, &raw, WNOHANG) == pid {
                 let log = (try? String(contentsOfFile: dir + "/stdout.log", encoding: .utf8)) ?? ""
@@ -76,19 +76,6 @@ final class PgBouncer: @unchecked Sendable {
         self.dir = dir
         self.pid = pid
         self.mode = mode
-    }
-
-    static func accepts(port: Int, host: String = "127.0.0.1") -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr(host)
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
     }
 
     /// A URL through the pooler for `user` to database alias `alias`.
