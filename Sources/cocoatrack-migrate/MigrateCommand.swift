@@ -44,6 +44,9 @@ struct MigrateCommand: AsyncParsableCommand {
     @Option(name: .customLong("copy-format"), help: "binary (default): rows go to V2 in binary COPY format wherever every value has an exact binary form (a load falls back to text on the first value that does not); text: always COPY text format.")
     var copyFormat: String = "binary"
 
+    @Option(name: .customLong("maintenance-work-mem"), help: "V2's maintenance_work_mem while a key or index set aside for the load is rebuilt or a foreign key validated (SET LOCAL, only where it raises V2's own value; \"server\": leave V2's setting).")
+    var maintenanceWorkMem: String = MigrateOptions.defaultMaintenanceWorkMem
+
     @Option(help: "When a server drops the connection mid-run (backend terminated, restart, failover): reconnect and continue from the last checkpoint up to this many times, waiting 1, 2, 4 … 30 s. 0: stop at once (the next run resumes).")
     var retries: Int = 6
 
@@ -52,6 +55,9 @@ struct MigrateCommand: AsyncParsableCommand {
         guard batchRows >= 1 else { throw ValidationError("--batch-rows must be positive") }
         guard retries >= 0 else { throw ValidationError("--retries must not be negative") }
         guard ["binary", "text"].contains(copyFormat) else { throw ValidationError("--copy-format must be binary or text") }
+        guard maintenanceWorkMem == "server" || maintenanceWorkMem.range(of: #"^[1-9][0-9]*\s*(kB|MB|GB)$"#, options: .regularExpression) != nil else {
+            throw ValidationError("--maintenance-work-mem must be a size such as 256MB or 1GB (units kB, MB, GB), or server")
+        }
     }
 
     func run() async throws {
@@ -69,6 +75,7 @@ struct MigrateCommand: AsyncParsableCommand {
         options.load.batchRows = batchRows
         options.load.rebuildIndexes = !keepIndexes
         options.load.binaryCopy = copyFormat == "binary"
+        options.maintenanceWorkMem = maintenanceWorkMem == "server" ? nil : maintenanceWorkMem
         options.toolVersion = CocoaTrackMigrate.version
         let renderer = ProgressRenderer(json: global.json)
         let migrator = Migrator(plan: CocoaTrackMapping.plan(context: context, appRole: appRole), source: v1Config, target: v2Config,

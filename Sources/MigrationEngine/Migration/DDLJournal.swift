@@ -11,8 +11,31 @@ import Foundation
 /// CHECK constraints and NOT NULL stay: they are cheap and keep guarding each row.
 public struct DDLJournal: Sendable {
     public let state: MigrationState
+    /// `maintenance_work_mem` for each rebuild's transaction (`SET LOCAL`, e.g. "512MB"), only
+    /// where it raises the session's own value; nil: the server's setting. It is the memory of an
+    /// index build's sort and, for a foreign key's validation, of its join (PostgreSQL runs that
+    /// check with `work_mem` = `maintenance_work_mem`).
+    public var maintenanceWorkMem: String?
 
-    public init(state: MigrationState) { self.state = state }
+    public init(state: MigrationState, maintenanceWorkMem: String? = nil) {
+        self.state = state
+        self.maintenanceWorkMem = maintenanceWorkMem
+    }
+
+    /// Raises `maintenance_work_mem` for the open transaction to `value` when that is more than the
+    /// session has (a role's or database's larger setting is kept); a server that refuses it
+    /// leaves the transaction as it was (a savepoint) and the setting unchanged: no privilege,
+    /// an invalid value or a parameter that cannot change now (any other error is thrown).
+    static func raiseMaintenanceWorkMem(_ s: PGSession, to value: String?) throws {
+        guard let value else { return }
+        try s.execute("SAVEPOINT mwm")
+        do {
+            _ = try s.query("SELECT set_config('maintenance_work_mem', $1, true) WHERE pg_size_bytes($1) > pg_size_bytes(current_setting('maintenance_work_mem'))", [value])
+            try s.execute("RELEASE SAVEPOINT mwm")
+        } catch let error as MigrationError where ["42501", "22023", "55P02", "22P02"].contains(error.sqlState ?? "") {
+            try s.execute("ROLLBACK TO SAVEPOINT mwm")
+        }
+    }
 
     public struct Entry: Sendable {
         public var table: String
@@ -129,10 +152,12 @@ public struct DDLJournal: Sendable {
         var broken: [BrokenForeignKey] = []
         var restored: [Entry] = []
         let state = self.state
+        let memory = maintenanceWorkMem
         for e in todo.sorted(by: { (rank[$0.kind]!, $0.table, $0.name) < (rank[$1.kind]!, $1.table, $1.name) }) {
             let failure: String? = try await c.withSession { s in
                 try s.execute("BEGIN")
                 do {
+                    try Self.raiseMaintenanceWorkMem(s, to: memory)
                     var failure: String?
                     if e.kind == "foreign_key" {
                         failure = try Self.restoreForeignKey(s, e)

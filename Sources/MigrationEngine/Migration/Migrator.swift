@@ -43,6 +43,10 @@ public struct MigrateOptions: Sendable {
     /// Loads that may run at once (tables that do not depend on each other).
     public var jobs = 2
     public var load = LoadOptions()
+    /// `maintenance_work_mem` while a set-aside key or index is rebuilt or a foreign key
+    /// validated (raised to this, never lowered; nil: V2's own setting). See `DDLJournal`.
+    public var maintenanceWorkMem: String? = MigrateOptions.defaultMaintenanceWorkMem
+    public static let defaultMaintenanceWorkMem = "256MB"
     public var toolVersion = "dev"
     public init() {}
 }
@@ -108,6 +112,8 @@ public struct Migrator: Sendable {
     }
 
     var state: MigrationState { MigrationState(schema: plan.stateSchema) }
+    /// The DDL journal, rebuilding with the run's `maintenance_work_mem`.
+    var ddlJournal: DDLJournal { DDLJournal(state: state, maintenanceWorkMem: options.maintenanceWorkMem) }
 
     public func run() async throws -> MigrationSummary {
         let started = Date()
@@ -146,7 +152,7 @@ public struct Migrator: Sendable {
             try await state.checkIdentity(v2, side: "V1", of: v1)
             try await state.checkIdentity(v2, side: "V2", of: v2)
             // 6. A crash may have left DDL dropped for a finished load: rebuild it now.
-            let journal = DDLJournal(state: state)
+            let journal = ddlJournal
             for load in plan.loads where progress[load.name]?.status == "done" {
                 let (restored, _) = try await journal.restore(v2, table: load.target.description, kinds: ["index", "constraint"])
                 if restored > 0 { events(.message("rebuilt \(restored) index(es) and key(s) on \(load.target) left from an interrupted run")) }
@@ -458,7 +464,7 @@ public struct Migrator: Sendable {
                 group.addTask {
                     let c = try await PGConnection.reconnect(self.target, logger: self.logger)
                     defer { Task { await c.close() } }
-                    let r = try await DDLJournal(state: self.state).restore(c) { e in
+                    let r = try await self.ddlJournal.restore(c) { e in
                         e.kind == "foreign_key" && loaded.contains(e.table) && e.referencesTable.map(loaded.contains) == true
                             && !knownBroken.contains("\(e.table).\(e.name)")
                     }
@@ -557,7 +563,7 @@ public struct Migrator: Sendable {
         }
         // Rebuild the table's keys and indexes, exactly as recorded, refresh the planner's
         // statistics, then mark the load done.
-        let (restored, _) = try await DDLJournal(state: state).restore(v2, table: spec.target.description, kinds: ["index", "constraint"])
+        let (restored, _) = try await ddlJournal.restore(v2, table: spec.target.description, kinds: ["index", "constraint"])
         try await v2.execute("ANALYZE \(spec.target.sql)")
         try await v2.query("UPDATE \(state.t("load_progress")) SET status = 'done', finished_at = clock_timestamp(), load_seconds = $2 WHERE load_name = $1",
                            [spec.name, String((prior?.seconds ?? 0) + Date().timeIntervalSince(started))])
