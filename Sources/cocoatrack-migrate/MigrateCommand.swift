@@ -55,7 +55,7 @@ struct MigrateCommand: AsyncParsableCommand {
         guard batchRows >= 1 else { throw ValidationError("--batch-rows must be positive") }
         guard retries >= 0 else { throw ValidationError("--retries must not be negative") }
         guard ["binary", "text"].contains(copyFormat) else { throw ValidationError("--copy-format must be binary or text") }
-        guard maintenanceWorkMem == "server" || maintenanceWorkMem.range(of: #"^[1-9][0-9]*\s*(kB|MB|GB)$"#, options: .regularExpression) != nil else {
+        guard maintenanceWorkMem == "server" || maintenanceWorkMem.range(of: #"^[1-9][0-9]*(kB|MB|GB)$"#, options: .regularExpression) != nil else {
             throw ValidationError("--maintenance-work-mem must be a size such as 256MB or 1GB (units kB, MB, GB), or server")
         }
     }
