@@ -38,6 +38,7 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
     /// Runs the command with exit codes as CLI.md fixes them: 0 done, 1 could not run, 2 usage,
     /// 3 check failed, 4 refused by a guard, 130 interrupted at a safe point.
     static func main() async {
+        Invocation.install()
         let command: any ParsableCommand
         do {
             command = try parseAsRoot()
@@ -130,7 +131,7 @@ struct GlobalOptions: ParsableArguments {
         let env = ProcessInfo.processInfo.environment
         let (flag, variable, key) = side == "V1" ? (v1URL, "V1_DATABASE_URL", "v1_url") : (v2URL, "V2_DATABASE_URL", "v2_url")
         guard let url = flag ?? env[variable] ?? settings.file?[key]?.string, !url.isEmpty else {
-            throw MigrationError(.configuration, "no \(side) database given. Pass --\(side.lowercased()) URL, set \(variable), or set \(key) in the settings file (for the local sandbox: eval \"$(cocoatrack-migrate sandbox env)\").")
+            throw MigrationError(.configuration, "no \(side) database given. Pass --\(side.lowercased()) URL, set \(variable), or set \(key) in the settings file (for the local sandbox: eval \"$(\(ToolCommand.line("sandbox env")))\").")
         }
         return try ConnectionConfig(label: side, url: url)
     }
