@@ -35,7 +35,7 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
         ]
     )
 
-    /// Runs the command with exit codes as CLI.md fixes them: 0 done, 1 could not run, 2 usage,
+    /// Runs the command with exit codes as docs/cli.md fixes them: 0 done, 1 could not run, 2 usage,
     /// 3 check failed, 4 refused by a guard, 130 interrupted at a safe point.
     static func main() async {
         Invocation.install()
@@ -92,7 +92,7 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
     }
 }
 
-/// Options every command that talks to a database shares (CLI.md: connections and globals).
+/// Options every command that talks to a database shares (docs/cli.md: connections and globals).
 struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("v1"), help: "V1 URL (default: $V1_DATABASE_URL).")
     var v1URL: String?
@@ -144,7 +144,7 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// What a settings file may hold (CLI.md: app role, thresholds, hooks, webhook URL). Unknown keys
+/// What a settings file may hold (docs/cli.md: app role, thresholds, hooks, webhook URL). Unknown keys
 /// and wrong types are errors that name the key and the line.
 struct Settings {
     let file: SettingsFile?
