@@ -16,7 +16,7 @@ enum Invocation {
         }
         if argv0.contains("/") {
             let absolute = argv0.hasPrefix("/") ? argv0 : (cwd as NSString).appendingPathComponent(argv0)
-            return quote((absolute as NSString).standardizingPath)
+            return quote(lexical(absolute))
         }
         return quote(executable ?? argv0)
     }
@@ -35,6 +35,17 @@ enum Invocation {
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
         return nil
+    }
+
+    /// `.` and `..` removed without touching the file system (symlinks kept as the user named them).
+    static func lexical(_ path: String) -> String {
+        var parts: [Substring] = []
+        for p in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if p == "." { continue }
+            if p == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
+            parts.append(p)
+        }
+        return "/" + parts.joined(separator: "/")
     }
 
     static func canonical(_ path: String) -> String {
