@@ -44,10 +44,17 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
             command = try parseAsRoot()
         } catch {
             let code = exitCode(for: error)
-            let message = fullMessage(for: error)
+            var message = fullMessage(for: error)
             if code == .success {
                 print(message)
                 Foundation.exit(0)
+            }
+            // The parser runs a command's own checks before it looks for unknown options, so
+            // `rollback --foo` would get the command's complaint instead of the real one.
+            if let unknown = UnknownOption.first(in: Array(CommandLine.arguments.dropFirst())) {
+                let parent = unknown.path.split(separator: " ").dropLast().joined(separator: " ")
+                message = "Error: Unknown option '\(unknown.option)'.\nUsage: \(parent) " + unknown.command.usageString()
+                    + "\n  See '\(unknown.path) --help' for more information."
             }
             FileHandle.standardError.write(Data((Redactor.redact(message) + "\n").utf8))
             Foundation.exit(2)
@@ -165,4 +172,28 @@ struct Settings {
 struct UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
+}
+
+/// The first `--option` the command line gives its (sub)command that the command does not have.
+enum UnknownOption {
+    static func first(in arguments: [String]) -> (option: String, command: any ParsableCommand.Type, path: String)? {
+        var command: any ParsableCommand.Type = CocoaTrackMigrate.self
+        var path = CocoaTrackMigrate.configuration.commandName ?? "cocoatrack-migrate"
+        var options: [String] = []
+        for a in arguments {
+            if a == "--" { break }
+            if a.hasPrefix("--") {
+                options.append(String(a.split(separator: "=", maxSplits: 1)[0]))
+            } else if options.isEmpty, let sub = command.configuration.subcommands.first(where: { $0._commandName == a }) {
+                command = sub
+                path += " " + a
+            }
+        }
+        let help = CocoaTrackMigrate.helpMessage(for: command, columns: 1000)
+        for o in options where o != "--help" && o != "--version" {
+            let pattern = NSRegularExpression.escapedPattern(for: o) + "(?![A-Za-z0-9-])"
+            if help.range(of: pattern, options: .regularExpression) == nil { return (o, command, path) }
+        }
+        return nil
+    }
 }
