@@ -98,7 +98,7 @@ final class ProgressRenderer: @unchecked Sendable {
                     tracks[load] = t
                 } else if load == nil {
                     runPhase = nil
-                    StderrLive.shared.line("\(phase): \(detail) in \(Self.seconds(seconds))")
+                    StderrLive.shared.line("\(phase): \(detail) (\(Self.seconds(seconds)))")
                 }
                 if json { Out.json(["event": "phase_finished", "load": load ?? "", "phase": phase, "seconds": (seconds * 10).rounded() / 10, "detail": detail]) }
                 redraw(now: now)

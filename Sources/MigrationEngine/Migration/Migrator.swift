@@ -220,16 +220,16 @@ public struct Migrator: Sendable {
             let broken = validated.broken + rest.broken
             let restoredFKs = validated.names.union(rest.restored.filter { $0.kind == "foreign_key" }.map { "\($0.table).\($0.name)" })
                 .subtracting(broken.map { "\($0.table).\($0.name)" })
-            logger.info("foreign keys restored", metadata: ["seconds": "\(Date().timeIntervalSince(t0))", "validated": "\(restoredFKs.count)"])
+            logger.debug("foreign keys restored", metadata: ["seconds": "\(Date().timeIntervalSince(t0))", "validated": "\(restoredFKs.count)"])
             events(.phaseFinished(load: nil, phase: "foreign keys", seconds: Date().timeIntervalSince(t0),
-                                  detail: "\(restoredFKs.count) validated" + (broken.isEmpty ? "" : ", \(broken.count) do not validate")))
+                                  detail: "\(restoredFKs.count) validated in this run" + (broken.isEmpty ? "" : ", \(broken.count) do not validate")))
             t0 = Date()
             events(.phaseStarted(load: nil, phase: "orphan check"))
             // Foreign keys restored (validated) in this run need no second look; all others do.
             // The catalog read again: a resumed run read it while keys were still set aside.
             let finalCatalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
             let orphans = try await orphanCounts(v2, catalog: finalCatalog, skipping: restoredFKs)
-            logger.info("orphans counted", metadata: ["seconds": "\(Date().timeIntervalSince(t0))"])
+            logger.debug("orphans counted", metadata: ["seconds": "\(Date().timeIntervalSince(t0))"])
             events(.phaseFinished(load: nil, phase: "orphan check", seconds: Date().timeIntervalSince(t0),
                                   detail: "\(orphans.count) foreign keys, \(orphans.reduce(Int64(0)) { $0 + $1.1 }) orphans"))
             var summary = try await summarize(v2, runID: runID, started: started, alreadyComplete: false)
@@ -479,15 +479,16 @@ public struct Migrator: Sendable {
                 restoring = true
                 group.addTask {
                     let t0 = Date()
-                    self.events(.phaseStarted(load: nil, phase: "foreign keys"))
                     let c = try await PGConnection.reconnect(self.target, logger: self.logger)
                     defer { Task { await c.close() } }
                     let r = try await DDLJournal(state: self.state).restore(c) { e in
                         e.kind == "foreign_key" && loaded.contains(e.table) && e.referencesTable.map(loaded.contains) == true
                             && !knownBroken.contains("\(e.table).\(e.name)")
                     }
-                    self.events(.phaseFinished(load: nil, phase: "foreign keys", seconds: Date().timeIntervalSince(t0),
-                                               detail: "\(r.restored.count) validated" + (r.broken.isEmpty ? "" : ", \(r.broken.count) do not validate")))
+                    if !r.restored.isEmpty || !r.broken.isEmpty {
+                        self.events(.phaseFinished(load: nil, phase: "foreign keys", seconds: Date().timeIntervalSince(t0),
+                                                   detail: "\(r.restored.map(\.name).sorted().joined(separator: ", ")) validated" + (r.broken.isEmpty ? "" : "; \(r.broken.map(\.name).sorted().joined(separator: ", ")) do not validate")))
+                    }
                     return .foreignKeys(Validated(names: Set(r.restored.map { "\($0.table).\($0.name)" }), broken: r.broken))
                 }
             }
@@ -563,9 +564,9 @@ public struct Migrator: Sendable {
         let started = Date()
         if prior?.status ?? "pending" == "pending" {
             try await v2.query("UPDATE \(state.t("load_progress")) SET status = 'loading', started_at = coalesce(started_at, clock_timestamp()), run_id = $2 WHERE load_name = $1", [spec.name, runID])
-            logger.info("load started", metadata: ["load": "\(spec.name)"])
+            logger.debug("load started", metadata: ["load": "\(spec.name)"])
         } else {
-            logger.info("load resumed", metadata: ["load": "\(spec.name)", "after_id": "\(prior?.lastSourceID ?? Int64.min)"])
+            logger.debug("load resumed", metadata: ["load": "\(spec.name)", "after_id": "\(prior?.lastSourceID ?? Int64.min)"])
         }
         events(.loadStarted(status(spec, prior, counters, state: "loading", before: prior)))
         let channel = BlockingChannel<Batch>(capacity: 2)
@@ -585,6 +586,7 @@ public struct Migrator: Sendable {
         // Rebuild the table's keys and indexes, exactly as recorded, refresh the planner's
         // statistics, then mark the load done.
         let rebuildStarted = Date()
+        events(.progress([status(spec, prior, counters, state: "loading", before: prior)]))
         events(.phaseStarted(load: spec.name, phase: "keys and indexes"))
         let (restored, _) = try await DDLJournal(state: state).restore(v2, table: spec.target.description, kinds: ["index", "constraint"])
         try await v2.execute("ANALYZE \(spec.target.sql)")
@@ -594,7 +596,7 @@ public struct Migrator: Sendable {
         events(.phaseFinished(load: spec.name, phase: "keys and indexes", seconds: Date().timeIntervalSince(rebuildStarted), detail: "\(restored) rebuilt"))
         let p = try await state.progress(v2)[spec.name]
         events(.loadFinished(status(spec, p, counters, state: "done", before: prior)))
-        logger.info("load done", metadata: ["load": "\(spec.name)", "ddl_rebuilt": "\(restored)", "seconds": "\(Int(result.seconds))"])
+        logger.debug("load done", metadata: ["load": "\(spec.name)", "ddl_rebuilt": "\(restored)", "seconds": "\(Int(result.seconds))"])
         return result
     }
 
