@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import MigrationEngine
 
-/// Each dirty case of DATA_MODEL.md the generator plants in V1 (and what V2 should make of it).
+/// Each dirty case of docs/mapping.md the generator plants in V1 (and what V2 should make of it).
 public enum DirtyCase: String, CaseIterable, Sendable, Codable {
     case deliveryWeightNull = "delivery_weight_null"            // reject invalid_weight
     case deliveryWeightZero = "delivery_weight_zero"            // reject invalid_weight

@@ -1,7 +1,7 @@
 import Foundation
 import MigrationEngine
 
-/// The V1 → V2 mapping of DATA_MODEL.md as load specs: one per V2 table (two from V1 `users`:
+/// The V1 → V2 mapping of docs/mapping.md as load specs: one per V2 table (two from V1 `users`:
 /// `auth.users` and `profiles`). Every value rule comes from `CocoaTrackRules`.
 public enum CocoaTrackMapping {
     public static let stateSchema = "cocoatrack_migration"
@@ -159,7 +159,7 @@ public enum CocoaTrackMapping {
     /// One `email` identity per migrated user, as GoTrue's admin API creates it. Keyed by its
     /// user (one `email` identity a user), so that its changes join the user's. A user created
     /// in V2 after cutover and synced back to V1 keeps the identity GoTrue gave it: the forward
-    /// mapping derives none for it (DATA_MODEL.md: such identities need no V1 row of their own).
+    /// mapping derives none for it (docs/mapping.md: such identities need no V1 row of their own).
     static func authIdentities(_ ctx: Context) -> LoadSpec {
         let userIDs = ctx.ids("users")
         let identityIDs = ctx.ids("identities")

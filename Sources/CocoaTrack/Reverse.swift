@@ -1,7 +1,7 @@
 import Foundation
 import MigrationEngine
 
-/// DATA_MODEL.md's reverse mapping (V2 → V1) for `sync-v2-to-v1`, one spec per V1 table. The
+/// the reverse mapping of docs/mapping.md (V2 → V1) for `sync-v2-to-v1`, one spec per V1 table. The
 /// engine runs the forward mapping on every result and writes it only when it reproduces the V2
 /// rows exactly, so a rule here that loses information shows up as a conflict, never as a
 /// silently different V1 row.

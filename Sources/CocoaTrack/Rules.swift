@@ -5,7 +5,7 @@ import MigrationEngine
 import Glibc
 #endif
 
-/// Every value rule of DATA_MODEL.md, once. The load specs (migrate), verification, change
+/// Every value rule of docs/mapping.md, once. The load specs (migrate), verification, change
 /// assessment and reverse sync all call these: there is no second copy of a rule.
 public enum CocoaTrackRules {
     public static let namespace = UUIDv5Namespace("4b6f0c3e-2a1d-4c8e-9f57-3d2e1a0b9c8d")!

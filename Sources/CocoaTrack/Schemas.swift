@@ -11,7 +11,7 @@ public enum CocoaTrackSchema {
     /// What a Supabase project provides before any application DDL (local V2 only).
     public static var supabaseStub: String { String(decoding: PackageResources.v2_supabase_stub_sql, as: UTF8.self) }
 
-    /// The ten V1 tables, as named in DATA_MODEL.md (used to recognise `audit_log.table_name`).
+    /// The ten V1 tables, as named in docs/data-model.md (used to recognise `audit_log.table_name`).
     public static let v1Tables: Set<String> = [
         "regions", "cooperatives", "users", "warehouses", "invoices", "chef_planteurs",
         "planteurs", "deliveries", "delivery_photos", "audit_log",

@@ -1,6 +1,6 @@
 import MigrationEngine
 
-/// What the tool's settings file may hold (CLI.md: connections, app role, thresholds, hooks,
+/// What the tool's settings file may hold (docs/cli.md: connections, app role, thresholds, hooks,
 /// webhook URL; then Sentry, the status page and monitoring). Unknown keys and wrong types are
 /// errors that name the key and the line (SettingsFile). The README's example is read with it in
 /// the tests.

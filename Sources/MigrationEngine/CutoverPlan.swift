@@ -85,8 +85,8 @@ public struct CutoverPlan: Codable, Sendable {
             steps.append(Step(id: id, title: title, offset: Int(hours * 3600), at: iso(at), command: command, predictedSeconds: p,
                               predictedEnd: p.map { iso(at.addingTimeInterval($0)) }))
         }
-        if rehearsal == nil { warnings.append("no rehearsal measurements: durations cannot be predicted. Run `cocoatrack-migrate rehearse` (or scripts/rehearse.sh) and pass --rehearsal FILE.") }
-        if productionRows == nil { warnings.append("no production row counts: run `cocoatrack-migrate inventory` against production first.") }
+        if rehearsal == nil { warnings.append("no rehearsal measurements: durations cannot be predicted. Run `\(ToolCommand.line("rehearse"))` (or scripts/rehearse.sh) and pass --rehearsal FILE.") }
+        if productionRows == nil { warnings.append("no production row counts: run `\(ToolCommand.line("inventory"))` against production first.") }
         let decision = windowStart.addingTimeInterval(decisionHours * 3600)
         let end = windowStart.addingTimeInterval(windowHours * 3600)
         if let m = predicted("migrate") {

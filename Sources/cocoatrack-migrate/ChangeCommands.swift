@@ -175,7 +175,7 @@ struct SyncCommand: AsyncParsableCommand {
         Out.result("synced \(report.total) rows into V1; \(report.conflicts.count) conflicts (see data-loss-report)")
         if global.json { print(report.json(pretty: false)) }
         if !report.conflicts.isEmpty {
-            throw MigrationError(.checkFailed, "\(report.conflicts.count) changes have no faithful V1 form and were not written; `cocoatrack-migrate data-loss-report --export DIR` lists them for a person.")
+            throw MigrationError(.checkFailed, "\(report.conflicts.count) changes have no faithful V1 form and were not written; `\(ToolCommand.line("data-loss-report --export DIR"))` lists them for a person.")
         }
     }
 }

@@ -190,7 +190,7 @@ struct CutoverRunCommand: AsyncParsableCommand {
             case .pause(let step, let reason):
                 try await journal.record(meta, step: step, event: "paused", detail: reason)
                 await notify("paused before \(step): \(reason)")
-                Out.result("paused before \(step): \(reason). Continue with: cocoatrack-migrate cutover approve \(step) && cocoatrack-migrate cutover run")
+                Out.result("paused before \(step): \(reason). Continue with: \(ToolCommand.line("cutover approve \(step)")) && \(ToolCommand.line("cutover run"))")
                 return
             case .stop(let step, let message):
                 await notify("step \(step) FAILED: \(message)")
@@ -287,8 +287,10 @@ struct CutoverRunCommand: AsyncParsableCommand {
             var options = MigrateOptions()
             options.allowWritableSource = allowWritableV1
             options.toolVersion = CocoaTrackMigrate.version
+            let renderer = ProgressRenderer(json: false)
+            defer { renderer.finish() }
             let summary = try await Migrator(plan: CocoaTrackMapping.plan(context: context, appRole: appRole), source: v1Config, target: v2Config,
-                                             options: options, logger: logger).run()
+                                             options: options, logger: logger, events: { renderer.handle($0) }).run()
             let written = summary.loads.reduce(Int64(0)) { $0 + $1.written }
             let rejected = summary.loads.reduce(Int64(0)) { $0 + $1.rejected }
             return .done("\(written) rows written, \(rejected) rejected, in \(Int(summary.seconds)) s")
@@ -428,7 +430,7 @@ struct CutoverApproveCommand: AsyncParsableCommand {
         let journal = RunbookJournal(state: MigrationState(schema: CocoaTrackMapping.stateSchema))
         try await journal.prepare(c)
         try await journal.record(c, step: step, event: "approved", detail: "approved by the operator")
-        Out.result("approved \(step); continue with: cocoatrack-migrate cutover run")
+        Out.result("approved \(step); continue with: \(ToolCommand.line("cutover run"))")
     }
 }
 

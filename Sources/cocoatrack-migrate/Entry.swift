@@ -35,18 +35,26 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
         ]
     )
 
-    /// Runs the command with exit codes as CLI.md fixes them: 0 done, 1 could not run, 2 usage,
+    /// Runs the command with exit codes as docs/cli.md fixes them: 0 done, 1 could not run, 2 usage,
     /// 3 check failed, 4 refused by a guard, 130 interrupted at a safe point.
     static func main() async {
+        Invocation.install()
         let command: any ParsableCommand
         do {
             command = try parseAsRoot()
         } catch {
             let code = exitCode(for: error)
-            let message = fullMessage(for: error)
+            var message = fullMessage(for: error)
             if code == .success {
                 print(message)
                 Foundation.exit(0)
+            }
+            // The parser runs a command's own checks before it looks for unknown options, so
+            // `rollback --foo` would get the command's complaint instead of the real one.
+            if let unknown = UnknownOption.first(in: Array(CommandLine.arguments.dropFirst())) {
+                let parent = unknown.path.split(separator: " ").dropLast().joined(separator: " ")
+                message = "Error: Unknown option '\(unknown.option)'.\nUsage: \(parent) " + unknown.command.usageString()
+                    + "\n  See '\(unknown.path) --help' for more information."
             }
             FileHandle.standardError.write(Data((Redactor.redact(message) + "\n").utf8))
             Foundation.exit(2)
@@ -91,7 +99,7 @@ struct CocoaTrackMigrate: AsyncParsableCommand {
     }
 }
 
-/// Options every command that talks to a database shares (CLI.md: connections and globals).
+/// Options every command that talks to a database shares (docs/cli.md: connections and globals).
 struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("v1"), help: "V1 URL (default: $V1_DATABASE_URL).")
     var v1URL: String?
@@ -130,7 +138,7 @@ struct GlobalOptions: ParsableArguments {
         let env = ProcessInfo.processInfo.environment
         let (flag, variable, key) = side == "V1" ? (v1URL, "V1_DATABASE_URL", "v1_url") : (v2URL, "V2_DATABASE_URL", "v2_url")
         guard let url = flag ?? env[variable] ?? settings.file?[key]?.string, !url.isEmpty else {
-            throw MigrationError(.configuration, "no \(side) database given. Pass --\(side.lowercased()) URL, set \(variable), or set \(key) in the settings file (for the local sandbox: eval \"$(cocoatrack-migrate sandbox env)\").")
+            throw MigrationError(.configuration, "no \(side) database given. Pass --\(side.lowercased()) URL, set \(variable), or set \(key) in the settings file (for the local sandbox: eval \"$(\(ToolCommand.line("sandbox env")))\").")
         }
         return try ConnectionConfig(label: side, url: url)
     }
@@ -143,7 +151,7 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// What a settings file may hold (CLI.md: app role, thresholds, hooks, webhook URL). Unknown keys
+/// What a settings file may hold (docs/cli.md: app role, thresholds, hooks, webhook URL). Unknown keys
 /// and wrong types are errors that name the key and the line.
 struct Settings {
     let file: SettingsFile?
@@ -164,4 +172,28 @@ struct Settings {
 struct UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
+}
+
+/// The first `--option` the command line gives its (sub)command that the command does not have.
+enum UnknownOption {
+    static func first(in arguments: [String]) -> (option: String, command: any ParsableCommand.Type, path: String)? {
+        var command: any ParsableCommand.Type = CocoaTrackMigrate.self
+        var path = CocoaTrackMigrate.configuration.commandName ?? "cocoatrack-migrate"
+        var options: [String] = []
+        for a in arguments {
+            if a == "--" { break }
+            if a.hasPrefix("--") {
+                options.append(String(a.split(separator: "=", maxSplits: 1)[0]))
+            } else if options.isEmpty, let sub = command.configuration.subcommands.first(where: { $0._commandName == a }) {
+                command = sub
+                path += " " + a
+            }
+        }
+        let help = CocoaTrackMigrate.helpMessage(for: command, columns: 1000)
+        for o in options where o != "--help" && o != "--version" {
+            let pattern = NSRegularExpression.escapedPattern(for: o) + "(?![A-Za-z0-9-])"
+            if help.range(of: pattern, options: .regularExpression) == nil { return (o, command, path) }
+        }
+        return nil
+    }
 }

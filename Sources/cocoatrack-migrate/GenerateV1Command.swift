@@ -23,7 +23,7 @@ struct GenerateV1Command: AsyncParsableCommand {
     @Option(help: "Random seed: the same seed gives the same data.")
     var seed: UInt64 = 42
 
-    @Option(help: "Fraction of rows carrying DATA_MODEL.md's dirty cases (each case is present at least once).")
+    @Option(help: "Fraction of rows carrying the dirty cases of docs/data-model.md (each case is present at least once).")
     var dirty: Double = 0.005
 
     func validate() throws {
@@ -48,9 +48,13 @@ struct GenerateV1Command: AsyncParsableCommand {
                 "dirty": Dictionary(uniqueKeysWithValues: report.dirty.map { ($0.key.rawValue, $0.value) }),
             ])
         } else {
-            for (table, count) in report.rows { Out.result(String(format: "%-16@ %10d", table as NSString, count)) }
+            let width = max(16, (report.rows.map(\.table.count).max() ?? 0) + 2)
+            let numbers = max(10, report.rows.map { fmt(Int64($0.count)).count }.max() ?? 0, fmt(Int64(report.totalRows)).count)
+            Out.result(pad("table", width) + pad("rows", numbers, right: true))
+            for (table, count) in report.rows { Out.result(pad(table, width) + pad(fmt(Int64(count)), numbers, right: true)) }
+            Out.result(pad("total", width) + pad(fmt(Int64(report.totalRows)), numbers, right: true))
             Out.result("dirty cases: " + DirtyCase.allCases.map { "\($0.rawValue)=\(report.dirty[$0] ?? 0)" }.joined(separator: " "))
-            Out.result(String(format: "%d rows in %.1f s (%d rows/s)", report.totalRows, report.seconds, rate))
+            Out.result("\(fmt(Int64(report.totalRows))) rows in \(String(format: "%.1f", report.seconds)) s (\(fmt(Int64(rate))) rows/s)")
         }
     }
 }

@@ -6,7 +6,7 @@ import MigrationEngine
 struct MigrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
-        abstract: "Copy V1 into V2 through DATA_MODEL.md's mapping: resumable, exact, with every reject recorded.",
+        abstract: "Copy V1 into V2 through the mapping of docs/mapping.md: resumable, exact, with every reject recorded.",
         discussion: """
             Loads every V2 table in foreign-key order (independent tables in parallel), in batches whose rows and \
             checkpoint commit together, so a crash or Ctrl+C loses nothing and duplicates nothing: run migrate again \
@@ -90,7 +90,7 @@ struct MigrateCommand: AsyncParsableCommand {
             }
         } catch where Task.isCancelled || (error as? MigrationError)?.code == .interrupted {
             renderer.finish()
-            throw MigrationError(.interrupted, "interrupted at a safe point: every committed batch is kept in V2 with its checkpoint. Resume with: cocoatrack-migrate migrate --resume")
+            throw MigrationError(.interrupted, "interrupted at a safe point: every committed batch is kept in V2 with its checkpoint. Resume with: \(ToolCommand.line("migrate --resume"))")
         }
         renderer.finish()
         if let rejectsCSV, !dryRun {
@@ -105,7 +105,7 @@ struct MigrateCommand: AsyncParsableCommand {
     func render(_ s: MigrationSummary) {
         if global.json {
             Out.json([
-                "event": "summary", "dry_run": s.dryRun, "already_complete": s.alreadyComplete, "run_id": s.runID, "seconds": s.seconds,
+                "event": "summary", "dry_run": s.dryRun, "already_complete": s.alreadyComplete, "run_id": s.runID, "seconds": s.seconds, "rows_this_run": s.rowsThisRun,
                 "loads": s.loads.map { ["name": $0.name, "source": $0.source, "target": $0.target, "source_rows": $0.sourceRows,
                                         "written": $0.written, "rejected": $0.rejected, "warnings": $0.warnings, "seconds": $0.seconds] },
                 "issues": s.issues.map { ["load": $0.load, "kind": $0.kind, "rule": $0.rule, "count": $0.count] },
@@ -125,11 +125,14 @@ struct MigrateCommand: AsyncParsableCommand {
             for i in s.issues { Out.result("  \(pad(i.load, 16)) \(pad(i.kind, 8)) \(pad(i.rule, 28)) \(fmt(i.count))") }
         }
         let bad = s.orphans.filter { $0.1 > 0 }
-        if !s.dryRun && !s.alreadyComplete {
+        if !s.dryRun {
             Out.result(bad.isEmpty ? "foreign keys: \(s.orphans.count) checked, no orphan" : "ORPHANS: \(bad)")
         }
-        let total = s.loads.reduce(Int64(0)) { $0 + $1.read }
-        Out.result(String(format: "%@ in %.1f s", s.dryRun ? "dry run" : "migration", s.seconds) + (s.seconds > 0 && total > 0 ? " (\(fmt(Int64(Double(total) / s.seconds))) source rows/s)" : ""))
+        // The rate is over this run's rows: a resumed run does not count earlier runs' rows, and a
+        // migration already complete has none.
+        let resumed = !s.dryRun && s.loads.reduce(Int64(0)) { $0 + $1.read } > s.rowsThisRun
+        Out.result(String(format: "%@ in %.1f s", s.alreadyComplete ? "checked" : s.dryRun ? "dry run" : "migration", s.seconds)
+                   + (s.seconds > 0 && s.rowsThisRun > 0 ? " (\(fmt(s.rowsThisRun)) source rows\(resumed ? " in this run" : ""), \(fmt(Int64(Double(s.rowsThisRun) / s.seconds))) rows/s)" : ""))
     }
 }
 
@@ -147,74 +150,4 @@ func pad(_ s: String, _ n: Int, right: Bool = false) -> String {
     let count = s.count
     if count >= n { return s + " " }
     return right ? String(repeating: " ", count: n - count) + s + " " : s + String(repeating: " ", count: n - count)
-}
-
-/// Progress on stderr: a live line on a terminal, a plain line every few seconds otherwise,
-/// JSON events on stdout with --json.
-final class ProgressRenderer: @unchecked Sendable {
-    let json: Bool
-    let tty = isatty(2) == 1
-    private let lock = NSLock()
-    private var last: [String: (Date, Int64)] = [:]
-    private var rates: [String: Double] = [:]
-    private var lastPlain = Date.distantPast
-    private var liveShown = false
-
-    init(json: Bool) { self.json = json }
-
-    func handle(_ event: MigrationEvent) {
-        lock.withLock {
-            switch event {
-            case .message(let m):
-                clearLive()
-                Out.info(m)
-            case .planned(let loads):
-                if json {
-                    Out.json(["event": "planned", "loads": loads.map { ["name": $0.name, "source_rows": $0.sourceRows, "state": $0.state] }])
-                }
-            case .progress(let loads):
-                let now = Date()
-                var parts: [String] = []
-                for l in loads {
-                    if let (t, r) = last[l.name], now.timeIntervalSince(t) > 0.2 {
-                        let inst = Double(l.read - r) / now.timeIntervalSince(t)
-                        rates[l.name] = rates[l.name].map { 0.7 * $0 + 0.3 * inst } ?? inst
-                    }
-                    last[l.name] = (now, l.read)
-                    let rate = rates[l.name] ?? 0
-                    let left = max(0, l.sourceRows - l.read)
-                    let eta = rate > 0 ? "\(Int(Double(left) / rate)) s" : "?"
-                    let pct = l.sourceRows > 0 ? Int(100 * Double(l.read) / Double(l.sourceRows)) : 100
-                    parts.append("\(l.name) \(pct)% \(fmt(l.read))/\(fmt(l.sourceRows)) \(fmt(Int64(rate)))/s ETA \(eta)")
-                    if json {
-                        Out.json(["event": "progress", "load": l.name, "read": l.read, "total": l.sourceRows, "written": l.written,
-                                  "rejected": l.rejected, "rows_per_s": Int(rate), "eta_s": rate > 0 ? Int(Double(left) / rate) : -1])
-                    }
-                }
-                let line = parts.joined(separator: " | ")
-                if tty {
-                    FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
-                    liveShown = true
-                } else if now.timeIntervalSince(lastPlain) >= 5 {
-                    lastPlain = now
-                    Out.info("progress: " + line)
-                }
-            case .loadFinished(let l):
-                clearLive()
-                Out.info("\(l.state == "dry-run" ? "checked" : "loaded") \(pad(l.name, 16)) \(fmt(l.written)) written, \(fmt(l.rejected)) rejected, \(fmt(l.warnings)) warnings")
-                if json {
-                    Out.json(["event": "load_finished", "load": l.name, "written": l.written, "rejected": l.rejected, "warnings": l.warnings])
-                }
-            }
-        }
-    }
-
-    private func clearLive() {
-        if liveShown {
-            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
-            liveShown = false
-        }
-    }
-
-    func finish() { lock.withLock { clearLive() } }
 }

@@ -191,7 +191,7 @@ struct MonitorCommand: AsyncParsableCommand {
                 if let webhook, let e = await Webhook.post(webhook, text: "[monitor] " + text) { Out.info("webhook: \(e)") }
                 if v.action == "rollback" || v.action == "immediate_rollback" {
                     try await v2.query("UPDATE \(state.t("monitor_sessions")) SET finished_at = clock_timestamp(), outcome = 'rollback' WHERE session_id = $1", [sessionID])
-                    throw MigrationError(.checkFailed, "monitoring stopped: \(v.issue) confirmed by \(confirm) samples. Decide (`cocoatrack-migrate decide`) and, for a rollback after the DNS switch, follow Scenario 2.")
+                    throw MigrationError(.checkFailed, "monitoring stopped: \(v.issue) confirmed by \(confirm) samples. Decide (`\(ToolCommand.line("decide"))`) and, for a rollback after the DNS switch, follow Scenario 2.")
                 }
             }
             let wait = min(interval, endsAt.timeIntervalSinceNow)

@@ -11,19 +11,24 @@ struct RehearseCommand: AsyncParsableCommand {
         commandName: "rehearse",
         abstract: "Rehearse the cutover on a local sandbox: generate V1 (or restore a dump), run the runbook, drill Scenarios 1 and 2, report.",
         discussion: """
-            Starts a fresh sandbox (removing the previous one), fills V1 (`--v1-dump FILE`: a pg_dump -Fc of production \
+            Starts a fresh sandbox of its own, fills V1 (`--v1-dump FILE`: a pg_dump -Fc of production \
             V1, restored as data), runs `cutover run` with the clock compressed (no waiting for T-times; the DNS \
             switch is a no-op hook), stops at the decision gate to drill Scenario 1 (clear V2, V1 writable again), runs \
             the runbook again to the end, applies a synthetic workload to V2 and drills Scenario 2 (assess, sync back \
             to V1, data-loss report, clear V2). Writes DIR/rehearsal.md, rehearsal.html, rehearsal.json (the \
             measurements `cutover plan` predicts from) and every report on the way. Exit 0 when every drill check \
-            passed, 3 otherwise. The sandbox stays up for exploration (`sandbox down` removes it).
+            passed, 3 otherwise. The rehearsal has a sandbox of its own (--sandbox-dir, else \
+            $COCOATRACK_REHEARSAL_SANDBOX_DIR, else /tmp/cocoatrack-rehearsal-<uid>), never the one `sandbox up` makes by \
+            default: it replaces only a sandbox an earlier rehearsal made there and refuses (exit 4) anything else. That \
+            sandbox stays up for exploration (`sandbox down --dir DIR` removes it).
             """
     )
 
     @Option(help: "Generated data scale (1 ≈ 3.7 M rows).") var scale: Double = 0.1
     @Option(name: .customLong("v1-dump"), help: "Restore this pg_dump -Fc of production V1 (data) instead of generating.") var v1Dump: String?
     @Option(help: "Where the rehearsal writes its reports.") var dir: String = "rehearsal-report"
+    @Option(name: .customLong("sandbox-dir"), help: "The rehearsal's own sandbox directory (default: $COCOATRACK_REHEARSAL_SANDBOX_DIR, else /tmp/cocoatrack-rehearsal-<uid>). Only a sandbox an earlier rehearsal made there is replaced.")
+    var sandboxDir: String?
     @Option(name: .customLong("window-start"), help: "The production window to predict (default: next Saturday 02:00 UTC).") var windowStart: String?
     @Option(name: .customLong("log-level")) var logLevel: String = "warning"
 
@@ -44,6 +49,8 @@ struct RehearseCommand: AsyncParsableCommand {
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? URL(fileURLWithPath: CommandLine.arguments[0]).path
         let binary = FileManager.default.isExecutableFile(atPath: me) ? me : (Subprocess.which("cocoatrack-migrate") ?? me)
         let fm = FileManager.default
+        let sandbox = RehearsalSandbox(root: RehearsalSandbox.directory(flag: sandboxDir))
+        try sandbox.checkMayReplace()
         try? fm.removeItem(atPath: dir)
         try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var records: [StepRecord] = []
@@ -51,11 +58,12 @@ struct RehearseCommand: AsyncParsableCommand {
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "V1_DATABASE_URL")
         env.removeValue(forKey: "V2_DATABASE_URL")
+        env["COCOATRACK_SANDBOX_DIR"] = sandbox.root  // every `sandbox` step below works on the rehearsal's own
         let started = Date()
 
         @discardableResult
         func step(_ name: String, _ args: [String], expect: [Int32] = [0]) async throws -> Subprocess.Output {
-            Out.info("▶ \(name): cocoatrack-migrate \(args.joined(separator: " "))")
+            Out.info("▶ \(name): \(ToolCommand.line(args.joined(separator: " ")))")
             let t0 = Date()
             let out = try await Subprocess.run(binary, args + (args.first == "sandbox" ? [] : ["--log-level", logLevel]), environment: env, check: false)
             let r = StepRecord(name: name, command: "cocoatrack-migrate " + args.joined(separator: " "), seconds: Date().timeIntervalSince(t0),
@@ -73,9 +81,13 @@ struct RehearseCommand: AsyncParsableCommand {
         }
 
         // The sandbox and V1.
-        _ = try? await Subprocess.run(binary, ["sandbox", "down"], environment: env, check: false)
-        try await step("sandbox up", ["sandbox", "up"])
-        let exports = try await Subprocess.run(binary, ["sandbox", "env", "--superuser"], environment: env).stdout
+        if sandbox.prior() == .ours {
+            _ = try? await Subprocess.run(binary, ["sandbox", "down"] + sandbox.dirArguments, environment: env, check: false)
+        }
+        try sandbox.checkMayReplace()
+        try sandbox.markCreated()  // before `up`: an interrupted or failed `up` removes the directory, marker included
+        try await step("sandbox up", ["sandbox", "up"] + sandbox.dirArguments)
+        let exports = try await Subprocess.run(binary, ["sandbox", "env", "--superuser"] + sandbox.dirArguments, environment: env).stdout
         for part in exports.replacingOccurrences(of: "export ", with: "").split(separator: " ") {
             let kv = part.split(separator: "=", maxSplits: 1)
             if kv.count == 2 { env[String(kv[0])] = String(kv[1]).trimmingCharacters(in: CharacterSet(charactersIn: "'\n")) }
@@ -172,7 +184,8 @@ struct RehearseCommand: AsyncParsableCommand {
         try report.write(toFile: "\(dir)/rehearsal.md", atomically: true, encoding: .utf8)
         try Self.html(report, passed: passed).write(toFile: "\(dir)/rehearsal.html", atomically: true, encoding: .utf8)
         Out.result(report)
-        Out.info("rehearsal report: \(dir)/rehearsal.md and rehearsal.html; the sandbox stays up (`cocoatrack-migrate sandbox down` removes it)")
+        let where_ = " --dir " + Invocation.quote(sandbox.root)
+        Out.info("rehearsal report: \(dir)/rehearsal.md and rehearsal.html. The rehearsal's sandbox stays up at \(sandbox.root): explore it with eval \"$(\(ToolCommand.line("sandbox env" + where_)))\"; remove it with \(ToolCommand.line("sandbox down" + where_))")
         if !passed { throw MigrationError(.checkFailed, "the rehearsal found problems: \(checks.filter { !$0.1 }.map(\.0).joined(separator: "; "))") }
     }
 

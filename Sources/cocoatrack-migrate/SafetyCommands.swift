@@ -1,6 +1,7 @@
 import ArgumentParser
 import CocoaTrack
 import Foundation
+import Logging
 import MigrationEngine
 
 struct SnapshotCommand: AsyncParsableCommand {
@@ -84,10 +85,32 @@ struct RollbackCommand: AsyncParsableCommand {
         for t in result.deleted { Out.result("cleared \(pad(t.table, 24)) \(pad(fmt(t.rows), 12, right: true)) rows (\(t.scope))") }
         for t in result.kept { Out.result("kept    \(pad(t.table, 24)) \(pad(fmt(t.rows), 12, right: true)) rows (\(t.scope))") }
         Out.result("V2 cleared: \(result.remaining) migrated rows remain; \(result.ddlRestored) keys/indexes restored; migration history kept (\(result.runsKept) runs recorded).")
+        await v1ReadOnlyHint(logger: logger)
         if global.json {
             Out.json(["event": "cleared", "tables": Dictionary(result.deleted.map { ($0.table, $0.rows) }, uniquingKeysWith: +),
                       "kept": Dictionary(result.kept.map { ($0.table, $0.rows) }, uniquingKeysWith: +),
                       "remaining": result.remaining, "ddl_restored": result.ddlRestored, "freed_space": result.freedSpace])
+        }
+    }
+}
+
+extension RollbackCommand {
+    /// Scenario 1 ends with V1 writable again: clearing V2 does not do that. Says whether V1 is
+    /// still read-only (when V1 is reachable) and the command that makes it writable.
+    func v1ReadOnlyHint(logger: Logger) async {
+        let fix = ToolCommand.line("read-only disable")
+        guard let v1 = try? global.config("V1"), let role = try? global.appRole(nil) else {
+            Out.info("V1 is untouched: if read-only mode is on there (read-only enable), the application still cannot write V1. Make it writable again with: \(fix)")
+            return
+        }
+        let mode = ReadOnlyMode(source: v1, appRole: role, schemas: ["public"], logger: logger)
+        switch try? await mode.status() {
+        case .some(let st) where st.enabled || st.roleReadOnlySetting:
+            Out.info("V1 is still read-only for \(role): the application cannot write V1 yet. Make it writable again with: \(fix)")
+        case .some:
+            Out.info("V1 is writable for \(role) (read-only mode is off).")
+        case .none:
+            Out.info("V1 could not be checked: if read-only mode is on there, make it writable again with: \(fix)")
         }
     }
 }

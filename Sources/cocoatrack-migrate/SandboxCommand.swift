@@ -17,6 +17,9 @@ struct SandboxCommand: AsyncParsableCommand {
 
         @Option(name: .customLong("log-level")) var logLevel: String = "info"
 
+        /// ` --dir D` when a directory was given, for hints that must reach the same sandbox.
+        var dirArgument: String { dir.map { " --dir " + Invocation.quote($0) } ?? "" }
+
         var manager: SandboxManager {
             let root = dir.map { URL(fileURLWithPath: $0) } ?? SandboxManager.defaultRoot()
             var g = GlobalOptions()
@@ -39,7 +42,7 @@ struct SandboxCommand: AsyncParsableCommand {
             for c in state.clusters {
                 Out.info("  \(c.name): 127.0.0.1:\(c.port) database \(c.database)")
             }
-            Out.info("use it with: eval \"$(cocoatrack-migrate sandbox env)\"")
+            Out.info("use it with: eval \"$(\(ToolCommand.line("sandbox env" + location.dirArgument)))\"")
         }
     }
 
@@ -89,7 +92,7 @@ struct SandboxCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let state = try location.manager.readState() else {
-                throw MigrationError(.sandbox, "no sandbox at \(location.manager.root.path). Run `cocoatrack-migrate sandbox up` first.")
+                throw MigrationError(.sandbox, "no sandbox at \(location.manager.root.path). Run `\(ToolCommand.line("sandbox up" + location.dirArgument))` first.")
             }
             // The one place secrets are printed on purpose: the operator asked for them.
             var exports = state.clusters.map { "\($0.environmentVariable)='\($0.url())'" }

@@ -20,8 +20,20 @@ struct StderrLogHandler: LogHandler {
         if let extra = event.metadata { merged.merge(extra) { $1 } }
         let time = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
         var line = "\(time) \(event.level) \(event.message)"
-        for key in merged.keys.sorted() { line += " \(key)=\(merged[key]!)" }
-        FileHandle.standardError.write(Data((Redactor.redact(line) + "\n").utf8))
+        for key in merged.keys.sorted() { line += " \(key)=\(Self.rounded("\(merged[key]!)"))" }
+        StderrLive.shared.line(line)
+    }
+
+    /// A value printed as a long decimal fraction (a Double's description, e.g. seconds
+    /// `12.345678901`) is rounded for people: one decimal from 10 up, three below. Anything else
+    /// (integers, ids, versions, words) is left as it is.
+    static func rounded(_ value: String) -> String {
+        let u = Array(value.utf8)
+        guard let dot = u.firstIndex(of: UInt8(ascii: ".")), u.count - dot - 1 > 3 else { return value }
+        let digits = { (s: ArraySlice<UInt8>) in !s.isEmpty && s.allSatisfy { $0 >= 48 && $0 <= 57 } }
+        let intPart = u[..<dot].first == UInt8(ascii: "-") ? u[u.startIndex + 1..<dot] : u[..<dot]
+        guard digits(intPart), digits(u[(dot + 1)...]), let d = Double(value) else { return value }
+        return String(format: abs(d) >= 10 ? "%.1f" : "%.3f", d)
     }
 }
 
@@ -45,7 +57,7 @@ enum Interrupts {
             source.setEventHandler {
                 switch counter.receive(at: ContinuousClock.now) {
                 case .first:
-                    FileHandle.standardError.write(Data("\nstopping at the next safe point (Ctrl+C again to abort at once)…\n".utf8))
+                    StderrLive.shared.line("stopping at the next safe point (Ctrl+C again to abort at once)…")
                     task.cancel()
                 case .sameRequest:
                     break
@@ -103,7 +115,7 @@ enum Out {
     }
 
     static func info(_ text: String) {
-        FileHandle.standardError.write(Data((Redactor.redact(text) + "\n").utf8))
+        StderrLive.shared.line(text)
     }
 
     static func json(_ object: [String: Any]) {

@@ -220,9 +220,17 @@ struct RehearseTests {
         let dir = try CutoverRunTests.tempDir("rehearse")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let sandbox = dir + "/sandbox"
-        let out = try await CLI.run(["rehearse", "--scale", "0.01", "--dir", dir + "/report"], env: ["COCOATRACK_SANDBOX_DIR": sandbox])
-        _ = try await CLI.run(["sandbox", "down"], env: ["COCOATRACK_SANDBOX_DIR": sandbox])
+        // `sandbox up`'s directory (here a stand-in with a file of the user's) is not the rehearsal's.
+        let users = dir + "/users-sandbox"
+        try FileManager.default.createDirectory(atPath: users, withIntermediateDirectories: true)
+        try "the user's".write(toFile: users + "/state.json", atomically: true, encoding: .utf8)
+        let out = try await CLI.run(["rehearse", "--scale", "0.01", "--dir", dir + "/report", "--sandbox-dir", sandbox], env: ["COCOATRACK_SANDBOX_DIR": users])
+        let marked = FileManager.default.fileExists(atPath: sandbox + "/made-by-rehearse")
+        _ = try await CLI.run(["sandbox", "down", "--dir", sandbox])
         #expect(out.status == 0, "\(out.stderr.suffix(2000))")
+        #expect(marked, "the rehearsal marks the sandbox it made")
+        #expect(try String(contentsOfFile: users + "/state.json", encoding: .utf8) == "the user's")
+        #expect(out.stderr.contains("sandbox down --dir \(sandbox)"), "\(out.stderr.suffix(600))")
         let md = try String(contentsOfFile: dir + "/report/rehearsal.md", encoding: .utf8)
         #expect(md.contains("**PASS**: 7 of 7 drill checks passed"))
         #expect(md.contains("Predicted production window"))

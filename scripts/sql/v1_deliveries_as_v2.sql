@@ -10,7 +10,7 @@
 -- enum (USER-DEFINED) one ("Incompatible types"); with an enum on both sides it compares their
 -- text forms, i.e. the labels.
 --
--- Every rule is DATA_MODEL.md's, as Sources/CocoaTrack/Mapping.swift and Rules.swift apply them:
+-- Every rule is docs/mapping.md's, as Sources/CocoaTrack/Mapping.swift and Rules.swift apply them:
 --   ids            uuid_generate_v5('4b6f0c3e-2a1d-4c8e-9f57-3d2e1a0b9c8d', '<v1 table>:<v1 id>')
 --   rejected       weight_kg NULL or <= 0 (invalid_weight); planteur or warehouse missing
 --                  (orphan_reference) or itself rejected (parent_rejected); quality_grade not

@@ -1,4 +1,4 @@
--- CocoaTrack V1: the legacy schema (Azure Database for PostgreSQL), exactly as DATA_MODEL.md.
+-- CocoaTrack V1: the legacy schema (Azure Database for PostgreSQL), exactly as docs/data-model.md.
 -- Timestamps are `timestamp without time zone` holding UTC. Some references deliberately have
 -- no foreign key (users.cooperative_id, planteurs.chef_planteur_id, deliveries.planteur_id,
 -- deliveries.agent_id, delivery_photos.uploaded_by, audit_log.user_id): that is the legacy.

@@ -1,4 +1,4 @@
--- CocoaTrack V2: the new schema (Supabase, PostgreSQL 15+), exactly as DATA_MODEL.md.
+-- CocoaTrack V2: the new schema (Supabase, PostgreSQL 15+), exactly as docs/data-model.md.
 -- Every id is uuid, every timestamp timestamptz, every reference a real foreign key, row level
 -- security enabled on every public table. `auth.users` belongs to Supabase Auth and is not
 -- created here (see v2_supabase_stub.sql for the local stand-in). Runs as `postgres`.

@@ -463,7 +463,7 @@ extension Verifier {
         let meta = try await PGConnection.connect(target, logger: logger)
         defer { Task { await meta.close() } }
         guard try await state.exists(meta), let armedAt = try await Baseline.armedAt(meta, state) else {
-            throw MigrationError(.configuration, "change capture is not armed in V2 (no cutover baseline): nothing to compare with. The runbook arms it at T-0 with `cocoatrack-migrate capture arm`.")
+            throw MigrationError(.configuration, "change capture is not armed in V2 (no cutover baseline): nothing to compare with. The runbook arms it at T-0 with `\(ToolCommand.line("capture arm"))`.")
         }
         var report = ChangeReport(generatedAt: Verifier.iso(Date()), armedAt: armedAt, toolVersion: options.toolVersion,
                                   v1: source.redactedURL, v2: target.redactedURL)

@@ -47,7 +47,7 @@ public final class KeyPairs: Sendable {
     }
 }
 
-/// How target rows go back to one source table (DATA_MODEL.md's reverse mapping), supplied by
+/// How target rows go back to one source table (the reverse mapping of docs/mapping.md), supplied by
 /// the application module next to its load specs. The engine checks every result by running the
 /// forward mapping on it: a change is written back only when it maps forward to exactly the
 /// target rows it came from.

@@ -62,6 +62,10 @@ public struct LoadStatus: Sendable {
     public var warnings: Int64
     public var seconds: Double
     public var state: String
+    /// Source rows whose batch has committed in V2 (written + rejected), earlier runs included.
+    public var committed: Int64 = 0
+    /// Of `committed`, the rows committed before this run started (a resumed load).
+    public var committedBefore: Int64 = 0
 }
 
 public enum MigrationEvent: Sendable {
@@ -69,6 +73,13 @@ public enum MigrationEvent: Sendable {
     case planned([LoadStatus])
     case progress([LoadStatus])
     case loadFinished(LoadStatus)
+    /// A load begins (or resumes) streaming rows in this run.
+    case loadStarted(LoadStatus)
+    /// Work after the rows: `load` nil for the whole run. Phases: "keys and indexes" (a load's
+    /// primary key, unique constraints and indexes rebuilt, then ANALYZE), "foreign keys"
+    /// (restored, validating every row), "orphan check".
+    case phaseStarted(load: String?, phase: String)
+    case phaseFinished(load: String?, phase: String, seconds: Double, detail: String)
 }
 
 public struct IssueCount: Sendable {
@@ -86,6 +97,8 @@ public struct MigrationSummary: Sendable {
     public var issues: [IssueCount]
     public var orphans: [(String, Int64)]
     public var seconds: Double
+    /// Source rows this run committed (a resumed run: not those of earlier runs; 0 when already complete).
+    public var rowsThisRun: Int64 = 0
 }
 
 /// Runs a migration: guards, order from the target's foreign keys, parallel streaming loads with
@@ -181,6 +194,7 @@ public struct Migrator: Sendable {
                     """, [load.name, load.source.description, load.target.description, n, runID])
             }
             progress = try await state.progress(v2)
+            let rowsBefore = plan.loads.reduce(Int64(0)) { $0 + (progress[$1.name]?.rowsRead ?? 0) }
             // 8. Reference index: source ids per parent table, minus rejects already recorded.
             var index = ReferenceIndex()
             let parents = Set(plan.loads.flatMap { $0.references.map(\.parentTable) })
@@ -205,20 +219,28 @@ public struct Migrator: Sendable {
             try? await v1.execute("COMMIT")
             // 10. Foreign keys back, validating every row; fail closed on any orphan (the load
             //     ran with triggers off).
-            events(.message("restoring foreign keys (validates every reference)"))
+            events(.phaseStarted(load: nil, phase: "foreign keys"))
             var t0 = Date()
             let knownBroken = Set(validated.broken.map { "\($0.table).\($0.name)" })
             let rest = try await journal.restore(v2) { !knownBroken.contains("\($0.table).\($0.name)") }
             let broken = validated.broken + rest.broken
             let restoredFKs = validated.names.union(rest.restored.filter { $0.kind == "foreign_key" }.map { "\($0.table).\($0.name)" })
                 .subtracting(broken.map { "\($0.table).\($0.name)" })
-            logger.info("foreign keys restored", metadata: ["seconds": "\(Date().timeIntervalSince(t0))", "validated": "\(restoredFKs.count)"])
+            logger.debug("foreign keys restored", metadata: ["seconds": "\(Date().timeIntervalSince(t0))", "validated": "\(restoredFKs.count)"])
+            events(.phaseFinished(load: nil, phase: "foreign keys", seconds: Date().timeIntervalSince(t0),
+                                  detail: "\(restoredFKs.count) validated in this run" + (broken.isEmpty ? "" : ", \(broken.count) do not validate")))
             t0 = Date()
+            events(.phaseStarted(load: nil, phase: "orphan check"))
             // Foreign keys restored (validated) in this run need no second look; all others do.
-            let orphans = try await orphanCounts(v2, catalog: targetCatalog, skipping: restoredFKs)
-            logger.info("orphans counted", metadata: ["seconds": "\(Date().timeIntervalSince(t0))"])
+            // The catalog read again: a resumed run read it while keys were still set aside.
+            let finalCatalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
+            let orphans = try await orphanCounts(v2, catalog: finalCatalog, skipping: restoredFKs)
+            logger.debug("orphans counted", metadata: ["seconds": "\(Date().timeIntervalSince(t0))"])
+            events(.phaseFinished(load: nil, phase: "orphan check", seconds: Date().timeIntervalSince(t0),
+                                  detail: "\(orphans.count) foreign keys, \(orphans.reduce(Int64(0)) { $0 + $1.1 }) orphans"))
             var summary = try await summarize(v2, runID: runID, started: started, alreadyComplete: false)
             summary.orphans = orphans
+            summary.rowsThisRun = summary.loads.reduce(Int64(0)) { $0 + $1.read } - rowsBefore
             let bad = orphans.filter { $0.1 > 0 }
             // Fail closed: every foreign key of the migrated tables must be present and validated.
             let unvalidated = try await DDLJournal.unvalidatedForeignKeys(v2, tables: plan.loads.map(\.target), state: state)
@@ -254,7 +276,7 @@ public struct Migrator: Sendable {
 
     /// V2 refused to write a file: which table, and the two ways on.
     static func diskFull(_ error: MigrationError, table: TableName, load: String) -> MigrationError {
-        MigrationError(.diskFull, "V2 ran out of disk space while loading \(table) (load \(load)): \(error.message.hasSuffix(".") ? String(error.message.dropLast()) : error.message). Every batch committed before is kept. Free space on V2's server (or grow the volume or tablespace that holds \(table)), then resume with `cocoatrack-migrate migrate --resume`: it continues after the last committed batch. To give up instead, `rollback --clear-v2` empties V2, freeing space table by table.", cause: error, sqlState: error.sqlState)
+        MigrationError(.diskFull, "V2 ran out of disk space while loading \(table) (load \(load)): \(error.message.hasSuffix(".") ? String(error.message.dropLast()) : error.message). Every batch committed before is kept. Free space on V2's server (or grow the volume or tablespace that holds \(table)), then resume with `\(ToolCommand.line("migrate --resume"))`: it continues after the last committed batch. To give up instead, `rollback --clear-v2` empties V2, freeing space table by table.", cause: error, sqlState: error.sqlState)
     }
 
     func failOnOrphans(_ orphans: [(String, Int64)], broken: [DDLJournal.BrokenForeignKey], unvalidated: [DDLJournal.UnvalidatedKey] = []) throws {
@@ -437,7 +459,7 @@ public struct Migrator: Sendable {
             throw MigrationError(.internal, "load \(stuck) depends on an unknown load")
         }
         let counters = Dictionary(uniqueKeysWithValues: plan.loads.map { ($0.name, LoadCounters()) })
-        events(.planned(plan.loads.map { status($0, progress[$0.name], counters[$0.name]!, state: progress[$0.name]?.status ?? "pending") }))
+        events(.planned(plan.loads.map { status($0, progress[$0.name], counters[$0.name]!, state: progress[$0.name]?.status ?? "pending", before: progress[$0.name]) }))
         var index = startIndex
         let running = LockedSet()
         let ticker = Task {
@@ -445,7 +467,7 @@ public struct Migrator: Sendable {
                 try? await Task.sleep(for: .seconds(1))
                 let names = running.snapshot
                 if names.isEmpty { continue }
-                events(.progress(plan.loads.filter { names.contains($0.name) }.map { status($0, progress[$0.name], counters[$0.name]!, state: "loading") }))
+                events(.progress(plan.loads.filter { names.contains($0.name) }.map { status($0, progress[$0.name], counters[$0.name]!, state: "loading", before: progress[$0.name]) }))
             }
         }
         defer { ticker.cancel() }
@@ -462,11 +484,16 @@ public struct Migrator: Sendable {
                 let knownBroken = Set(validated.broken.map { "\($0.table).\($0.name)" })
                 restoring = true
                 group.addTask {
+                    let t0 = Date()
                     let c = try await PGConnection.reconnect(self.target, logger: self.logger)
                     defer { Task { await c.close() } }
                     let r = try await self.ddlJournal.restore(c) { e in
                         e.kind == "foreign_key" && loaded.contains(e.table) && e.referencesTable.map(loaded.contains) == true
                             && !knownBroken.contains("\(e.table).\(e.name)")
+                    }
+                    if !r.restored.isEmpty || !r.broken.isEmpty {
+                        self.events(.phaseFinished(load: nil, phase: "foreign keys", seconds: Date().timeIntervalSince(t0),
+                                                   detail: "\(r.restored.map(\.name).sorted().joined(separator: ", ")) validated" + (r.broken.isEmpty ? "" : "; \(r.broken.map(\.name).sorted().joined(separator: ", ")) do not validate")))
                     }
                     return .foreignKeys(Validated(names: Set(r.restored.map { "\($0.table).\($0.name)" }), broken: r.broken))
                 }
@@ -543,10 +570,11 @@ public struct Migrator: Sendable {
         let started = Date()
         if prior?.status ?? "pending" == "pending" {
             try await v2.query("UPDATE \(state.t("load_progress")) SET status = 'loading', started_at = coalesce(started_at, clock_timestamp()), run_id = $2 WHERE load_name = $1", [spec.name, runID])
-            logger.info("load started", metadata: ["load": "\(spec.name)"])
+            logger.debug("load started", metadata: ["load": "\(spec.name)"])
         } else {
-            logger.info("load resumed", metadata: ["load": "\(spec.name)", "after_id": "\(prior?.lastSourceID ?? Int64.min)"])
+            logger.debug("load resumed", metadata: ["load": "\(spec.name)", "after_id": "\(prior?.lastSourceID ?? Int64.min)"])
         }
+        events(.loadStarted(status(spec, prior, counters, state: "loading", before: prior)))
         let channel = BlockingChannel<Batch>(capacity: 2)
         async let readResult = pipeline.read(v1, after: prior?.lastSourceID ?? Int64.min, channel: channel)  // ids may be negative
         async let writeDone: Void = pipeline.write(v2, channel: channel, startedAt: started, priorSeconds: prior?.seconds ?? 0)
@@ -563,22 +591,29 @@ public struct Migrator: Sendable {
         }
         // Rebuild the table's keys and indexes, exactly as recorded, refresh the planner's
         // statistics, then mark the load done.
+        let rebuildStarted = Date()
+        events(.progress([status(spec, prior, counters, state: "loading", before: prior)]))
+        events(.phaseStarted(load: spec.name, phase: "keys and indexes"))
         let (restored, _) = try await ddlJournal.restore(v2, table: spec.target.description, kinds: ["index", "constraint"])
         try await v2.execute("ANALYZE \(spec.target.sql)")
         try await v2.query("UPDATE \(state.t("load_progress")) SET status = 'done', finished_at = clock_timestamp(), load_seconds = $2 WHERE load_name = $1",
                            [spec.name, String((prior?.seconds ?? 0) + Date().timeIntervalSince(started))])
         result.seconds = Date().timeIntervalSince(started)
+        events(.phaseFinished(load: spec.name, phase: "keys and indexes", seconds: Date().timeIntervalSince(rebuildStarted), detail: "\(restored) rebuilt"))
         let p = try await state.progress(v2)[spec.name]
-        events(.loadFinished(status(spec, p, counters, state: "done")))
-        logger.info("load done", metadata: ["load": "\(spec.name)", "ddl_rebuilt": "\(restored)", "seconds": "\(Int(result.seconds))"])
+        events(.loadFinished(status(spec, p, counters, state: "done", before: prior)))
+        logger.debug("load done", metadata: ["load": "\(spec.name)", "ddl_rebuilt": "\(restored)", "seconds": "\(Int(result.seconds))"])
         return result
     }
 
-    func status(_ spec: LoadSpec, _ p: MigrationState.Progress?, _ c: LoadCounters, state: String) -> LoadStatus {
-        LoadStatus(name: spec.name, source: spec.source.description, target: spec.target.description,
-                   sourceRows: p?.sourceRows ?? 0, read: c.read.load(ordering: .relaxed),
-                   written: c.written.load(ordering: .relaxed), rejected: c.rejected.load(ordering: .relaxed),
-                   warnings: p?.warnings ?? 0, seconds: p?.seconds ?? 0, state: state)
+    /// `before`: the load's progress when this run started (what earlier runs committed).
+    func status(_ spec: LoadSpec, _ p: MigrationState.Progress?, _ c: LoadCounters, state: String, before: MigrationState.Progress? = nil) -> LoadStatus {
+        let written = c.written.load(ordering: .relaxed), rejected = c.rejected.load(ordering: .relaxed)
+        return LoadStatus(name: spec.name, source: spec.source.description, target: spec.target.description,
+                          sourceRows: p?.sourceRows ?? 0, read: c.read.load(ordering: .relaxed),
+                          written: written, rejected: rejected,
+                          warnings: p?.warnings ?? 0, seconds: p?.seconds ?? 0, state: state,
+                          committed: written + rejected, committedBefore: (before?.rowsWritten ?? 0) + (before?.rowsRejected ?? 0))
     }
 
     // MARK: checks and summaries
@@ -658,8 +693,10 @@ public struct Migrator: Sendable {
                 issues.append(IssueCount(load: spec.name, kind: "issue", rule: rule, count: n))
             }
         }
-        return MigrationSummary(runID: "", dryRun: true, alreadyComplete: false, loads: loads, issues: issues, orphans: [],
-                                seconds: Date().timeIntervalSince(started))
+        var summary = MigrationSummary(runID: "", dryRun: true, alreadyComplete: false, loads: loads, issues: issues, orphans: [],
+                                       seconds: Date().timeIntervalSince(started))
+        summary.rowsThisRun = loads.reduce(Int64(0)) { $0 + $1.read }
+        return summary
     }
 
     /// Writes every recorded reject and warning as CSV (table, V1 id, kind, rule, column, detail).

@@ -85,7 +85,7 @@ public struct Verifier: Sendable {
         let meta = try await PGConnection.connect(target, logger: logger)
         defer { Task { await meta.close() } }
         guard try await state.exists(meta) else {
-            throw MigrationError(.configuration, "V2 holds no migration state (schema \(plan.stateSchema) is missing): nothing to verify. Run `cocoatrack-migrate migrate` first, or check that --v2 points at the migrated database.")
+            throw MigrationError(.configuration, "V2 holds no migration state (schema \(plan.stateSchema) is missing): nothing to verify. Run `\(ToolCommand.line("migrate"))` first, or check that --v2 points at the migrated database.")
         }
         try await state.create(meta)
         // A V1 or V2 other than the pair the migration recorded is refused before anything is recorded.
@@ -150,7 +150,7 @@ public struct Verifier: Sendable {
         // Keys set aside by a migrate that has not finished: say so, rather than "no primary key".
         let keyless = plan.loads.map(\.target).filter { catalog.tables[$0]?.primaryKey.isEmpty == true }.map(\.description)
         if !keyless.isEmpty, try await v2.scalar("SELECT count(*) > 0 FROM \(state.t("dropped_ddl")) WHERE table_name = ANY($1::text[])", [pgTextArray(keyless)]) == "t" {
-            throw MigrationError(.configuration, "a migrate has not finished: the primary keys of \(keyless.joined(separator: ", ")) are set aside until its loads complete. Run `cocoatrack-migrate migrate --resume` first, then verify.")
+            throw MigrationError(.configuration, "a migrate has not finished: the primary keys of \(keyless.joined(separator: ", ")) are set aside until its loads complete. Run `\(ToolCommand.line("migrate --resume"))` first, then verify.")
         }
         let migrator = Migrator(plan: plan, source: source, target: target, options: MigrateOptions(), logger: logger)
         let deps = migrator.dependencies(catalog: catalog)
