@@ -8,15 +8,22 @@ public struct RehearsalMeasurements: Codable, Sendable {
     public var sourceBytes: Int64
     public var migrateSeconds: Double
     public var verifySeconds: Double
+    /// The V1 final backup's duration (scaled by V1's size for production).
     public var snapshotSeconds: Double
+    /// The pre-migration V2 snapshot's duration as measured. V2 holds no V1 data before
+    /// `migrate`, so its time does not grow with V1: the plan predicts it as measured. Absent in
+    /// measurements written before this field existed (the plan then predicts nothing for it).
+    public var v2SnapshotSeconds: Double?
 
-    public init(measuredAt: String, sourceRows: Int64, sourceBytes: Int64, migrateSeconds: Double, verifySeconds: Double, snapshotSeconds: Double) {
+    public init(measuredAt: String, sourceRows: Int64, sourceBytes: Int64, migrateSeconds: Double, verifySeconds: Double, snapshotSeconds: Double,
+                v2SnapshotSeconds: Double? = nil) {
         self.measuredAt = measuredAt
         self.sourceRows = sourceRows
         self.sourceBytes = sourceBytes
         self.migrateSeconds = migrateSeconds
         self.verifySeconds = verifySeconds
         self.snapshotSeconds = snapshotSeconds
+        self.v2SnapshotSeconds = v2SnapshotSeconds
     }
 
     public static func load(_ path: String) throws -> RehearsalMeasurements {
@@ -74,7 +81,8 @@ public struct CutoverPlan: Codable, Sendable {
             switch id {
             case "migrate": return productionRows.map { Double($0) / max(1, Double(r.sourceRows)) * r.migrateSeconds }
             case "verify", "arm_capture": return productionRows.map { Double($0) / max(1, Double(r.sourceRows)) * r.verifySeconds }
-            case "final_backup", "v2_snapshot": return productionBytes.map { Double($0) / max(1, Double(r.sourceBytes)) * r.snapshotSeconds }
+            case "final_backup": return productionBytes.map { Double($0) / max(1, Double(r.sourceBytes)) * r.snapshotSeconds }
+            case "v2_snapshot": return r.v2SnapshotSeconds
             default: return nil
             }
         }

@@ -134,6 +134,7 @@ public struct PostmortemReport: Codable, Sendable {
         public var businessTotals: [BusinessSummary]
         public var totalV1Rows: Int64
         public var totalV2Rows: Int64
+        /// Distinct V1 rows rejected (a V1 row that two loads read counts once).
         public var totalRejected: Int64
     }
 
@@ -413,7 +414,7 @@ public struct Postmortem: Sendable {
                      orphans: v.foreignKeys.reduce(0) { $0 + $1.orphans },
                      businessTotals: v.businessTotals.map { .init(name: $0.name, status: $0.status, groupsV1: $0.groupsV1, groupsV2: $0.groupsV2, groupsDiffering: $0.mismatches.count) },
                      totalV1Rows: v.tables.reduce(0) { $0 + $1.v1Rows }, totalV2Rows: v.tables.reduce(0) { $0 + $1.v2Rows },
-                     totalRejected: v.tables.reduce(0) { $0 + $1.rejectedTotal })
+                     totalRejected: v.distinctRejected)
     }
 
     static let rollbackTitles = [

@@ -10,6 +10,16 @@ extension PostmortemReport {
 
     static func md(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
 
+    /// The verdict at the top: `pass` when the cutover finished, `warn` when it was rolled back
+    /// (the way back worked: V1 is writable again), `fail` otherwise.
+    public var verdict: ReportHTML.Verdict {
+        switch outcome {
+        case "finished": .init("pass", summaryLine)
+        case "rolled_back" where rollback?.finishedAt != nil: .init("warn", summaryLine)
+        default: .init("fail", summaryLine)
+        }
+    }
+
     public var summaryLine: String {
         var s = "Attempt \(attempt): \(outcome.replacingOccurrences(of: "_", with: " ")), \(startedAt) → \(endedAt)"
         if let r = rollback {
@@ -45,8 +55,8 @@ extension PostmortemReport {
         m += "\n## Verification\n\n"
         if let v = verification {
             m += "Verification `\(v.verificationId)`: **\(v.outcome.uppercased())**\(v.complete ? "" : " (partial)"), \(v.startedAt) → \(v.finishedAt ?? "—"). "
-            m += "Totals: \(VerifyReport.n(v.totalV1Rows)) V1 rows, \(VerifyReport.n(v.totalV2Rows)) V2 rows, \(VerifyReport.n(v.totalRejected)) rejected; "
-            m += "\(v.foreignKeysChecked) foreign keys checked, \(v.foreignKeysWithOrphans) with orphans (\(VerifyReport.n(v.orphans)) rows).\n\n"
+            m += "Totals: \(VerifyReport.n(v.totalV1Rows)) V1 rows, \(VerifyReport.n(v.totalV2Rows)) V2 rows, \(VerifyReport.n(v.totalRejected)) distinct V1 rows rejected; "
+            m += "\(VerifyReport.n(v.foreignKeysChecked)) foreign keys checked, \(VerifyReport.n(v.foreignKeysWithOrphans)) with orphans (\(VerifyReport.n(v.orphans)) rows).\n\n"
             m += "| check | result | detail |\n|---|---|---|\n"
             for c in v.checks { m += "| \(c.name) | \(c.status.uppercased()) | \(Self.md(c.summary)) |\n" }
             m += "\n| load | V1 rows | rejected | expected V2 | V2 rows | unexplained | checksum V1 | checksum V2 | match |\n|---|---:|---:|---:|---:|---:|---|---|---|\n"
@@ -59,7 +69,7 @@ extension PostmortemReport {
             }
             if !v.businessTotals.isEmpty {
                 m += "\n| business total | groups V1 | groups V2 | differing | result |\n|---|---:|---:|---:|---|\n"
-                for b in v.businessTotals { m += "| \(b.name) | \(b.groupsV1) | \(b.groupsV2) | \(b.groupsDiffering) | \(b.status.uppercased()) |\n" }
+                for b in v.businessTotals { m += "| \(b.name) | \(VerifyReport.n(b.groupsV1)) | \(VerifyReport.n(b.groupsV2)) | \(VerifyReport.n(b.groupsDiffering)) | \(b.status.uppercased()) |\n" }
             }
         } else {
             m += "No verification recorded for this attempt.\n"
@@ -78,10 +88,10 @@ extension PostmortemReport {
                 }
             }
             if let w = r.writeBack {
-                m += "\nWrite-back to V1\(w.syncId.map { " (sync `\($0)`\(w.at.map { ", \($0)" } ?? ""))" } ?? ""): \(VerifyReport.n(w.total)) rows written, \(w.conflicts) conflicts.\n\n"
+                m += "\nWrite-back to V1\(w.syncId.map { " (sync `\($0)`\(w.at.map { ", \($0)" } ?? ""))" } ?? ""): \(VerifyReport.n(w.total)) rows written, \(VerifyReport.n(w.conflicts)) conflicts.\n\n"
                 if !w.applied.isEmpty {
                     m += "| table | inserted | updated | deleted |\n|---|---:|---:|---:|\n"
-                    for (t, k) in w.applied.sorted(by: { $0.key < $1.key }) { m += "| \(t) | \(k["inserted"] ?? 0) | \(k["updated"] ?? 0) | \(k["deleted"] ?? 0) |\n" }
+                    for (t, k) in w.applied.sorted(by: { $0.key < $1.key }) { m += "| \(t) | \(VerifyReport.n(k["inserted"] ?? 0)) | \(VerifyReport.n(k["updated"] ?? 0)) | \(VerifyReport.n(k["deleted"] ?? 0)) |\n" }
                 }
                 m += w.lost.isEmpty ? "\nLost: nothing (V1 got every change back).\n" : "\nLost (not written back to V1; the data-loss report has the values):\n\n| load | key | V1 id | reason | detail |\n|---|---|---:|---|---|\n"
                 for l in w.lost { m += "| \(l.load) | `\(l.key)` | \(l.v1Id.map(String.init) ?? "") | \(l.reason) | \(Self.md(l.detail)) |\n" }
@@ -106,28 +116,12 @@ extension PostmortemReport {
         let h = VerifyReport.h
         func cell(_ s: String?) -> String { "<td>\(h(s ?? "—"))</td>" }
         func num(_ s: String) -> String { "<td class=num>\(h(s))</td>" }
+        let meta = "generated \(h(generatedAt)) · tool \(h(toolVersion)) · V2 <code>\(h(v2))</code> · attempts \(h(attempts.map(String.init).joined(separator: ", ")))<br>"
+            + "plan: T-0 \(h(window.start)) (\(window.startSource == "given" ? "given" : "the actual start of the T-0 step")) · decision point \(h(window.decisionPoint)) · end \(h(window.end))"
+        let extraCSS = "tr.fired td{background:#fff1f0} .fill{min-height:3rem;border:1px dashed #b8c0cf;border-radius:6px;padding:.5rem;color:#8a93a6} #rto{font-size:1.1rem;font-weight:600}"
         var s = """
-        <!DOCTYPE html>
-        <html lang="en"><head><meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>Cutover post-mortem: attempt \(attempt)</title>
-        <style>
-        body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#1d2433;padding:0 1rem}
-        .meta{color:#5b6475;font-size:.9rem}
-        .summary{font-size:1.2rem;font-weight:600;padding:.8rem 1rem;border-radius:8px;margin:1rem 0;background:#eef3fb}
-        .rolled_back,.failed{background:#fde5e5;color:#8a1c1c} .finished{background:#e3f6e8;color:#135c2c}
-        table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem;font-size:.85rem}
-        th,td{border-bottom:1px solid #e1e5ec;padding:.3rem .45rem;text-align:left;vertical-align:top}
-        td.num{text-align:right;font-variant-numeric:tabular-nums} code{font-size:.85em;word-break:break-all}
-        tr.fired td{background:#fff1f0} .fill{min-height:3rem;border:1px dashed #b8c0cf;border-radius:6px;padding:.5rem;color:#8a93a6}
-        #rto{font-size:1.1rem;font-weight:600}
-        </style></head><body>
-        <h1>Cutover post-mortem: attempt \(attempt)</h1>
-        <div class="meta">generated \(h(generatedAt)) · tool \(h(toolVersion)) · V2 <code>\(h(v2))</code> · attempts \(h(attempts.map(String.init).joined(separator: ", ")))<br>
-        plan: T-0 \(h(window.start)) (\(window.startSource == "given" ? "given" : "the actual start of the T-0 step")) · decision point \(h(window.decisionPoint)) · end \(h(window.end))</div>
-        <div id="summary" class="summary \(h(outcome))" data-outcome="\(h(outcome))" data-attempt="\(attempt)">\(h(summaryLine))</div>
         <h2>Timeline</h2>
-        <table id="timeline"><tr><th>step</th><th>planned</th><th>predicted</th><th>started</th><th>ended</th><th>duration</th><th>vs plan</th><th>outcome</th><th>retries</th><th>hold point</th></tr>
+        <table id="timeline"><tr><th>step</th><th>planned</th><th class=num>predicted</th><th>started</th><th>ended</th><th class=num>duration</th><th class=num>vs plan</th><th>outcome</th><th class=num>retries</th><th>hold point</th></tr>
 
         """
         for st in steps {
@@ -138,7 +132,7 @@ extension PostmortemReport {
             s += "<td class=\"hold\"\(st.holdPoint?.approvedBy.map { " data-approved-by=\"\(h($0))\"" } ?? "")>\(h(hold ?? ""))</td></tr>\n"
             if st.runs.count > 1 || st.runs.contains(where: { $0.outcome == "failed" }) {
                 for r in st.runs {
-                    s += "<tr class=\"run\" data-run-of=\"\(h(st.id))\"><td></td><td colspan=2>run</td>" + cell(r.startedAt) + cell(r.endedAt) + num(Self.dur(r.seconds)) + "<td></td>" + cell(r.outcome) + "<td colspan=2>\(h(r.detail))</td></tr>\n"
+                    s += "<tr class=\"run\" data-run-of=\"\(h(st.id))\"><td></td><td colspan=2>run</td>" + cell(r.startedAt) + cell(r.endedAt) + num(Self.dur(r.seconds)) + "<td></td>" + cell(r.outcome) + "<td colspan=2>\(ReportHTML.text(r.detail))</td></tr>\n"
                 }
             }
         }
@@ -146,27 +140,27 @@ extension PostmortemReport {
         if decisions.isEmpty { s += "<p>No decision was journaled in this attempt.</p>\n" }
         for d in decisions {
             s += "<section class=\"decision\" data-step=\"\(h(d.step))\" data-action=\"\(h(d.action))\"><h3>\(h(d.step)) (\(h(d.phase.replacingOccurrences(of: "_", with: " ")))) at \(h(d.at)): \(h(d.action))</h3>"
-            s += "<p>\(h(d.summary))\(d.verificationId.map { " — verification <code>\(h($0))</code>" } ?? "")</p>\n<table><tr><th>rule</th><th>verdict</th><th>action</th><th>evidence</th></tr>\n"
+            s += "<p>\(ReportHTML.text(d.summary))\(d.verificationId.map { " — verification <code>\(h($0))</code>" } ?? "")</p>\n<table><tr><th>rule</th><th>verdict</th><th>action</th><th>evidence</th></tr>\n"
             for v in d.rules {
-                s += "<tr data-rule=\"\(h(v.rule))\" data-verdict=\"\(h(v.verdict))\"\(v.verdict == "triggered" ? " class=\"fired\"" : "")><td>\(h(v.rule))</td><td>\(h(v.verdict))</td><td>\(h(v.action))</td><td>\(h(v.evidence))</td></tr>\n"
+                s += "<tr data-rule=\"\(h(v.rule))\" data-verdict=\"\(h(v.verdict))\"\(v.verdict == "triggered" ? " class=\"fired\"" : "")><td>\(h(v.rule))</td><td>\(h(v.verdict))</td><td>\(h(v.action))</td><td>\(ReportHTML.text(v.evidence))</td></tr>\n"
             }
             s += "</table></section>\n"
         }
         s += "<h2>Verification</h2>\n"
         if let v = verification {
             s += "<p id=\"verification\" data-outcome=\"\(h(v.outcome))\" data-verification=\"\(h(v.verificationId))\">verification <code>\(h(v.verificationId))</code>: <strong>\(h(v.outcome.uppercased()))</strong>, \(h(v.startedAt)) → \(h(v.finishedAt ?? "—")). "
-            s += "\(VerifyReport.n(v.totalV1Rows)) V1 rows, \(VerifyReport.n(v.totalV2Rows)) V2 rows, \(VerifyReport.n(v.totalRejected)) rejected; \(v.foreignKeysChecked) foreign keys checked, \(v.foreignKeysWithOrphans) with orphans.</p>\n"
+            s += "\(VerifyReport.n(v.totalV1Rows)) V1 rows, \(VerifyReport.n(v.totalV2Rows)) V2 rows, \(VerifyReport.n(v.totalRejected)) distinct V1 rows rejected; \(VerifyReport.n(v.foreignKeysChecked)) foreign keys checked, \(VerifyReport.n(v.foreignKeysWithOrphans)) with orphans.</p>\n"
             s += "<table id=\"checks\"><tr><th>check</th><th>result</th><th>detail</th></tr>\n"
-            for c in v.checks { s += "<tr data-check=\"\(h(c.name))\" data-status=\"\(h(c.status))\"><td>\(h(c.name))</td><td>\(h(c.status.uppercased()))</td><td>\(h(c.summary))</td></tr>\n" }
-            s += "</table>\n<table id=\"tables\"><tr><th>load</th><th>V1 rows</th><th>rejected</th><th>expected V2</th><th>V2 rows</th><th>unexplained</th><th>checksum V1</th><th>checksum V2</th><th>match</th></tr>\n"
+            for c in v.checks { s += "<tr data-check=\"\(h(c.name))\" data-status=\"\(h(c.status))\"><td>\(h(c.name))</td><td>\(h(c.status.uppercased()))</td><td>\(ReportHTML.text(c.summary))</td></tr>\n" }
+            s += "</table>\n<table id=\"tables\"><tr><th>load</th><th class=num>V1 rows</th><th class=num>rejected</th><th>rejected by reason</th><th class=num>expected V2</th><th class=num>V2 rows</th><th class=num>unexplained</th><th>checksum V1</th><th>checksum V2</th><th>match</th></tr>\n"
             for t in v.tables {
-                s += "<tr data-load=\"\(h(t.load))\"><td>\(h(t.load))</td>" + num(VerifyReport.n(t.v1Rows)) + "<td class=num title=\"\(h(t.rejected.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")))\">\(VerifyReport.n(t.rejectedTotal))</td>"
+                s += "<tr data-load=\"\(h(t.load))\"><td>\(h(t.load))</td>" + num(VerifyReport.n(t.v1Rows)) + num(VerifyReport.n(t.rejectedTotal)) + "<td class=\"reasons\">\(ReportHTML.reasons(t.rejected))</td>"
                 s += num(VerifyReport.n(t.expectedV2Rows)) + num(VerifyReport.n(t.v2Rows)) + num(VerifyReport.n(t.unexplainedDifference))
                 s += "<td><code>\(h(String(t.checksumV1.prefix(16))))</code></td><td><code>\(h(String(t.checksumV2.prefix(16))))</code></td><td>\(t.checksumsMatch ? "yes" : "NO")</td></tr>\n"
             }
             s += "</table>\n"
             if !v.rejectsByReason.isEmpty {
-                s += "<table id=\"rejects\"><tr><th>rejected: reason</th><th>rows</th></tr>\n"
+                s += "<table id=\"rejects\"><tr><th>rejected: reason</th><th class=num>rows</th></tr>\n"
                 for (k, n) in v.rejectsByReason.sorted(by: { $0.key < $1.key }) { s += "<tr data-reason=\"\(h(k))\"><td>\(h(k))</td>" + num(VerifyReport.n(n)) + "</tr>\n" }
                 s += "</table>\n"
             }
@@ -190,10 +184,10 @@ extension PostmortemReport {
             }
             s += "</table>\n"
             if let w = r.writeBack {
-                s += "<p id=\"write-back\" data-total=\"\(w.total)\" data-conflicts=\"\(w.conflicts)\">Write-back to V1\(w.syncId.map { " (sync <code>\(h($0))</code>)" } ?? ""): \(VerifyReport.n(w.total)) rows written, \(w.conflicts) conflicts.</p>\n"
+                s += "<p id=\"write-back\" data-total=\"\(w.total)\" data-conflicts=\"\(w.conflicts)\">Write-back to V1\(w.syncId.map { " (sync <code>\(h($0))</code>)" } ?? ""): \(VerifyReport.n(w.total)) rows written, \(VerifyReport.n(w.conflicts)) conflicts.</p>\n"
                 if !w.applied.isEmpty {
                     s += "<table><tr><th>table</th><th>inserted</th><th>updated</th><th>deleted</th></tr>\n"
-                    for (t, k) in w.applied.sorted(by: { $0.key < $1.key }) { s += "<tr><td>\(h(t))</td>" + num(String(k["inserted"] ?? 0)) + num(String(k["updated"] ?? 0)) + num(String(k["deleted"] ?? 0)) + "</tr>\n" }
+                    for (t, k) in w.applied.sorted(by: { $0.key < $1.key }) { s += "<tr><td>\(h(t))</td>" + num(VerifyReport.n(k["inserted"] ?? 0)) + num(VerifyReport.n(k["updated"] ?? 0)) + num(VerifyReport.n(k["deleted"] ?? 0)) + "</tr>\n" }
                     s += "</table>\n"
                 }
                 if w.lost.isEmpty { s += "<p id=\"lost\" data-rows=\"0\">Lost: nothing.</p>\n" } else {
@@ -214,8 +208,10 @@ extension PostmortemReport {
         }
         for (id, title) in Self.reviewSections { s += "<h2>\(h(title))</h2>\n<div id=\"\(id)\" class=\"fill\">To be filled in.</div>\n" }
         s += "<h2>Journal</h2>\n<table id=\"journal\"><tr><th>at</th><th>step</th><th>event</th><th>by</th><th>detail</th></tr>\n"
-        for e in journal { s += "<tr>" + cell(e.at) + cell(e.step) + cell(e.event) + cell(e.user ?? "") + cell(e.detail) + "</tr>\n" }
-        return Redactor.redact(s + "</table>\n</body></html>\n")
+        for e in journal { s += "<tr>" + cell(e.at) + cell(e.step) + cell(e.event) + cell(e.user ?? "") + "<td>\(ReportHTML.text(e.detail))</td></tr>\n" }
+        s += "</table>\n"
+        return Redactor.redact(ReportHTML.page(title: "Cutover post-mortem: attempt \(attempt)", meta: meta, verdict: verdict,
+                                               verdictAttributes: " data-outcome=\"\(h(outcome))\" data-attempt=\"\(attempt)\"", extraCSS: extraCSS, body: s))
     }
 
     /// Writes `report.json`, `report.md` and `report.html` into `directory` (created if needed).

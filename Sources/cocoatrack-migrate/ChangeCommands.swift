@@ -196,10 +196,11 @@ struct DataLossCommand: AsyncParsableCommand {
         let v1 = try await PGConnection.connect(try global.config("V1"), logger: global.makeLogger())
         let syncConflicts = try await SyncJournal.latestConflicts(v1)
         let reached = try await SyncJournal.appliedTotal(v1)
+        let synced = try await SyncJournal.appliedByTable(v1)
         await v1.close()
         var report = assessed.annotated(with: syncConflicts)
         report.title = "Data loss: what V1 still lacks of V2"
-        report.dataLoss = ChangeReport.DataLoss(reachedV1: reached, left: assessed.inserted + assessed.updated + assessed.deleted + assessed.conflicts)
+        report.dataLoss = ChangeReport.DataLoss(reachedV1: reached, left: assessed.inserted + assessed.updated + assessed.deleted + assessed.conflicts, synced: synced)
         Out.info(report.summaryLine)
         if let export { Out.info("wrote " + (try report.export(to: export)).joined(separator: ", ")) }
         if global.json { print(report.json(pretty: false)) } else { renderChanges(report, verb: "missing rows") }

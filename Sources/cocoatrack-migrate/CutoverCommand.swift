@@ -292,8 +292,12 @@ struct CutoverRunCommand: AsyncParsableCommand {
             let summary = try await Migrator(plan: CocoaTrackMapping.plan(context: context, appRole: appRole), source: v1Config, target: v2Config,
                                              options: options, logger: logger, events: { renderer.handle($0) }).run()
             let written = summary.loads.reduce(Int64(0)) { $0 + $1.written }
-            let rejected = summary.loads.reduce(Int64(0)) { $0 + $1.rejected }
-            return .done("\(written) rows written, \(rejected) rejected, in \(Int(summary.seconds)) s")
+            // A V1 row several loads read (a user: auth.users, identities, profiles) is rejected by each: count it once.
+            let c = try await PGConnection.connect(v2Config, logger: logger)
+            let ids = try? await MigrationState(schema: CocoaTrackMapping.stateSchema).rejectedIDs(c)
+            await c.close()
+            let distinct = ids.map { $0.values.reduce(0) { $0 + $1.count } } ?? Int(summary.loads.reduce(Int64(0)) { $0 + $1.rejected })
+            return .done("\(fmt(written)) rows written, \(fmt(Int64(distinct))) V1 rows rejected, in \(Int(summary.seconds)) s")
         case "verify":
             let verifier = try await makeVerifier(global) { $0.maxRejectShare = settings.thresholds.rowCountMismatchPct / 100 }
             let report = try await verifier.run()

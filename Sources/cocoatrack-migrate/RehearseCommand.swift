@@ -169,7 +169,7 @@ struct RehearseCommand: AsyncParsableCommand {
         let bytes = Int64(try await v1.scalar("SELECT pg_database_size(current_database())") ?? "0") ?? 0
         let m = RehearsalMeasurements(measuredAt: Date().formatted(.iso8601), sourceRows: rows, sourceBytes: bytes,
                                       migrateSeconds: stepSeconds["migrate"] ?? 0, verifySeconds: stepSeconds["verify"] ?? 0,
-                                      snapshotSeconds: stepSeconds["final_backup"] ?? 0)
+                                      snapshotSeconds: stepSeconds["final_backup"] ?? 0, v2SnapshotSeconds: stepSeconds["v2_snapshot"])
         try m.json().write(toFile: "\(dir)/rehearsal.json", atomically: true, encoding: .utf8)
         let start = windowStart.flatMap(CutoverPlanCommand.parseTime) ?? Self.nextSaturday()
         let plan = CutoverPlan.make(windowStart: start, productionRows: rows, productionBytes: bytes, rehearsal: m)
@@ -180,9 +180,15 @@ struct RehearseCommand: AsyncParsableCommand {
 
         for r in records where !r.ok { check("\(r.name) exited \(r.status)", false) }
         let passed = checks.allSatisfy(\.1)
-        let report = Self.markdown(records: records, checks: checks, stepSeconds: stepSeconds, m: m, plan: plan, total: Date().timeIntervalSince(started), scale: v1Dump == nil ? "generated, scale \(scale)" : "restored from \(v1Dump!)")
+        var rehearsal = RehearsalReport(steps: records.map { .init(name: $0.name, command: $0.command, seconds: $0.seconds, status: $0.status, ok: $0.ok) },
+                                        checks: checks.map { .init($0.0, $0.1) }, runbookSeconds: stepSeconds, runbookStepIDs: CutoverSteps.ids,
+                                        measurements: m, plan: plan, totalSeconds: Date().timeIntervalSince(started),
+                                        source: v1Dump == nil ? "generated, scale \(scale)" : "restored from \(v1Dump!)")
+        rehearsal.collect(dir: dir)
+        let report = rehearsal.markdown()
         try report.write(toFile: "\(dir)/rehearsal.md", atomically: true, encoding: .utf8)
-        try Self.html(report, passed: passed).write(toFile: "\(dir)/rehearsal.html", atomically: true, encoding: .utf8)
+        try rehearsal.html().write(toFile: "\(dir)/rehearsal.html", atomically: true, encoding: .utf8)
+        try ReportHTML.linkRun(root: dir)
         Out.result(report)
         let where_ = " --dir " + Invocation.quote(sandbox.root)
         Out.info("rehearsal report: \(dir)/rehearsal.md and rehearsal.html. The rehearsal's sandbox stays up at \(sandbox.root): explore it with eval \"$(\(ToolCommand.line("sandbox env" + where_)))\"; remove it with \(ToolCommand.line("sandbox down" + where_))")
@@ -194,61 +200,5 @@ struct RehearseCommand: AsyncParsableCommand {
         cal.timeZone = TimeZone(identifier: "UTC")!
         let next = cal.nextDate(after: Date(), matching: DateComponents(hour: 2, minute: 0, weekday: 7), matchingPolicy: .nextTime)
         return next ?? Date()
-    }
-
-    static func markdown(records: [StepRecord], checks: [(String, Bool)], stepSeconds: [String: Double], m: RehearsalMeasurements, plan: CutoverPlan,
-                         total: Double, scale: String) -> String {
-        var md = "# Cutover rehearsal\n\n**\(checks.allSatisfy(\.1) ? "PASS" : "FAIL")**: \(checks.filter(\.1).count) of \(checks.count) drill checks passed, in \(String(format: "%.0f", total)) s. V1 \(scale): \(m.sourceRows) rows.\n\n"
-        md += "## Steps\n\n| step | command | seconds | exit |\n|---|---|---:|---:|\n"
-        for r in records { md += "| \(r.name) | `\(r.command)` | \(String(format: "%.1f", r.seconds)) | \(r.status)\(r.ok ? "" : " ✘") |\n" }
-        md += "\n## Runbook steps (attempt 2, from the journal)\n\n| step | seconds |\n|---|---:|\n"
-        for s in CutoverSteps.ids { md += "| \(s) | \(stepSeconds[s].map { String(format: "%.1f", $0) } ?? "-") |\n" }
-        if m.migrateSeconds > 0 {
-            md += "\nThroughput: migrate \(Int(Double(m.sourceRows) / m.migrateSeconds)) rows/s, verify \(m.verifySeconds > 0 ? String(Int(Double(m.sourceRows) / m.verifySeconds)) : "-") rows/s.\n"
-        }
-        md += "\n## Post-mortems\n\n- Scenario 1 drill (attempt 1): [postmortem-attempt-1/report.html](postmortem-attempt-1/report.html) ([report.md](postmortem-attempt-1/report.md))\n"
-        md += "- The runbook (attempt 2): [postmortem/report.html](postmortem/report.html) ([report.md](postmortem/report.md))\n"
-        md += "\n## Drill checks\n\n" + checks.map { "- \($0.1 ? "✔" : "✘") \($0.0)" }.joined(separator: "\n") + "\n"
-        md += "\n## Predicted production window (these rows; run `cutover plan` against production for its counts)\n\n| T | at (UTC) | step | predicted |\n|---|---|---|---|\n"
-        for s in plan.steps {
-            let t = s.offset == 0 ? "T-0" : (s.offset > 0 ? "T+\(s.offset / 3600)h" : "T\(s.offset / 3600)h")
-            md += "| \(t) | \(s.at) | \(s.title) | \(s.predictedSeconds.map { CutoverPlanCommand.duration($0) } ?? "-") |\n"
-        }
-        for w in plan.warnings { md += "\n**Warning:** \(w)\n" }
-        return Redactor.redact(md)
-    }
-
-    /// Markdown links `[text](path)` in already escaped text, as anchors.
-    static func links(_ escaped: String) -> String {
-        escaped.replacing(/\[([^\]]+)\]\(([^)\s]+)\)/) { "<a href=\"\($0.2)\">\($0.1)</a>" }
-    }
-
-    static func html(_ markdown: String, passed: Bool) -> String {
-        // A plain rendering of the Markdown tables and lists, self-contained.
-        var body = ""
-        var inTable = false
-        for line in markdown.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
-            if line.hasPrefix("|") {
-                if line.contains("---") { continue }
-                let cells = line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast().map { VerifyReport.htmlEscape(String($0).trimmingCharacters(in: .whitespaces)) }
-                if !inTable { body += "<table>\n<tr>" + cells.map { "<th>\($0)</th>" }.joined() + "</tr>\n"; inTable = true; continue }
-                body += "<tr>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>\n"
-                continue
-            }
-            if inTable { body += "</table>\n"; inTable = false }
-            if line.hasPrefix("# ") { body += "<h1>\(VerifyReport.htmlEscape(String(line.dropFirst(2))))</h1>\n" }
-            else if line.hasPrefix("## ") { body += "<h2>\(VerifyReport.htmlEscape(String(line.dropFirst(3))))</h2>\n" }
-            else if line.hasPrefix("- ") { body += "<p class=check>\(Self.links(VerifyReport.htmlEscape(String(line.dropFirst(2)))))</p>\n" }
-            else if !line.isEmpty { body += "<p>\(VerifyReport.htmlEscape(line))</p>\n" }
-        }
-        if inTable { body += "</table>\n" }
-        return """
-            <!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Cutover rehearsal</title>
-            <style>body{font-family:system-ui,sans-serif;max-width:1000px;margin:2rem auto;padding:0 1rem;color:#1d2433}
-            table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem;font-size:.9rem}th,td{border-bottom:1px solid #e1e5ec;padding:.3rem .5rem;text-align:left}
-            #verdict{font-weight:600;padding:.6rem 1rem;border-radius:8px;background:\(passed ? "#e3f6e8" : "#fde5e5")}</style></head>
-            <body><div id="verdict" data-passed="\(passed)">\(passed ? "PASS" : "FAIL")</div>
-            \(body)</body></html>
-            """
     }
 }

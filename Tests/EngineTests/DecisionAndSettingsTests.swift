@@ -229,8 +229,14 @@ struct CutoverPlanTests {
 
     @Test("the plan's timeline in absolute times, predictions scaled from the rehearsal")
     func timeline() throws {
-        let r = RehearsalMeasurements(measuredAt: "x", sourceRows: 3_700_000, sourceBytes: 1_000_000_000, migrateSeconds: 20, verifySeconds: 18, snapshotSeconds: 10)
+        let r = RehearsalMeasurements(measuredAt: "x", sourceRows: 3_700_000, sourceBytes: 1_000_000_000, migrateSeconds: 20, verifySeconds: 18, snapshotSeconds: 10,
+                                      v2SnapshotSeconds: 3)
         let p = CutoverPlan.make(windowStart: Self.start, productionRows: 37_000_000, productionBytes: 10_000_000_000, rehearsal: r)
+        // The V2 snapshot is predicted from the V2 snapshot measured, not from V1's backup (V2 holds no V1 data before migrate).
+        #expect(p.steps.first { $0.id == "v2_snapshot" }?.predictedSeconds == 3)
+        let old = CutoverPlan.make(windowStart: Self.start, productionRows: 37_000_000, productionBytes: 10_000_000_000,
+                                   rehearsal: RehearsalMeasurements(measuredAt: "x", sourceRows: 1, sourceBytes: 1, migrateSeconds: 1, verifySeconds: 1, snapshotSeconds: 10))
+        #expect(old.steps.first { $0.id == "v2_snapshot" }?.predictedSeconds == nil)
         #expect(p.steps.first?.at == "2026-12-04T02:00:00Z" && p.steps.first?.id == "final_backup")
         #expect(p.steps.first { $0.id == "migrate" }?.at == "2026-12-05T02:00:00Z")
         #expect(p.steps.first { $0.id == "decide" }?.at == "2026-12-05T04:00:00Z")

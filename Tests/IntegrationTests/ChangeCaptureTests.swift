@@ -144,6 +144,17 @@ struct ChangeCaptureTests {
         #expect(cli.status == 0, "\(cli.stderr.suffix(500))")
         let exported = try ChangeReport.decode(String(contentsOfFile: dir + "/report.json", encoding: .utf8))
         #expect(Self.changeSet(exported) == expected)
+        // Inserted and deleted rows come with their values (report.json and the page).
+        let insertedPlanteur = try #require(exported.tables.first { $0.load == "planteurs" }?.changes.first { $0.key == planteur })
+        let values = Dictionary(uniqueKeysWithValues: (insertedPlanteur.values ?? []).map { ($0.column, $0.after) })
+        #expect(values["first_name"] == "Awa" && values["village"] == "Daloa" && insertedPlanteur.values?.allSatisfy { $0.before == nil } == true, "\(values)")
+        let deletedDelivery = try #require(exported.tables.first { $0.load == "deliveries" }?.changes.first { $0.key == removed })
+        #expect((deletedDelivery.values ?? []).contains { $0.column == "weight_kg" && $0.before != nil && $0.after == nil }, "\(deletedDelivery)")
+        let assessPage = try await ReportDOM.open(dir + "/report.html")
+        assessPage.expectReport(verdict: "warn", contains: ["\(exported.inserted) inserted, \(exported.updated) updated, \(exported.deleted) deleted in V2"])
+        #expect(assessPage.dom.contains("data-kind=\"inserted\" data-key=\"\(planteur)\" data-column=\"village\"><td></td><td></td><td class=\"num\"></td><td>village</td><td></td><td><code>\"Daloa\"</code></td>"))
+        #expect(assessPage.dom.contains("data-kind=\"deleted\" data-key=\"\(removed)\" data-column=\"weight_kg\""))
+        #expect(assessPage.text.contains("\"Awa\"") && assessPage.text.contains("\"après cutover\""))
 
         // sync: everything but the two conflicts, parents before children.
         let v1Max = try await pair.v1Admin().using { try await $0.scalar("SELECT max(id) FROM public.planteurs") }
@@ -209,6 +220,14 @@ struct ChangeCaptureTests {
         let verdict = try #require(lossReport.dataLoss)
         #expect(verdict.left == 2 && verdict.reachedV1 >= 10, "the workload's synced changes and its 2 conflicts: \(verdict)")
         #expect(try String(contentsOfFile: lossDir + "/report.md", encoding: .utf8).contains("DATA WOULD BE LOST: \(verdict.reachedV1) V2 changes reached V1"))
+        // What the sync wrote, by V1 table and kind, adds up to what reached V1, and the headline counts it (not 0 inserted, 0 updated, 0 deleted).
+        let synced = try #require(verdict.synced)
+        #expect(synced.values.flatMap(\.values).reduce(0, +) == verdict.reachedV1 && (synced["planteurs"]?["inserted"] ?? 0) >= 1, "\(synced)")
+        let kinds = verdict.syncedByKind
+        let lossPage = try await ReportDOM.open(lossDir + "/report.html")
+        lossPage.expectReport(verdict: "fail", contains: ["DATA WOULD BE LOST", "(\(kinds["inserted"] ?? 0) inserted, \(kinds["updated"] ?? 0) updated, \(kinds["deleted"] ?? 0) deleted in V1)", "2 left"])
+        #expect(lossPage.dom.contains("<tr data-table=\"planteurs\">") && !lossPage.dom.contains("id=\"lacks-nothing\""))
+        #expect(lossPage.dom.components(separatedBy: "class=\"change\"").count - 1 == 2, "the two changes V1 lacks, listed")
         let lost = lossReport.tables.flatMap { t in t.changes.map { "\(t.load) \($0.key)" } }
         #expect(Set(lost) == ["invoices \(fractional)", "planteurs \(longVillage)"])
         let reasons = lossReport.tables.flatMap { $0.changes.flatMap(\.columns) }.map(\.column).filter { $0.hasPrefix("sync: ") }

@@ -77,6 +77,68 @@ struct VerifyTests {
         #expect(dom.stdout.contains("data-outcome=\"pass\""))
         #expect(dom.stdout.contains("<svg id=\"counts-chart\""))
         for t in report.tables { #expect(dom.stdout.contains("data-load=\"\(t.load)\""), "\(t.load)") }
+        try await Self.expectPage(dir, report, verdict: "pass")
+    }
+
+    /// What every verify report.html shows, checked in Chromium's DOM against report.json: the
+    /// verdict at the top, rejects and warnings by reason as text, one honest scale, "in V2" never
+    /// drawn in the rejected colour, one number format, whether each foreign key is validated.
+    static func expectPage(_ dir: String, _ report: VerifyReport, verdict: String) async throws {
+        let page = try await ReportDOM.open(dir + "/report.html")
+        page.expectReport(verdict: verdict, contains: [verdict.uppercased()])
+        let text = page.text
+        // Every reject and warning reason is on the page as text, with its count, in the reasons table.
+        var reasons = 0
+        for t in report.tables {
+            for (rule, n) in t.rejected {
+                reasons += 1
+                #expect(page.dom.contains("data-kind=\"rejected\" data-reason=\"\(rule)\"><td>\(t.load)</td><td>rejected</td><td>\(rule)</td><td class=\"num\">\(ReportHTML.number(n))</td>"),
+                        "\(t.load): reject \(rule) \(n) as text")
+                #expect(text.contains("\(rule) \(ReportHTML.number(n))"), "\(t.load): \(rule) in the table's row")
+            }
+            let warnings = try #require(t.warningsByReason, "\(t.load): warnings by reason recorded")
+            #expect(warnings.values.reduce(0, +) == t.warnings, "\(t.load): the warnings by reason add up")
+            for (rule, n) in warnings {
+                reasons += 1
+                #expect(page.dom.contains("data-kind=\"warning\" data-reason=\"\(rule)\"><td>\(t.load)</td><td>warning</td><td>\(rule)</td><td class=\"num\">\(ReportHTML.number(n))</td>"),
+                        "\(t.load): warning \(rule) \(n) as text")
+            }
+        }
+        #expect(page.dom.components(separatedBy: "class=\"reason\"").count - 1 == reasons)
+        // The distinct count: a V1 user that three loads read is one rejected row.
+        if let distinct = report.rejectedV1Rows, !distinct.isEmpty {
+            #expect(page.dom.contains("id=\"distinct-rejects\" data-rows=\"\(report.distinctRejected)\""))
+        }
+        // One scale, said as it is: no bar is log-scaled, and "in V2" is never the rejected red.
+        #expect(page.dom.contains("data-scale=\"linear, per table\"") && text.contains("scale: linear") && !text.lowercased().contains("log scale"))
+        let inV2 = page.dom.matches(of: /<rect class="in-v2"[^>]*fill="([^"]+)"/).map { String($0.1) }
+        #expect(inV2.count == report.tables.count)
+        #expect(inV2.allSatisfy { $0 == "#1f4e8c" }, "\(inV2)")
+        #expect(page.dom.matches(of: /<rect class="rejected"[^>]*fill="([^"]+)"/).allSatisfy { $0.1 == "#c0392b" })
+        // Counts in one format: every count cell of the tables table is grouped by thousands.
+        for t in report.tables {
+            #expect(page.dom.contains("<tr data-load=\"\(t.load)\" data-result=\"\(t.countsPass && t.contentPass ? "pass" : "fail")\"><td>\(t.load)</td><td class=\"num\">\(ReportHTML.number(t.v1Rows))</td>"), "\(t.load)")
+        }
+        // Each foreign key: whether V2 holds it validated, as text.
+        let fks = page.dom.matches(of: /<tr class="fk" data-fk="[^"]+" data-validated="(\w+)"/).map { String($0.1) }
+        #expect(fks.count == report.foreignKeys.count)
+        #expect(fks == report.foreignKeys.map { $0.validated.map { $0 ? "yes" : "no" } ?? "unknown" })
+        #expect(text.contains("validated in V2"))
+        // Business totals that differ: V1's and V2's values of one column in one format.
+        for b in report.businessTotals where !b.mismatches.isEmpty {
+            let start = try #require(page.dom.range(of: "<table class=\"mismatches\" data-total=\"\(b.name)\">"), b.name)
+            let end = try #require(page.dom.range(of: "</table>", range: start.upperBound..<page.dom.endIndex))
+            let rows = String(page.dom[start.upperBound..<end.lowerBound]).matches(of: /<tr data-side="V[12]">([\s\S]*?)<\/tr>/).map { r in
+                String(r.1).matches(of: /<td[^>]*>([^<]*)<\/td>/).map { String($0.1) }
+            }
+            #expect(rows.count == 2 * b.mismatches.count)
+            let keys = b.mismatches.map(\.key.count).min() ?? 0
+            for col in keys..<b.columns.count {
+                let scales = Set(rows.compactMap { col < $0.count ? $0[col] : nil }.filter { $0 != "—" }.map { $0.split(separator: ".").dropFirst().first?.count ?? 0 })
+                #expect(scales.count <= 1, "\(b.name).\(b.columns[col]): one number format on both sides: \(rows.map { $0[col] })")
+            }
+            #expect(rows.allSatisfy { r in r.dropFirst(keys).dropLast().allSatisfy { $0 == "—" || $0.wholeMatch(of: /-?\d{1,3}(,\d{3})*(\.\d+)?/) != nil } }, "\(rows)")
+        }
     }
 
     /// One row's uuid in a V2 table, chosen by a condition.
@@ -192,6 +254,7 @@ struct VerifyTests {
         #expect(totals["planteurs_by_cooperative"]?.status == "pass")
         let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
         #expect(html.contains("data-outcome=\"fail\"") && html.contains("class=\"diff\" data-kind=\"missing_in_v2\""))
+        try await Self.expectPage(dir, report, verdict: "fail")
 
         // --only: just that table, marked partial, totals not run.
         let only = try await CLI.run(["verify-integrity", "--only", "regions", "--json"], env: Self.env(pair))

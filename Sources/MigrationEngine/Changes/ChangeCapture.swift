@@ -26,10 +26,18 @@ public struct ChangeReport: Codable, Sendable {
         public var reachedV1: Int64
         /// V2 changes V1 still lacks (each listed with the reason the last sync gave).
         public var left: Int64
+        /// What the syncs wrote into V1, by V1 table and kind (`inserted`, `updated`, `deleted`).
+        /// Absent in reports written before this field existed.
+        public var synced: [String: [String: Int64]]?
         public var verdict: String { left == 0 ? "NOTHING LOST" : "DATA WOULD BE LOST" }
-        public init(reachedV1: Int64, left: Int64) {
+        public init(reachedV1: Int64, left: Int64, synced: [String: [String: Int64]]? = nil) {
             self.reachedV1 = reachedV1
             self.left = left
+            self.synced = synced
+        }
+        /// Synced rows by kind over every table.
+        public var syncedByKind: [String: Int64] {
+            (synced ?? [:]).values.reduce(into: [:]) { acc, kinds in for (k, n) in kinds { acc[k, default: 0] += n } }
         }
     }
 
@@ -46,6 +54,18 @@ public struct ChangeReport: Codable, Sendable {
         public var v1Id: Int64?
         /// For an update, the changed columns: before = at cutover (V1 through the mapping), after = V2 now.
         public var columns: [ColumnChange]
+        /// For an inserted or deleted row, every column's value: an insert's `after` (V2 now), a
+        /// delete's `before` (at cutover, V1 through the mapping); sensitive columns read `‹hidden›`.
+        /// Absent for updates and in reports written before this field existed.
+        public var values: [ColumnChange]?
+
+        public init(kind: String, key: String, v1Id: Int64?, columns: [ColumnChange], values: [ColumnChange]? = nil) {
+            self.kind = kind
+            self.key = key
+            self.v1Id = v1Id
+            self.columns = columns
+            self.values = values
+        }
     }
 
     public struct Conflict: Codable, Sendable {
@@ -581,7 +601,8 @@ extension Verifier {
                         switch drift[id] {
                         case nil:
                             table.deleted += 1
-                            list(.init(kind: "deleted", key: d.key, v1Id: id, columns: []))
+                            list(.init(kind: "deleted", key: d.key, v1Id: id, columns: [],
+                                       values: spec.targetColumns.indices.map { .init(column: spec.targetColumns[$0], before: $0 < s.display.count ? show(s.display[$0], $0) : nil, after: nil) }))
                             captured.append(.init(load: spec.name, kind: "deleted", key: d.key, sourceID: id, before: s.display, after: nil, changedColumns: []))
                         case .inserted?:
                             table.v1ChangedAfterCutover.append(.init(kind: "inserted_in_v1", key: d.key, v1Id: id, columns: []))
@@ -597,7 +618,8 @@ extension Verifier {
                             }
                         } else {
                             table.inserted += 1
-                            list(.init(kind: "inserted", key: d.key, v1Id: nil, columns: []))
+                            list(.init(kind: "inserted", key: d.key, v1Id: nil, columns: [],
+                                       values: spec.targetColumns.indices.map { .init(column: spec.targetColumns[$0], before: nil, after: $0 < t.display.count ? show(t.display[$0], $0) : nil) }))
                             captured.append(.init(load: spec.name, kind: "inserted", key: d.key, sourceID: nil, before: nil, after: t.display, changedColumns: []))
                         }
                     default: break

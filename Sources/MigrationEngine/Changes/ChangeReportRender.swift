@@ -1,13 +1,25 @@
 import Foundation
 
 extension ChangeReport {
+    static func n(_ v: Int64) -> String { ReportHTML.number(v) }
+
+    /// The report's verdict: for the data-loss report whether V1 lacks anything; for an
+    /// assessment, whether V2 changed since cutover and whether any change has no V1 form.
+    public var verdict: ReportHTML.Verdict {
+        if let loss = dataLoss { return .init(loss.left == 0 ? "pass" : "fail", summaryLine) }
+        if conflicts > 0 { return .init("fail", summaryLine) }
+        return .init(inserted + updated + deleted == 0 ? "pass" : "warn", summaryLine)
+    }
+
     public var summaryLine: String {
         if let loss = dataLoss {
-            return "\(loss.verdict): \(loss.reachedV1) V2 changes reached V1 through sync-v2-to-v1; \(loss.left) left"
+            let kinds = loss.syncedByKind
+            let synced = loss.synced == nil ? "" : " (\(Self.n(kinds["inserted"] ?? 0)) inserted, \(Self.n(kinds["updated"] ?? 0)) updated, \(Self.n(kinds["deleted"] ?? 0)) deleted in V1)"
+            return "\(loss.verdict): \(Self.n(loss.reachedV1)) V2 changes reached V1 through sync-v2-to-v1\(synced); \(Self.n(loss.left)) left"
                 + (loss.left == 0 ? ". V1 lacks nothing that V2 has." : ", each listed below with the reason it did not go back.")
         }
-        return "\(inserted) inserted, \(updated) updated, \(deleted) deleted in V2 since cutover (\(armedAt))"
-            + (conflicts > 0 ? "; \(conflicts) conflicts" : "") + (v1ChangedAfterCutover > 0 ? "; \(v1ChangedAfterCutover) V1 rows changed after cutover" : "")
+        return "\(Self.n(inserted)) inserted, \(Self.n(updated)) updated, \(Self.n(deleted)) deleted in V2 since cutover (\(armedAt))"
+            + (conflicts > 0 ? "; \(Self.n(conflicts)) conflicts" : "") + (v1ChangedAfterCutover > 0 ? "; \(Self.n(v1ChangedAfterCutover)) V1 rows changed after cutover" : "")
     }
 
     /// Conflicts recorded by the latest sync, by key (data-loss report).
@@ -24,22 +36,40 @@ extension ChangeReport {
         return r
     }
 
+    /// The lines of one change: an update's changed columns, an insert's or a delete's values.
+    static func lines(_ c: RowChange) -> [ColumnChange] {
+        c.columns + (c.values ?? [])
+    }
+
+    static func mdCell(_ v: String?) -> String {
+        v.map { "`" + $0.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "`", with: "'") + "`" } ?? "NULL"
+    }
+
     public func markdown() -> String {
         var md = "# \(title)\n\n**\(summaryLine)**\n\n- generated \(generatedAt), tool \(toolVersion)\n- V1: `\(v1)`\n- V2: `\(v2)`\n\n"
+        if let loss = dataLoss, let synced = loss.synced, !synced.isEmpty {
+            md += "## Written back to V1 by sync-v2-to-v1\n\n| V1 table | inserted | updated | deleted |\n|---|---:|---:|---:|\n"
+            for (t, k) in synced.sorted(by: { $0.key < $1.key }) { md += "| \(t) | \(Self.n(k["inserted"] ?? 0)) | \(Self.n(k["updated"] ?? 0)) | \(Self.n(k["deleted"] ?? 0)) |\n" }
+            md += "\n## What V1 still lacks\n\n"
+        }
         md += "| load | V2 table | inserted | updated | deleted | conflicts | V1 changed after cutover |\n|---|---|---:|---:|---:|---:|---:|\n"
         for t in tables {
-            md += "| \(t.load) | \(t.targetTable) | \(t.inserted) | \(t.updated) | \(t.deleted) | \(t.conflicts.count) | \(t.v1ChangedAfterCutover.count) |\n"
+            md += "| \(t.load) | \(t.targetTable) | \(Self.n(t.inserted)) | \(Self.n(t.updated)) | \(Self.n(t.deleted)) | \(Self.n(Int64(t.conflicts.count))) | \(Self.n(Int64(t.v1ChangedAfterCutover.count))) |\n"
         }
         for t in tables where !t.changes.isEmpty || !t.conflicts.isEmpty || !t.v1ChangedAfterCutover.isEmpty {
             md += "\n## \(t.load)\n\n| change | key | V1 id | column | before | after |\n|---|---|---:|---|---|---|\n"
             for c in t.changes + t.v1ChangedAfterCutover {
-                if c.columns.isEmpty { md += "| \(c.kind) | `\(c.key)` | \(c.v1Id.map(String.init) ?? "") | | | |\n" }
-                for col in c.columns {
-                    md += "| \(c.kind) | `\(c.key)` | \(c.v1Id.map(String.init) ?? "") | \(col.column) | \(col.before.map { "`\($0)`" } ?? "NULL") | \(col.after.map { "`\($0)`" } ?? "NULL") |\n"
+                let cols = Self.lines(c)
+                if cols.isEmpty { md += "| \(c.kind) | `\(c.key)` | \(c.v1Id.map { Self.n($0) } ?? "") | | | |\n" }
+                for (i, col) in cols.enumerated() {
+                    let value = i >= c.columns.count
+                    let before = value && c.kind.hasPrefix("inserted") ? "" : Self.mdCell(col.before)
+                    let after = value && c.kind.hasPrefix("deleted") ? "" : Self.mdCell(col.after)
+                    md += "| \(c.kind) | `\(c.key)` | \(c.v1Id.map { Self.n($0) } ?? "") | \(col.column) | \(before) | \(after) |\n"
                 }
             }
             for c in t.conflicts {
-                md += "| conflict: \(c.reason) | `\(c.key)` | \(c.v1Id.map(String.init) ?? "") | | | \(c.detail.replacingOccurrences(of: "|", with: "\\|")) |\n"
+                md += "| conflict: \(c.reason) | `\(c.key)` | \(c.v1Id.map { Self.n($0) } ?? "") | | | \(c.detail.replacingOccurrences(of: "|", with: "\\|")) |\n"
             }
             if t.changesTruncated { md += "\n(more changes than listed; the counts are complete)\n" }
         }
@@ -47,41 +77,55 @@ extension ChangeReport {
     }
 
     public func html() -> String {
-        let h = VerifyReport.h
-        var s = """
-        <!DOCTYPE html>
-        <html lang="en"><head><meta charset="utf-8"><title>\(h(title))</title>
-        <style>
-        body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2433;padding:0 1rem}
-        table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem;font-size:.9rem}
-        th,td{border-bottom:1px solid #e1e5ec;padding:.35rem .5rem;text-align:left;vertical-align:top}
-        td.num{text-align:right} code{font-size:.85em;word-break:break-all} em.null{color:#8a93a6}
-        .summary{font-size:1.2rem;font-weight:600;padding:.8rem 1rem;border-radius:8px;background:#eef3fb}
-        </style></head><body>
-        <h1>\(h(title))</h1>
-        <p>generated \(h(generatedAt)) · tool \(h(toolVersion)) · V1 <code>\(h(v1))</code> · V2 <code>\(h(v2))</code></p>
-        <div id="summary" class="summary" data-inserted="\(inserted)" data-updated="\(updated)" data-deleted="\(deleted)" data-conflicts="\(conflicts)">\(h(summaryLine))</div>
-        <table id="tables"><tr><th>load</th><th>V2 table</th><th>inserted</th><th>updated</th><th>deleted</th><th>conflicts</th><th>V1 changed after cutover</th></tr>
-
-        """
+        let h = ReportHTML.escape
+        let meta = "generated \(h(generatedAt)) · tool \(h(toolVersion)) · change capture armed \(h(armedAt))<br>V1 <code>\(h(v1))</code> · V2 <code>\(h(v2))</code>"
+        var attributes = " data-inserted=\"\(inserted)\" data-updated=\"\(updated)\" data-deleted=\"\(deleted)\" data-conflicts=\"\(conflicts)\""
+        if let loss = dataLoss { attributes += " data-reached-v1=\"\(loss.reachedV1)\" data-left=\"\(loss.left)\"" }
+        var s = ""
+        if let loss = dataLoss {
+            s += "<h2>Written back to V1 by sync-v2-to-v1</h2>\n"
+            if let synced = loss.synced, !synced.isEmpty {
+                s += "<table id=\"synced\"><tr><th>V1 table</th><th class=num>inserted</th><th class=num>updated</th><th class=num>deleted</th></tr>\n"
+                for (t, k) in synced.sorted(by: { $0.key < $1.key }) {
+                    s += "<tr data-table=\"\(h(t))\"><td>\(h(t))</td><td class=num>\(Self.n(k["inserted"] ?? 0))</td><td class=num>\(Self.n(k["updated"] ?? 0))</td><td class=num>\(Self.n(k["deleted"] ?? 0))</td></tr>\n"
+                }
+                s += "</table>\n"
+            } else {
+                s += "<p id=\"synced\" data-rows=\"\(loss.reachedV1)\">\(loss.reachedV1 == 0 ? "No sync has written into V1." : "\(Self.n(loss.reachedV1)) rows (per table not recorded).")</p>\n"
+            }
+            s += "<h2>What V1 still lacks of V2</h2>\n"
+            if loss.left == 0 { s += "<p id=\"lacks-nothing\"><strong>V1 lacks nothing that V2 has.</strong> Every table below reads 0: V2 and V1 hold the same rows through the mapping.</p>\n" }
+        } else {
+            s += "<h2>Changes in V2 since cutover, by table</h2>\n"
+        }
+        s += "<table id=\"tables\"><tr><th>load</th><th>V2 table</th><th class=num>inserted</th><th class=num>updated</th><th class=num>deleted</th><th class=num>conflicts</th><th class=num>V1 changed after cutover</th></tr>\n"
         for t in tables {
-            s += "<tr data-load=\"\(h(t.load))\"><td>\(h(t.load))</td><td>\(h(t.targetTable))</td><td class=num>\(t.inserted)</td><td class=num>\(t.updated)</td><td class=num>\(t.deleted)</td><td class=num>\(t.conflicts.count)</td><td class=num>\(t.v1ChangedAfterCutover.count)</td></tr>\n"
+            s += "<tr data-load=\"\(h(t.load))\"><td>\(h(t.load))</td><td>\(h(t.targetTable))</td><td class=num>\(Self.n(t.inserted))</td><td class=num>\(Self.n(t.updated))</td><td class=num>\(Self.n(t.deleted))</td><td class=num>\(Self.n(Int64(t.conflicts.count)))</td><td class=num>\(Self.n(Int64(t.v1ChangedAfterCutover.count)))</td></tr>\n"
         }
         s += "</table>\n"
         for t in tables where !t.changes.isEmpty || !t.conflicts.isEmpty || !t.v1ChangedAfterCutover.isEmpty {
-            s += "<h2>\(h(t.load))</h2><table><tr><th>change</th><th>key</th><th>V1 id</th><th>column</th><th>before</th><th>after</th></tr>\n"
+            s += "<h2>\(h(t.load))</h2><p class=note>An update lists its changed columns (before: at cutover, V1 through the mapping; after: V2 now); an insert lists every value it has in V2, a delete every value it had.</p>\n"
+            s += "<table class=\"changes\" data-load=\"\(h(t.load))\"><tr><th>change</th><th>key</th><th class=num>V1 id</th><th>column</th><th>before</th><th>after</th></tr>\n"
             for c in t.changes + t.v1ChangedAfterCutover {
-                let cols = c.columns.isEmpty ? [ColumnChange(column: "", before: nil, after: nil)] : c.columns
-                for col in cols {
-                    s += "<tr class=\"change\" data-kind=\"\(h(c.kind))\"><td>\(h(c.kind))</td><td><code>\(h(c.key))</code></td><td class=num>\(c.v1Id.map(String.init) ?? "")</td><td>\(h(col.column))</td><td>\(col.column.isEmpty ? "" : VerifyReport.htmlValue(col.before))</td><td>\(col.column.isEmpty ? "" : VerifyReport.htmlValue(col.after))</td></tr>\n"
+                let cols = Self.lines(c).isEmpty ? [ColumnChange(column: "", before: nil, after: nil)] : Self.lines(c)
+                for (i, col) in cols.enumerated() {
+                    let first = i == 0
+                    // A value line of an insert has no before, of a delete no after.
+                    let value = i >= c.columns.count && !col.column.isEmpty
+                    let noBefore = col.column.isEmpty || (value && col.before == nil && c.kind.hasPrefix("inserted"))
+                    let noAfter = col.column.isEmpty || (value && col.after == nil && c.kind.hasPrefix("deleted"))
+                    s += "<tr class=\"change\(first ? "" : " more")\" data-kind=\"\(h(c.kind))\" data-key=\"\(h(c.key))\" data-column=\"\(h(col.column))\">"
+                    s += "<td>\(first ? h(c.kind) : "")</td><td>\(first ? "<code>\(h(c.key))</code>" : "")</td><td class=num>\(first ? c.v1Id.map { Self.n($0) } ?? "" : "")</td>"
+                    s += "<td>\(h(col.column))</td><td>\(noBefore ? "" : VerifyReport.htmlValue(col.before))</td><td>\(noAfter ? "" : VerifyReport.htmlValue(col.after))</td></tr>\n"
                 }
             }
             for c in t.conflicts {
-                s += "<tr class=\"conflict\" data-reason=\"\(h(c.reason))\"><td>conflict: \(h(c.reason))</td><td><code>\(h(c.key))</code></td><td class=num>\(c.v1Id.map(String.init) ?? "")</td><td colspan=3>\(h(c.detail))</td></tr>\n"
+                s += "<tr class=\"conflict\" data-reason=\"\(h(c.reason))\"><td>conflict: \(h(c.reason))</td><td><code>\(h(c.key))</code></td><td class=num>\(c.v1Id.map { Self.n($0) } ?? "")</td><td colspan=3>\(h(c.detail))</td></tr>\n"
             }
             s += "</table>\n"
+            if t.changesTruncated { s += "<p class=note>\(h(t.load)): more changes than listed; the counts are complete.</p>\n" }
         }
-        return Redactor.redact(s + "</body></html>\n")
+        return Redactor.redact(ReportHTML.page(title: title, meta: meta, verdict: verdict, verdictAttributes: attributes, body: s))
     }
 
     public func export(to directory: String) throws -> [String] {
@@ -97,6 +141,15 @@ extension SyncJournal {
         return Int64(try await c.scalar("""
             SELECT coalesce(sum(u.v::bigint), 0) FROM \(t("syncs")) s, jsonb_each(s.applied) t(k, o), jsonb_each_text(t.o) u(kind, v)
             """) ?? "0") ?? 0
+    }
+
+    /// Rows every sync so far wrote into the source, by table and kind (`inserted`, `updated`, `deleted`).
+    public static func appliedByTable(_ c: PGConnection) async throws -> [String: [String: Int64]] {
+        guard try await exists(c) else { return [:] }
+        return try await c.query("""
+            SELECT t.k, u.kind, sum(u.v::bigint)::text FROM \(t("syncs")) s, jsonb_each(s.applied) t(k, o), jsonb_each_text(t.o) u(kind, v)
+            GROUP BY 1, 2
+            """).rows.reduce(into: [:]) { acc, r in acc[r[0]!, default: [:]][r[1]!] = Int64(r[2] ?? "0") ?? 0 }
     }
 
     public static func latestConflicts(_ c: PGConnection) async throws -> [ChangeReport.Conflict] {

@@ -196,6 +196,9 @@ public struct Verifier: Sendable {
             rejectedIDs.forEachID { rejected.insert($0) }
             index.rejected[spec.source.name] = rejected
             guard compareIt else { continue }
+            var distinct = report.rejectedV1Rows ?? [:]
+            distinct[spec.source.description] = Int64(rejected.count)
+            report.rejectedV1Rows = distinct.filter { $0.value > 0 }
             var r = result
             r.rejectedRecordedByMigrate = recordedRejects[spec.name]
             report.tables.append(r)
@@ -266,6 +269,7 @@ public struct Verifier: Sendable {
         var rejectedByRule: [String: Int64] = [:]
         var rejectedIDs = IDBitset()
         var warnings: Int64 = 0
+        var warningsByRule: [String: Int64] = [:]
         var ids: [Int64] = []
         var buckets: [UInt16] = []
         /// 64-bit hash of each mapped row, in `ids` order (the change-capture baseline).
@@ -356,6 +360,7 @@ public struct Verifier: Sendable {
         result.rejectedTotal = src.rejectedByRule.values.reduce(0, +)
         result.rejectShare = src.rows == 0 ? 0 : Double(result.rejectedTotal) / Double(src.rows)
         result.warnings = src.warnings
+        result.warningsByReason = src.warningsByRule
         result.expectedV2Rows = src.rows - result.rejectedTotal
         result.v2Rows = tgt.rows
         result.unexplainedDifference = tgt.rows - result.expectedV2Rows
@@ -433,7 +438,10 @@ public struct Verifier: Sendable {
                     pass.rejectedByRule[rule, default: 0] += 1
                     pass.rejectedIDs.insert(id)
                 }
-                pass.warnings += Int64(mapper.issues.items.count { $0.kind == .warning })
+                for issue in mapper.issues.items where issue.kind == .warning {
+                    pass.warnings += 1
+                    pass.warningsByRule[issue.rule, default: 0] += 1
+                }
                 if pass.rows & 0x3FFF == 0 {
                     counters.read.store(pass.rows, ordering: .relaxed)
                     try s.checkCancelled()

@@ -24,6 +24,15 @@ public struct VerifyReport: Codable, Sendable {
     public var tables: [TableResult] = []
     public var foreignKeys: [ForeignKeyResult] = []
     public var businessTotals: [BusinessResult] = []
+    /// Distinct V1 rows rejected, by V1 table: a row that two loads read (e.g. a V1 user that
+    /// goes to `auth.users` and to `public.profiles`) counts once here, though each load's
+    /// `rejected_total` counts it. Absent in reports written before this field existed.
+    public var rejectedV1Rows: [String: Int64]?
+
+    /// Distinct V1 rows rejected over every table (each load's rejects when `rejectedV1Rows` is absent).
+    public var distinctRejected: Int64 {
+        rejectedV1Rows.map { $0.values.reduce(0, +) } ?? tables.reduce(0) { $0 + $1.rejectedTotal }
+    }
 
     public struct Thresholds: Codable, Sendable {
         /// Largest share of a table's V1 rows that may be rejected (the plan's 1 %).
@@ -62,6 +71,8 @@ public struct VerifyReport: Codable, Sendable {
         /// Rejects that `migrate` recorded for this load (nil when it recorded none).
         public var rejectedRecordedByMigrate: Int64?
         public var warnings: Int64 = 0
+        /// The warnings by rule (the row went to V2, with a note). Absent in reports written before this field existed.
+        public var warningsByReason: [String: Int64]?
         public var expectedV2Rows: Int64 = 0
         public var v2Rows: Int64 = 0
         public var unexplainedDifference: Int64 = 0
