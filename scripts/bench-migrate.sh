@@ -35,13 +35,7 @@ RUNS="${2:-3}"
 LIMIT_ROW="${LIMIT_ROW:-0}"
 MIGRATE_ARGS="${MIGRATE_ARGS:-}"
 
-if [ -z "${CTM_BIN:-}" ]; then
-  swift build -c release --product cocoatrack-migrate >&2
-  BIN="$(swift build -c release --show-bin-path)/cocoatrack-migrate"
-else
-  BIN="$(cd "$(dirname "$CTM_BIN")" && pwd)/$(basename "$CTM_BIN")"
-fi
-LOAD_BEFORE="$(uptime)"
+. scripts/bench-lib.sh
 export COCOATRACK_SANDBOX_DIR="$(mktemp -d /tmp/ctm-bench-XXXXXX)"
 rmdir "$COCOATRACK_SANDBOX_DIR"
 DUMP="$(mktemp /tmp/ctm-bench-v2-XXXXXX.dump)"
@@ -55,7 +49,6 @@ TABLES="regions cooperatives users warehouses invoices chef_planteurs planteurs 
 su_db() { echo "${V2_SUPERUSER_URL%/*}/$1?sslmode=disable"; }
 owner_db() { echo "${V2_DATABASE_URL%/*}/$1?sslmode=disable"; }
 admin() { psql "$(su_db postgres)" -qAtc "$1" >/dev/null; }
-now() { date +%s.%N; }
 
 fresh_v2_target() {
   admin "DROP DATABASE IF EXISTS bench_ours"
@@ -150,7 +143,6 @@ for run in $(seq 1 "$RUNS"); do
 done
 LOAD_AFTER="$(uptime)"
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 M_OURS=$(median "${T_OURS[@]}"); M_BASE=$(median "${T_BASE[@]}")
 M_FLOOR=$(median "${T_FLOOR[@]}"); M_FLOOR2=$(median "${T_FLOOR2[@]}")
 M_RSS=$(printf '%s\n' "${RSS_OURS[@]}" | sort -n | tail -1)

@@ -15,15 +15,7 @@ cd "$(dirname "$0")/.."
 SCALES="${1:-0.5 1 5}"
 RUNS="${2:-1}"
 
-if [ -z "${CTM_BIN:-}" ]; then
-  swift build -c release --product cocoatrack-migrate >&2
-  BIN="$(swift build -c release --show-bin-path)/cocoatrack-migrate"
-else
-  BIN="$(cd "$(dirname "$CTM_BIN")" && pwd)/$(basename "$CTM_BIN")"
-fi
-LOAD_BEFORE="$(uptime)"
-now() { date +%s.%N; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+. scripts/bench-lib.sh
 ROWS_OUT=(); NOTES=()
 for SCALE in $SCALES; do
   export COCOATRACK_SANDBOX_DIR="$(mktemp -d /tmp/ctm-scale-XXXXXX)"
