@@ -63,7 +63,8 @@ struct ReportDOM {
     func expectReport(verdict status: String, contains: [String] = []) -> [String] {
         let v = verdict
         #expect(v?.status == status, "\(file): verdict \(String(describing: v))")
-        #expect(!(v?.text ?? "").isEmpty, "\(file): the verdict says something")
+        let said = v?.text ?? ""
+        #expect(said.isEmpty == false, "\(file): the verdict says something")
         if let at = dom.range(of: "id=\"verdict\"") {
             let before = dom[..<at.lowerBound]
             #expect(!before.contains("<h2") && !before.contains("<table"), "\(file): the verdict comes before every section")
@@ -71,7 +72,8 @@ struct ReportDOM {
             Issue.record("\(file): no verdict")
         }
         for c in contains { #expect(v?.text.contains(c) == true, "\(file): the verdict says \(c): \(v?.text ?? "")") }
-        let t = text
+        // A password the tool masks is printed as ****: not Markdown.
+        let t = text.replacingOccurrences(of: "****", with: "")
         #expect(!t.contains("**"), "\(file): raw Markdown bold in the text")
         #expect(!t.contains("`"), "\(file): raw Markdown code in the text")
         #expect(t.firstMatch(of: /\]\([^)\s]+\)/) == nil, "\(file): a raw Markdown link in the text")
