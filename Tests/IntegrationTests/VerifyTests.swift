@@ -285,6 +285,7 @@ struct VerifyTests {
             killed = try await watcher.scalar("""
                 SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
                 WHERE application_name = 'cocoatrack-migrate' AND query LIKE 'COPY (SELECT%deliveries%' AND state = 'active'
+                  AND datname = \(SQL.literal(pair.database))
                 """) ?? "0"
             if killed != "0" { break }
             try await Task.sleep(for: .milliseconds(5))
