@@ -147,18 +147,21 @@ public struct RehearsalReport: Sendable {
         decisions.sort { ($0.attempt, $0.at) < ($1.attempt, $1.at) }
     }
 
-    /// The decisions of a post-mortem, each with how its hold point was resolved.
+    /// The decisions of a post-mortem, each with how its hold point was resolved. A step whose
+    /// decision made the runbook hold decides again when it resumes after the approval: the
+    /// journal holds both, and each says which it was (the one that held, the one that went on).
     static func decisions(of p: PostmortemReport) -> [TakenDecision] {
         p.decisions.map { d in
             let hold = p.steps.first { $0.id == d.step }?.holdPoint
             var resolution: String?
             if let hold {
-                resolution = "the runbook held at \(d.step) (\(hold.reason))"
-                if let at = hold.approvedAt {
-                    resolution! += "; approved \(at)" + (hold.approvedBy.map { " by \($0)" } ?? "")
-                        + " by the rehearsal itself (`cutover approve \(d.step)`): no person looked at it"
+                let approval = hold.approvedAt.map { at in
+                    "approved \(at)" + (hold.approvedBy.map { " by \($0)" } ?? "") + " by the rehearsal itself (`cutover approve \(d.step)`): no person looked at it"
+                }
+                if let approvedAt = hold.approvedAt, let approval, d.at >= approvedAt {
+                    resolution = "decided again after the hold at \(d.step) was \(approval); the runbook went on"
                 } else {
-                    resolution! += "; not approved"
+                    resolution = "the runbook held at \(d.step) (\(hold.reason)); " + (approval.map { "\($0); the step decided again (next row)" } ?? "not approved")
                 }
             }
             return TakenDecision(attempt: p.attempt, step: d.step, at: d.at, action: d.action, summary: d.summary, resolution: resolution)

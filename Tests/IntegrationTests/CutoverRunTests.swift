@@ -232,7 +232,7 @@ struct RehearseTests {
         #expect(try String(contentsOfFile: users + "/state.json", encoding: .utf8) == "the user's")
         #expect(out.stderr.contains("sandbox down --dir \(sandbox)"), "\(out.stderr.suffix(600))")
         let md = try String(contentsOfFile: dir + "/report/rehearsal.md", encoding: .utf8)
-        #expect(md.contains("**PASS**: 7 of 7 drill checks passed"))
+        #expect(md.contains("**PASS: 7 of 7 drill checks passed"), "\(md.prefix(300))")
         #expect(md.contains("Predicted production window"))
         let html = try String(contentsOfFile: dir + "/report/rehearsal.html", encoding: .utf8)
         #expect(html.contains("data-passed=\"true\""))
@@ -248,5 +248,12 @@ struct RehearseTests {
         #expect(whole.attempt == 2 && whole.outcome == "finished" && whole.steps.allSatisfy { $0.outcome == "succeeded" })
         #expect(whole.decisions.first?.step == "decide" && whole.decisions.first?.action == "continue" && whole.decisions.last?.step == "confirm", "\(whole.decisions.map(\.step))")
         #expect(FileManager.default.fileExists(atPath: dir + "/report/postmortem/report.html"))
+        // The confirm step held (an inconclusive decision), was approved, and decided again on
+        // resuming: the rehearsal report lists each decision once, saying which held and which went on.
+        let confirms = html.components(separatedBy: "<tr class=\"decision\" data-step=\"confirm\" data-attempt=\"2\"").dropFirst()
+            .map { String($0.prefix { $0 != "\n" }) }
+        #expect(confirms.count == whole.decisions.filter { $0.step == "confirm" }.count && !confirms.isEmpty, "\(confirms)")
+        #expect(confirms.last?.contains("decided again after the hold at confirm was approved") == true, "\(confirms)")
+        #expect(confirms.dropLast().allSatisfy { $0.contains("the runbook held at confirm") && !$0.contains("decided again after") }, "\(confirms)")
     }
 }

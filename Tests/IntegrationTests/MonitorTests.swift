@@ -77,8 +77,13 @@ struct MonitorTests {
         #expect(try await v2.scalar("SELECT bool_and(latency_p95_ms IS NOT NULL AND baseline_p95_ms IS NOT NULL AND login_attempts = 20 AND login_failures = 0) FROM cocoatrack_migration.monitor_samples") == "t")
 
         // The API slows down: performance degradation, confirmed by 3 samples → investigate (an alert, monitoring goes on).
-        // A delay far above any baseline a busy machine gives (the rule is +50 % of V1's p95).
-        try "1.5".write(toFile: dir + "/delay", atomically: true, encoding: .utf8)
+        // The rule is +50 % of V1's p95. A busy machine can record a baseline above a second (CI
+        // saw 1080 ms for a GET with no delay), so the delay is derived from the baseline recorded:
+        // every request then takes at least the delay, which is above 1.5 × the baseline.
+        let baselineMs = Double(try await v2.scalar("SELECT p95_ms FROM cocoatrack_migration.monitor_baseline ORDER BY recorded_at DESC LIMIT 1") ?? "") ?? 0
+        #expect(baselineMs > 0)
+        let delay = max(1.5, baselineMs / 1000 * 1.5 + 1.0)
+        try String(delay).write(toFile: dir + "/delay", atomically: true, encoding: .utf8)
         let slow = try await CLI.run(["monitor", "--for", "10m", "--every", "1s", "--confirm", "3", "--samples", "4", "--new"] + cfg, env: env)
         #expect(slow.status == 0 && slow.stdout.contains("monitor ALERT: Performance degradation"), "\(slow.stdout) \(slow.stderr)")
         #expect(webhook.messages().contains { $0.contains("[monitor] monitor ALERT: Performance degradation") })
