@@ -250,4 +250,26 @@ public enum AuthReadiness {
         }
         return "\(email): Supabase Auth password grant HTTP \(g.status)\(g.errorCode.map { " \($0)" } ?? "")\(g.message.map { ": \($0)" } ?? ""), no token"
     }
+
+    /// The success criterion "users can create deliveries": a delivery inserted as `uid` (role
+    /// `authenticated`, the user's JWT claims, row level security on), in a transaction rolled back.
+    public static func createDelivery(_ v2: PGConnection, asUser uid: String) async throws -> (passed: Bool, evidence: String) {
+        try await v2.withSession { s in
+            try s.execute("BEGIN")
+            defer { try? s.execute("ROLLBACK") }
+            do {
+                try s.execute("SET LOCAL ROLE authenticated")
+                _ = try s.query("SELECT set_config('request.jwt.claims', $1, true)", ["{\"sub\": \"\(uid)\", \"role\": \"authenticated\"}"])
+                let r = try s.query("""
+                    INSERT INTO public.deliveries (id, planteur_id, warehouse_id, created_by, delivered_on, weight_kg, price_per_kg, total_amount, notes, created_at, updated_at)
+                    SELECT gen_random_uuid(), (SELECT id FROM public.planteurs ORDER BY id LIMIT 1), (SELECT id FROM public.warehouses ORDER BY id LIMIT 1),
+                           auth.uid(), current_date, 1, 1, 1, 'check-success probe (rolled back)', now(), now()
+                    RETURNING id::text
+                    """)
+                return (true, "inserted delivery \(r.rows.first?[0] ?? "?") as user \(uid) (role authenticated, RLS on); rolled back")
+            } catch let e as MigrationError {
+                return (false, "the insert as user \(uid) was refused: \(e.message)")
+            }
+        }
+    }
 }

@@ -167,6 +167,12 @@ struct Settings {
     }
 
     var blobAccount: String { file?["blob_account"]?.string ?? CocoaTrackMapping.defaultBlobAccount }
+
+    /// sentry.*, when all three are set.
+    var sentry: Sentry.Config? {
+        guard let base = file?["sentry.base_url"]?.string, let org = file?["sentry.org"]?.string, let project = file?["sentry.project"]?.string else { return nil }
+        return Sentry.Config(baseURL: base, org: org, project: project)
+    }
 }
 
 struct UncheckedBox<T>: @unchecked Sendable {

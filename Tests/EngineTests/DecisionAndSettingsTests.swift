@@ -231,10 +231,10 @@ struct CutoverPlanTests {
     func timeline() throws {
         let r = RehearsalMeasurements(measuredAt: "x", sourceRows: 3_700_000, sourceBytes: 1_000_000_000, migrateSeconds: 20, verifySeconds: 18, snapshotSeconds: 10,
                                       v2SnapshotSeconds: 3)
-        let p = CutoverPlan.make(windowStart: Self.start, productionRows: 37_000_000, productionBytes: 10_000_000_000, rehearsal: r)
+        let p = CutoverPlan.make(timeline: CocoaTrackRunbook.steps, windowStart: Self.start, productionRows: 37_000_000, productionBytes: 10_000_000_000, rehearsal: r)
         // The V2 snapshot is predicted from the V2 snapshot measured, not from V1's backup (V2 holds no V1 data before migrate).
         #expect(p.steps.first { $0.id == "v2_snapshot" }?.predictedSeconds == 3)
-        let old = CutoverPlan.make(windowStart: Self.start, productionRows: 37_000_000, productionBytes: 10_000_000_000,
+        let old = CutoverPlan.make(timeline: CocoaTrackRunbook.steps, windowStart: Self.start, productionRows: 37_000_000, productionBytes: 10_000_000_000,
                                    rehearsal: RehearsalMeasurements(measuredAt: "x", sourceRows: 1, sourceBytes: 1, migrateSeconds: 1, verifySeconds: 1, snapshotSeconds: 10))
         #expect(old.steps.first { $0.id == "v2_snapshot" }?.predictedSeconds == nil)
         #expect(p.steps.first?.at == "2026-12-04T02:00:00Z" && p.steps.first?.id == "final_backup")
@@ -250,11 +250,11 @@ struct CutoverPlanTests {
     @Test("warnings when the data steps pass T+1h, the decision point or the window; and without measurements")
     func warnings() {
         let r = RehearsalMeasurements(measuredAt: "x", sourceRows: 1_000_000, sourceBytes: 1, migrateSeconds: 100, verifySeconds: 100, snapshotSeconds: 1)
-        let p = CutoverPlan.make(windowStart: Self.start, productionRows: 50_000_000, productionBytes: 1, rehearsal: r)  // 5000 s each
+        let p = CutoverPlan.make(timeline: CocoaTrackRunbook.steps, windowStart: Self.start, productionRows: 50_000_000, productionBytes: 1, rehearsal: r)  // 5000 s each
         #expect(p.warnings.contains { $0.contains("ends after T+1h") })
         #expect(p.warnings.contains { $0.contains("after the T+2h decision point") })
         #expect(p.warnings.contains { $0.contains("after the window closes") })
-        let blind = CutoverPlan.make(windowStart: Self.start, productionRows: nil, productionBytes: nil, rehearsal: nil)
+        let blind = CutoverPlan.make(timeline: CocoaTrackRunbook.steps, windowStart: Self.start, productionRows: nil, productionBytes: nil, rehearsal: nil)
         #expect(blind.warnings.count == 2 && blind.steps.allSatisfy { $0.predictedSeconds == nil })
     }
 }

@@ -641,3 +641,12 @@ extension Verifier {
         return (report, captured, index)
     }
 }
+
+/// Whether the capture is armed: the cutover baseline recorded by `capture arm`.
+public enum CaptureStatus {
+    /// "ARMED_AT (N rows)" of the latest arm; nil when capture was never armed (or V2 holds no migration state).
+    public static func armed(_ c: PGConnection, state: MigrationState) async throws -> String? {
+        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("capture")]) == "t" else { return nil }
+        return try await c.scalar("SELECT armed_at::text || ' (' || rows || ' rows)' FROM \(state.t("capture")) ORDER BY armed_at DESC LIMIT 1")
+    }
+}

@@ -155,79 +155,12 @@ struct StatusPageCommand: AsyncParsableCommand {
 
     // MARK: data
 
-    static func json(_ o: Any) -> String {
-        String(decoding: (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data("{}".utf8), as: UTF8.self)
-    }
-
-    static func exists(_ c: PGConnection, _ table: String) async throws -> Bool {
-        try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [table]) == "t"
-    }
-
     static func status(_ c: PGConnection) async throws -> String {
-        let state = MigrationState(schema: CocoaTrackMapping.stateSchema)
-        var out: [String: Any] = ["generated_at": Date().formatted(.iso8601)]
-        let history = try await RunbookJournal(state: state).history(c)
-        var steps: [[String: Any]] = []
-        var current: String?
-        for s in CutoverSteps.all {
-            let last = history.last { $0.step == s.id }
-            let st = last.map { $0.event == "succeeded" ? "done" : ($0.event == "started" ? "running" : $0.event) } ?? "pending"
-            if st == "running" || st == "paused" { current = current ?? s.id }
-            steps.append(["id": s.id, "title": s.title, "state": st, "at": last?.at ?? ""])
-        }
-        out["runbook"] = ["steps": steps, "current": current ?? (history.contains { $0.step == "runbook" && $0.event == "finished" } ? "finished" : "not started")]
-        if try await exists(c, state.t("load_progress")) {
-            out["loads"] = try await c.query("SELECT load_name, status, rows_written, rows_rejected, coalesce(source_rows, 0) FROM \(state.t("load_progress")) ORDER BY load_name").rows.map {
-                ["load": $0[0]!, "status": $0[1]!, "written": Int($0[2]!) ?? 0, "rejected": Int($0[3]!) ?? 0, "source_rows": Int($0[4]!) ?? 0]
-            }
-        }
-        if let v = try await Verifier.latest(c, stateSchema: state.schema) {
-            out["verification"] = ["id": v.verificationId, "outcome": v.outcome, "at": v.finishedAt ?? v.startedAt,
-                                   "checks": v.checks.map { ["name": $0.name, "status": $0.status, "summary": $0.summary] }]
-        }
-        if try await exists(c, state.t("decisions")), let d = try await c.query("SELECT action, phase, decided_at::text FROM \(state.t("decisions")) ORDER BY decided_at DESC LIMIT 1").rows.first {
-            out["decision"] = ["action": d[0]!, "phase": d[1]!, "at": d[2]!]
-        }
-        if try await exists(c, state.t("monitor_samples")) {
-            out["monitoring"] = try await c.query("""
-                SELECT sampled_at::text, latency_p95_ms, baseline_p95_ms, login_attempts, login_failures
-                FROM (SELECT * FROM \(state.t("monitor_samples")) ORDER BY sampled_at DESC LIMIT 288) s ORDER BY sampled_at
-                """).rows.map { ["at": $0[0]!, "p95_ms": $0[1].flatMap(Double.init) as Any, "baseline_p95_ms": $0[2].flatMap(Double.init) as Any,
-                                 "login_attempts": $0[3].flatMap { Int($0) } as Any, "login_failures": $0[4].flatMap { Int($0) } as Any] }
-        }
-        return json(out)
+        try await MigrationStatus.json(c, state: MigrationState(schema: CocoaTrackMapping.stateSchema), steps: CocoaTrackRunbook.steps)
     }
 
     static func metrics(_ c: PGConnection) async throws -> String {
-        let state = MigrationState(schema: CocoaTrackMapping.stateSchema)
-        var m = "# HELP cocoatrack_migrate_rows_written Rows written to V2 per load.\n# TYPE cocoatrack_migrate_rows_written gauge\n"
-        if try await exists(c, state.t("load_progress")) {
-            for r in try await c.query("SELECT load_name, rows_written, rows_rejected FROM \(state.t("load_progress")) ORDER BY 1").rows {
-                m += "cocoatrack_migrate_rows_written{load=\"\(r[0]!)\"} \(r[1]!)\n"
-            }
-            m += "# HELP cocoatrack_migrate_rows_rejected Rows rejected per load.\n# TYPE cocoatrack_migrate_rows_rejected gauge\n"
-            for r in try await c.query("SELECT load_name, rows_rejected FROM \(state.t("load_progress")) ORDER BY 1").rows {
-                m += "cocoatrack_migrate_rows_rejected{load=\"\(r[0]!)\"} \(r[1]!)\n"
-            }
-        }
-        let v = try await Verifier.latest(c, stateSchema: state.schema)
-        m += "# HELP cocoatrack_migrate_verification_pass 1 when the latest verification passed.\n# TYPE cocoatrack_migrate_verification_pass gauge\n"
-        m += "cocoatrack_migrate_verification_pass \(v?.outcome == "pass" ? 1 : 0)\n"
-        let history = try await RunbookJournal(state: state).history(c)
-        m += "# HELP cocoatrack_migrate_runbook_step_done 1 when the runbook step succeeded.\n# TYPE cocoatrack_migrate_runbook_step_done gauge\n"
-        for s in CutoverSteps.ids { m += "cocoatrack_migrate_runbook_step_done{step=\"\(s)\"} \(history.contains { $0.step == s && $0.event == "succeeded" } ? 1 : 0)\n" }
-        // A value the latest sample does not have is left out (never NaN); latency in seconds.
-        if try await exists(c, state.t("monitor_samples")), let r = try await c.query("SELECT latency_p95_ms / 1000.0, login_failures FROM \(state.t("monitor_samples")) ORDER BY sampled_at DESC LIMIT 1").rows.first {
-            if let p95 = r[0].flatMap(Double.init), p95.isFinite {
-                m += "# HELP cocoatrack_migrate_api_latency_p95_seconds Latest sampled API p95 latency.\n# TYPE cocoatrack_migrate_api_latency_p95_seconds gauge\n"
-                m += "cocoatrack_migrate_api_latency_p95_seconds \(p95)\n"
-            }
-            if let failures = r[1] {
-                m += "# HELP cocoatrack_migrate_login_failures Failed logins in the latest sample.\n# TYPE cocoatrack_migrate_login_failures gauge\n"
-                m += "cocoatrack_migrate_login_failures \(failures)\n"
-            }
-        }
-        return m
+        try await MigrationStatus.metrics(c, state: MigrationState(schema: CocoaTrackMapping.stateSchema), steps: CocoaTrackRunbook.steps, prefix: "cocoatrack_migrate")
     }
 
     static let page = """

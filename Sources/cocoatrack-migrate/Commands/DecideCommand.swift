@@ -36,19 +36,14 @@ struct DecideCommand: AsyncParsableCommand {
         defer { Task { await v2.close() } }
         let state = MigrationState(schema: CocoaTrackMapping.stateSchema)
         let verification = try await Verifier.latest(v2, stateSchema: state.schema)
-        var monitoring: MonitoringSignals?
-        if try await v2.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("monitor_samples")]) == "t",
-           let r = try await v2.query("SELECT sampled_at::text, login_attempts, login_failures, latency_p95_ms, baseline_p95_ms FROM \(state.t("monitor_samples")) ORDER BY sampled_at DESC LIMIT 1").rows.first {
-            monitoring = MonitoringSignals(sampledAt: r[0]!, loginAttempts: r[1].flatMap { Int64($0) }, loginFailures: r[2].flatMap { Int64($0) },
-                                           latencyP95Ms: r[3].flatMap { Double($0) }, baselineP95Ms: r[4].flatMap { Double($0) })
-        }
+        let log = DecisionLog(state: state)
+        let monitoring = try await log.latestSignals(v2)
         let resolvedPhase: DecisionInputs.Phase = phase.map { $0 == "after-switch" ? .afterSwitch : .beforeSwitch } ?? (monitoring == nil ? .beforeSwitch : .afterSwitch)
         let decision = DecisionMatrix.plan(settings.thresholds).evaluate(
             DecisionInputs(phase: resolvedPhase, verification: verification, monitoring: monitoring, flags: Set(flags)))
         if try await state.exists(v2) {
             try await state.create(v2)
-            try await v2.query("INSERT INTO \(state.t("decisions")) (action, phase, flags, verification_id, os_user, report) VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
-                               [decision.action, decision.phase, pgTextArray(decision.flags), decision.verificationId, ProcessInfo.processInfo.environment["USER"], decision.json(pretty: false)])
+            try await log.record(v2, decision)
         }
         if global.json {
             print(decision.json(pretty: false))

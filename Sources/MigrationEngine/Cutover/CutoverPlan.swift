@@ -58,55 +58,44 @@ public struct CutoverPlan: Codable, Sendable {
     public var steps: [Step]
     public var warnings: [String]
 
-    /// The plan's steps: (id, title, offset from T-0 in hours, command).
-    public static let timeline: [(String, String, Double, String)] = [
-        ("final_backup", "Final V1 backup", -24, "snapshot v1 --label final"),
-        ("read_only", "Enable V1 read-only mode", -1, "read-only enable"),
-        ("v2_snapshot", "V2 snapshot before migration", -1, "snapshot v2 --label pre_migration"),
-        ("migrate", "Start migration", 0, "migrate"),
-        ("verify", "Run integrity verification", 1, "verify-integrity --export"),
-        ("decide", "Decision point: proceed or rollback", 2, "decide"),
-        ("arm_capture", "Arm change capture (cutover baseline)", 2, "capture arm"),
-        ("dns_switch", "DNS switch to V2", 3, "hook dns_switch"),
-        ("monitor", "Monitor and confirm success", 4, "check-success; monitor --for 72h"),
-    ]
-
     static func iso(_ d: Date) -> String { d.formatted(.iso8601) }
 
-    public static func make(windowStart: Date, windowHours: Double = 4, decisionHours: Double = 2, productionRows: Int64?, productionBytes: Int64?,
-                            rehearsal: RehearsalMeasurements?) -> CutoverPlan {
+    /// The plan for `timeline` (the runbook's steps; those without an offset are not on the clock).
+    public static func make(timeline: [RunbookStep], windowStart: Date, windowHours: Double = 4, decisionHours: Double = 2, productionRows: Int64?,
+                            productionBytes: Int64?, rehearsal: RehearsalMeasurements?) -> CutoverPlan {
         var warnings: [String] = []
-        func predicted(_ id: String) -> Double? {
+        func predicted(_ kind: RunbookStep.Prediction) -> Double? {
             guard let r = rehearsal else { return nil }
-            switch id {
-            case "migrate": return productionRows.map { Double($0) / max(1, Double(r.sourceRows)) * r.migrateSeconds }
-            case "verify", "arm_capture": return productionRows.map { Double($0) / max(1, Double(r.sourceRows)) * r.verifySeconds }
-            case "final_backup": return productionBytes.map { Double($0) / max(1, Double(r.sourceBytes)) * r.snapshotSeconds }
-            case "v2_snapshot": return r.v2SnapshotSeconds
-            default: return nil
+            switch kind {
+            case .migrate: return productionRows.map { Double($0) / max(1, Double(r.sourceRows)) * r.migrateSeconds }
+            case .verify: return productionRows.map { Double($0) / max(1, Double(r.sourceRows)) * r.verifySeconds }
+            case .sourceBackup: return productionBytes.map { Double($0) / max(1, Double(r.sourceBytes)) * r.snapshotSeconds }
+            case .targetSnapshot: return r.v2SnapshotSeconds
+            case .none: return nil
             }
         }
         var steps: [Step] = []
-        for (id, title, hours, command) in timeline {
+        for s in timeline {
+            guard let hours = s.offsetHours else { continue }
             let at = windowStart.addingTimeInterval(hours * 3600)
-            let p = predicted(id)
-            steps.append(Step(id: id, title: title, offset: Int(hours * 3600), at: iso(at), command: command, predictedSeconds: p,
+            let p = predicted(s.prediction)
+            steps.append(Step(id: s.id, title: s.title, offset: Int(hours * 3600), at: iso(at), command: s.command, predictedSeconds: p,
                               predictedEnd: p.map { iso(at.addingTimeInterval($0)) }))
         }
         if rehearsal == nil { warnings.append("no rehearsal measurements: durations cannot be predicted. Run `\(ToolCommand.line("rehearse"))` (or scripts/rehearse.sh) and pass --rehearsal FILE.") }
         if productionRows == nil { warnings.append("no production row counts: run `\(ToolCommand.line("inventory"))` against production first.") }
         let decision = windowStart.addingTimeInterval(decisionHours * 3600)
         let end = windowStart.addingTimeInterval(windowHours * 3600)
-        if let m = predicted("migrate") {
+        if let m = predicted(.migrate) {
             let migrateEnd = windowStart.addingTimeInterval(m)
             if m > 3600 { warnings.append("migrate is predicted to take \(Int(m / 60)) min: it ends after T+1h (\(iso(migrateEnd))), so verification starts late.") }
-            if let v = predicted("verify") {
+            if let v = predicted(.verify) {
                 let verifyEnd = migrateEnd.addingTimeInterval(v)
                 if verifyEnd > decision { warnings.append("migrate and verify are predicted to end at \(iso(verifyEnd)), after the T+2h decision point (\(iso(decision))).") }
                 if verifyEnd.addingTimeInterval(v) > end { warnings.append("the data steps (migrate, verify, arm capture) are predicted to end at \(iso(verifyEnd.addingTimeInterval(v))), after the window closes (\(iso(end))).") }
             }
         }
-        if let b = predicted("v2_snapshot"), b > 3600 { warnings.append("the pre-migration snapshot is predicted to take \(Int(b / 60)) min: start it before T-1h.") }
+        if let b = predicted(.targetSnapshot), b > 3600 { warnings.append("the pre-migration snapshot is predicted to take \(Int(b / 60)) min: start it before T-1h.") }
         return CutoverPlan(windowStart: iso(windowStart), windowEnd: iso(end), decisionPoint: iso(decision), productionRows: productionRows,
                            productionBytes: productionBytes, rehearsal: rehearsal, steps: steps, warnings: warnings)
     }

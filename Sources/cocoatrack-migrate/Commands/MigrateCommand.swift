@@ -136,15 +136,7 @@ struct MigrateCommand: AsyncParsableCommand {
     }
 }
 
-func fmt(_ n: Int64) -> String {
-    let s = String(n)
-    var out = ""
-    for (i, c) in s.reversed().enumerated() {
-        if i > 0 && i % 3 == 0 && c != "-" { out.append(",") }
-        out.append(c)
-    }
-    return String(out.reversed())
-}
+func fmt(_ n: Int64) -> String { ReportHTML.number(n) }
 
 func pad(_ s: String, _ n: Int, right: Bool = false) -> String {
     let count = s.count

@@ -237,14 +237,11 @@ public struct Postmortem: Sendable {
     public let journal: RunbookJournal
     /// The runbook's steps, in order.
     public let steps: [RunbookStep]
-    /// Runbook step id → the plan's step id, where they differ.
-    public let planStepFor: [String: String]
     public let toolVersion: String
 
-    public init(journal: RunbookJournal, steps: [RunbookStep], planStepFor: [String: String] = [:], toolVersion: String) {
+    public init(journal: RunbookJournal, steps: [RunbookStep], toolVersion: String) {
         self.journal = journal
         self.steps = steps
-        self.planStepFor = planStepFor
         self.toolVersion = toolVersion
     }
 
@@ -285,11 +282,10 @@ public struct Postmortem: Sendable {
         }
 
         // The plan: T-0 given, else the actual start of the step the plan puts at T-0.
-        let zeroPlanStep = CutoverPlan.timeline.first { $0.2 == 0 }?.0
-        let zeroStep = steps.first { (planStepFor[$0.id] ?? $0.id) == zeroPlanStep }?.id
+        let zeroStep = steps.first { $0.offsetHours == 0 }?.id
         let actualZero = rows.first { $0.step == zeroStep && $0.event == "started" }?.epoch
         let start = inputs.windowStart ?? Date(timeIntervalSince1970: actualZero ?? rows.first?.epoch ?? now.timeIntervalSince1970)
-        let plan = CutoverPlan.make(windowStart: start, windowHours: inputs.windowHours, productionRows: inputs.productionRows,
+        let plan = CutoverPlan.make(timeline: steps, windowStart: start, windowHours: inputs.windowHours, productionRows: inputs.productionRows,
                                     productionBytes: inputs.productionBytes, rehearsal: inputs.rehearsal)
         let window = PostmortemReport.Window(start: plan.windowStart, startSource: inputs.windowStart == nil ? "actual_t0" : "given",
                                              end: plan.windowEnd, decisionPoint: plan.decisionPoint)
@@ -298,8 +294,8 @@ public struct Postmortem: Sendable {
         var ids = steps.map(\.id)
         for r in rows where !ids.contains(r.step) && Self.isRunbookStep(r.step) { ids.append(r.step) }
         let stepReports = ids.map { id in
-            step(id, title: steps.first { $0.id == id }?.title ?? id, rows: rows.filter { $0.step == id },
-                 planned: plan.steps.first { $0.id == (planStepFor[id] ?? id) })
+            step(id, title: steps.first { $0.id == id }?.label ?? id, rows: rows.filter { $0.step == id },
+                 planned: plan.steps.first { $0.id == id })
         }
 
         let decisions = rows.filter { $0.event == "decided" }.map(decision)

@@ -1,16 +1,51 @@
 import Foundation
 
-/// One step of the cutover runbook.
+/// One step of the cutover runbook, as the plan schedules it. The one list of steps (the
+/// application's plan, e.g. `CocoaTrackRunbook.steps`) serves the runbook, `cutover plan`'s
+/// timeline, the post-mortem and the status page.
 public struct RunbookStep: Sendable, Codable, Equatable {
+    /// What a step's duration scales with when the plan predicts it from a rehearsal.
+    public enum Prediction: String, Sendable, Codable {
+        /// Not predicted (a decision, a hook, a person).
+        case none
+        /// The migration: rehearsal's migrate time × production rows / rehearsal rows.
+        case migrate
+        /// A full read of both sides (verification, the capture's baseline): scaled like migrate, from verify's time.
+        case verify
+        /// A backup of the source: scaled by the source's size.
+        case sourceBackup
+        /// A snapshot of the target before the migration: it holds none of the source's data, so as measured.
+        case targetSnapshot
+    }
+
     public var id: String
     public var title: String
     /// Writes or revokes something (asks for confirmation, snapshots first).
     public var destructive: Bool
-    public init(id: String, title: String, destructive: Bool) {
+    /// When the plan schedules it, in hours from T-0 (nil: not on the plan's clock).
+    public var offsetHours: Double?
+    /// The command the plan's timeline names for it.
+    public var command: String
+    public var prediction: Prediction
+
+    public init(id: String, title: String, destructive: Bool, offsetHours: Double? = nil, command: String = "", prediction: Prediction = .none) {
         self.id = id
         self.title = title
         self.destructive = destructive
+        self.offsetHours = offsetHours
+        self.command = command
+        self.prediction = prediction
     }
+
+    /// "T-24h", "T-0", "T+2h".
+    public var offsetLabel: String? {
+        guard let h = offsetHours else { return nil }
+        let n = h.rounded() == h ? String(Int(abs(h))) : String(abs(h))
+        return h == 0 ? "T-0" : (h > 0 ? "T+\(n)h" : "T-\(n)h")
+    }
+
+    /// The title with its place on the plan's clock: "Final V1 backup (T-24h)".
+    public var label: String { offsetLabel.map { "\(title) (\($0))" } ?? title }
 }
 
 /// The cutover as a value-type state machine (after PostgresNIO's connection state machines):
@@ -91,28 +126,10 @@ public struct RunbookMachine: Sendable {
     mutating func next() -> Action {
         guard let step = steps.first(where: { status[$0.id] != .done }) else { return .finished }
         if pauseBefore.contains(step.id) && !approvals.contains(step.id) {
-            return .pause(before: step.id, reason: "hold point before \(step.title)")
+            return .pause(before: step.id, reason: "hold point before \(step.label)")
         }
         status[step.id] = .running
         return .run(step.id)
-    }
-}
-
-/// Slack-compatible webhook messages (`{"text": …}`), best effort: a failed post is logged by the
-/// caller, never fatal to the cutover. Posted in process (``WebClient``): the URL, whose path is
-/// the webhook's secret, is on no command line.
-public enum Webhook {
-    public static func post(_ url: String, text: String, timeout: Duration = .seconds(5)) async -> (any Error)? {
-        let body = (try? JSONSerialization.data(withJSONObject: ["text": Redactor.redact(text)])) ?? Data()
-        do {
-            let r = try await WebClient.send("POST", url, headers: [("Content-Type", "application/json")], body: body, timeout: timeout)
-            guard r.ok else {
-                return MigrationError(.httpFailed, "webhook post to \(WebClient.origin(url)) answered HTTP \(r.status). Check webhook_url in the settings file.")
-            }
-            return nil
-        } catch {
-            return error
-        }
     }
 }
 
@@ -199,6 +216,20 @@ public struct RunbookJournal: Sendable {
         public var at: String
         public var user: String?
         public var detail: String
+    }
+
+    /// When `step` last started (any attempt), as ISO 8601 UTC; nil when it never did or there is no journal.
+    public func lastStart(_ c: PGConnection, of step: String) async throws -> String? {
+        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("runbook_journal")]) == "t" else { return nil }
+        return try await c.scalar("SELECT to_char(max(at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM \(state.t("runbook_journal")) WHERE step = $1 AND event = 'started'", [step])
+    }
+
+    /// Each step's duration in the current attempt: its last success minus its last start, in seconds.
+    public func stepSeconds(_ c: PGConnection) async throws -> [String: Double] {
+        try await c.query("""
+            SELECT step, extract(epoch FROM max(at) FILTER (WHERE event = 'succeeded') - max(at) FILTER (WHERE event = 'started'))
+            FROM \(state.t("runbook_journal")) WHERE attempt = \(current) GROUP BY step
+            """).rows.reduce(into: [String: Double]()) { $0[$1[0]!] = $1[1].flatMap(Double.init) }
     }
 
     public func history(_ c: PGConnection) async throws -> [Entry] {

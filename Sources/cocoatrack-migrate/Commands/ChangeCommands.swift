@@ -7,24 +7,18 @@ import MigrationEngine
 /// the runbook share.
 func makeVerifier(_ global: GlobalOptions, blobAccount: String? = nil, configure: (inout VerifyOptions) throws -> Void = { _ in },
                   events: (@Sendable (VerifyEvent) -> Void)? = nil) async throws -> Verifier {
-    let logger = global.makeLogger()
-    let blobAccount = try blobAccount ?? global.settings().blobAccount
-    let v1Config = try global.config("V1")
-    let v2Config = try global.config("V2")
-    let v1 = try await PGConnection.connect(v1Config, logger: logger)
-    let context = try await CocoaTrackMapping.context(v1: v1)
-    await v1.close()
-    var options = VerifyOptions()
-    options.toolVersion = CocoaTrackMigrate.version
-    try configure(&options)
-    return Verifier(plan: CocoaTrackMapping.plan(context: context, blobAccount: blobAccount), businessChecks: CocoaTrackBusinessTotals.checks,
-                    source: v1Config, target: v2Config, options: options, logger: logger, events: events ?? { event in
-        switch event {
-        case .tableStarted(let load, _): Out.info("reading \(load)…")
-        case .message(let m): Out.info(m)
-        default: break
-        }
-    })
+    try await CocoaTrackMapping.verifier(v1: try global.config("V1"), v2: try global.config("V2"), blobAccount: try blobAccount ?? global.settings().blobAccount,
+                                         toolVersion: CocoaTrackMigrate.version, logger: global.makeLogger(), configure: configure,
+                                         events: events ?? renderVerifyEvent)
+}
+
+/// The default rendering of a verification's progress: which table it reads, and its messages.
+@Sendable func renderVerifyEvent(_ event: VerifyEvent) {
+    switch event {
+    case .tableStarted(let load, _): Out.info("reading \(load)…")
+    case .message(let m): Out.info(m)
+    default: break
+    }
 }
 
 func renderChanges(_ r: ChangeReport, verb: String = "changes") {
@@ -67,9 +61,9 @@ struct CaptureCommand: AsyncParsableCommand {
     func run() async throws {
         if action == "status" {
             let c = try await PGConnection.connect(try global.config("V2"), logger: global.makeLogger())
-            let at = try? await c.scalar("SELECT armed_at::text || ' (' || rows || ' rows)' FROM \(SQL.qualified(CocoaTrackMapping.stateSchema, "capture")) ORDER BY armed_at DESC LIMIT 1")
+            let at = try await CaptureStatus.armed(c, state: MigrationState(schema: CocoaTrackMapping.stateSchema))
             await c.close()
-            Out.result(at.flatMap { $0 }.map { "change capture armed at \($0)" } ?? "change capture is not armed")
+            Out.result(at.map { "change capture armed at \($0)" } ?? "change capture is not armed")
             return
         }
         let verifier = try await makeVerifier(global)

@@ -127,8 +127,8 @@ struct RehearseCommand: AsyncParsableCommand {
             let out = try await step(name, args)
             try await journal.record(v2, step: "rollback.\(id)", event: out.status == 0 ? "succeeded" : "failed", detail: "exit \(out.status): \(name)")
         }
-        check("Scenario 1 leaves V2 empty", try await v2.scalar("SELECT (SELECT count(*) FROM public.deliveries) + (SELECT count(*) FROM public.planteurs)") == "0")
-        check("Scenario 1 leaves V1 writable for app_user", try await v1.scalar("SELECT has_table_privilege('app_user', 'public.deliveries', 'INSERT')") == "t")
+        check("Scenario 1 leaves V2 empty", try await CocoaTrackDrill.v2Empty(v2))
+        check("Scenario 1 leaves V1 writable for app_user", try await CocoaTrackDrill.v1Writable(v1))
         try await journal.record(v2, step: "rollback", event: "finished", detail: "Scenario 1 drill")
 
         // Attempt 2: the whole runbook.
@@ -136,43 +136,30 @@ struct RehearseCommand: AsyncParsableCommand {
         try await step("approve the confirmation", ["cutover", "approve", "confirm"])
         let done = try await step("runbook to the end", runbook)
         check("runbook completed", done.stdout.contains("cutover complete"))
-        let stepSeconds = try await v2.query("""
-            SELECT step, extract(epoch FROM max(at) FILTER (WHERE event = 'succeeded') - max(at) FILTER (WHERE event = 'started'))
-            FROM cocoatrack_migration.runbook_journal WHERE attempt = (SELECT max(attempt) FROM cocoatrack_migration.runbook_journal)
-            GROUP BY step
-            """).rows.reduce(into: [String: Double]()) { $0[$1[0]!] = $1[1].flatMap(Double.init) }
+        let stepSeconds = try await journal.stepSeconds(v2)
 
         // Scenario 2: a synthetic workload on V2, then back to V1.
-        try await v2.execute("""
-            INSERT INTO public.planteurs (id, cooperative_id, first_name, last_name, certifications, created_at, updated_at)
-              SELECT '00000000-0000-4000-8000-0000000000a1', id, 'Rehearsal', 'Planteur', '{fairtrade}', now(), now() FROM public.cooperatives ORDER BY id LIMIT 1;
-            INSERT INTO public.deliveries (id, planteur_id, warehouse_id, delivered_on, weight_kg, price_per_kg, total_amount, created_at, updated_at)
-              SELECT '00000000-0000-4000-8000-0000000000d1', '00000000-0000-4000-8000-0000000000a1', id, current_date, 120.5, 1500, 180750, now(), now()
-              FROM public.warehouses ORDER BY id LIMIT 1;
-            UPDATE public.deliveries SET quality_grade = 'grade_b' WHERE id = (SELECT id FROM public.deliveries WHERE quality_grade = 'grade_a' ORDER BY id LIMIT 1);
-            DELETE FROM public.deliveries WHERE id = (SELECT id FROM public.deliveries ORDER BY id DESC LIMIT 1 OFFSET 5);
-            """)
+        try await CocoaTrackDrill.applyWorkload(v2)
         let assess = try await step("Scenario 2: assess V2 changes", ["assess-v2-changes", "--export", "\(dir)/assess"])
         check("assessment finds the workload (2 inserted, 1 updated, ≥1 deleted)",
               assess.stdout.contains("2 inserted, 1 updated") || assess.stdout.contains("2 inserted, 1 updated,"))
         try await step("Scenario 2: sync V2 → V1", ["sync-v2-to-v1", "--yes", "--snapshot-dir", "\(dir)/snapshots"])
         try await step("Scenario 2: data-loss report", ["data-loss-report", "--export", "\(dir)/data-loss"])
-        check("V1 holds the planteur created in V2", try await v1.scalar("SELECT count(*) FROM public.planteurs WHERE first_name = 'Rehearsal'") == "1")
+        check("V1 holds the planteur created in V2", try await CocoaTrackDrill.v1HoldsWorkload(v1))
         try await step("Scenario 2: clear V2", ["rollback", "--clear-v2", "--yes", "--snapshot-dir", "\(dir)/snapshots"])
         try await step("Scenario 2: V1 writable", ["read-only", "disable"])
-        let v2Left = try await v2.scalar("SELECT count(*) FROM public.deliveries")
-        let v1Writable = try await v1.scalar("SELECT has_table_privilege('app_user', 'public.deliveries', 'INSERT')")
-        check("Scenario 2 leaves V2 empty and V1 writable", v2Left == "0" && v1Writable == "t")
+        let v2Left = try await CocoaTrackDrill.v2Deliveries(v2)
+        let v1Writable = try await CocoaTrackDrill.v1Writable(v1)
+        check("Scenario 2 leaves V2 empty and V1 writable", v2Left == "0" && v1Writable)
 
         // Measurements and the production prediction.
-        let rows = Int64(try await v1.scalar("SELECT sum((xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', schemaname, tablename), false, true, '')))[1]::text::bigint) FROM pg_tables WHERE schemaname = 'public'") ?? "0") ?? 0
-        let bytes = Int64(try await v1.scalar("SELECT pg_database_size(current_database())") ?? "0") ?? 0
+        let (rows, bytes) = try await CocoaTrackDrill.v1Size(v1)
         let m = RehearsalMeasurements(measuredAt: Date().formatted(.iso8601), sourceRows: rows, sourceBytes: bytes,
                                       migrateSeconds: stepSeconds["migrate"] ?? 0, verifySeconds: stepSeconds["verify"] ?? 0,
                                       snapshotSeconds: stepSeconds["final_backup"] ?? 0, v2SnapshotSeconds: stepSeconds["v2_snapshot"])
         try m.json().write(toFile: "\(dir)/rehearsal.json", atomically: true, encoding: .utf8)
         let start = windowStart.flatMap(CutoverPlanCommand.parseTime) ?? Self.nextSaturday()
-        let plan = CutoverPlan.make(windowStart: start, productionRows: rows, productionBytes: bytes, rehearsal: m)
+        let plan = CutoverPlan.make(timeline: CocoaTrackRunbook.steps, windowStart: start, productionRows: rows, productionBytes: bytes, rehearsal: m)
 
         // The post-mortems: the Scenario 1 drill (attempt 1) and the whole runbook (attempt 2).
         try await step("post-mortem of the Scenario 1 drill", ["cutover", "postmortem", "--attempt", "1", "--rehearsal", "\(dir)/rehearsal.json", "--export", "\(dir)/postmortem-attempt-1"])
@@ -181,7 +168,7 @@ struct RehearseCommand: AsyncParsableCommand {
         for r in records where !r.ok { check("\(r.name) exited \(r.status)", false) }
         let passed = checks.allSatisfy(\.1)
         var rehearsal = RehearsalReport(steps: records.map { .init(name: $0.name, command: $0.command, seconds: $0.seconds, status: $0.status, ok: $0.ok) },
-                                        checks: checks.map { .init($0.0, $0.1) }, runbookSeconds: stepSeconds, runbookStepIDs: CutoverSteps.ids,
+                                        checks: checks.map { .init($0.0, $0.1) }, runbookSeconds: stepSeconds, runbookStepIDs: CocoaTrackRunbook.ids,
                                         measurements: m, plan: plan, totalSeconds: Date().timeIntervalSince(started),
                                         source: v1Dump == nil ? "generated, scale \(scale)" : "restored from \(v1Dump!)")
         rehearsal.collect(dir: dir)

@@ -103,24 +103,8 @@ struct CheckSuccessCommand: AsyncParsableCommand {
 
         // A delivery created as that user, under RLS, rolled back.
         if let uid = loginUser {
-            let created: String = try await v2.withSession { s in
-                try s.execute("BEGIN")
-                defer { try? s.execute("ROLLBACK") }
-                do {
-                    try s.execute("SET LOCAL ROLE authenticated")
-                    _ = try s.query("SELECT set_config('request.jwt.claims', $1, true)", ["{\"sub\": \"\(uid)\", \"role\": \"authenticated\"}"])
-                    let r = try s.query("""
-                        INSERT INTO public.deliveries (id, planteur_id, warehouse_id, created_by, delivered_on, weight_kg, price_per_kg, total_amount, notes, created_at, updated_at)
-                        SELECT gen_random_uuid(), (SELECT id FROM public.planteurs ORDER BY id LIMIT 1), (SELECT id FROM public.warehouses ORDER BY id LIMIT 1),
-                               auth.uid(), current_date, 1, 1, 1, 'check-success probe (rolled back)', now(), now()
-                        RETURNING id::text
-                        """)
-                    return "pass: inserted delivery \(r.rows.first?[0] ?? "?") as user \(uid) (role authenticated, RLS on); rolled back"
-                } catch let e as MigrationError {
-                    return "fail: the insert as user \(uid) was refused: \(e.message)"
-                }
-            }
-            out.append(.init(name: "users_can_create_deliveries", status: created.hasPrefix("pass") ? "pass" : "fail", evidence: String(created.drop { $0 != ":" }.dropFirst(2))))
+            let r = try await AuthReadiness.createDelivery(v2, asUser: uid)
+            out.append(.init(name: "users_can_create_deliveries", status: r.passed ? "pass" : "fail", evidence: r.evidence))
         } else {
             out.append(.init(name: "users_can_create_deliveries", status: "fail", evidence: "no test account could log in to act as"))
         }
@@ -140,44 +124,7 @@ struct CheckSuccessCommand: AsyncParsableCommand {
     }
 
     func sentry(_ settings: Settings, _ v2: PGConnection) async throws -> Criterion {
-        let r = try await sentryCriticalIssues(settings, v2, since: since)
+        let r = try await CocoaTrackMonitoring.sentryCriticalIssues(settings.sentry, v2, since: since)
         return .init(name: "no_critical_errors", status: r.status, evidence: r.evidence)
-    }
-}
-
-/// Sentry: new issues at level fatal or error since the cutover (its documented issues API).
-/// Returns pass/fail, the evidence and the count (nil when Sentry could not be asked).
-func sentryCriticalIssues(_ settings: Settings, _ v2: PGConnection, since: String?) async throws -> (status: String, evidence: String, count: Int?) {
-    do {
-        guard let base = settings.file?["sentry.base_url"]?.string, let org = settings.file?["sentry.org"]?.string,
-              let project = settings.file?["sentry.project"]?.string else {
-            return ("fail", "Sentry not configured (settings sentry.base_url, sentry.org, sentry.project; SENTRY_AUTH_TOKEN)", nil)
-        }
-        var sinceText = since
-        if sinceText == nil {
-            let state = MigrationState(schema: CocoaTrackMapping.stateSchema)
-            if try await v2.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("runbook_journal")]) == "t" {
-                sinceText = try await v2.scalar("SELECT to_char(max(at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM \(state.t("runbook_journal")) WHERE step = 'migrate' AND event = 'started'")
-            }
-        }
-        // Always an instant in UTC of our own making: nothing of the flag reaches the query as typed.
-        let from = (sinceText.flatMap(TimeFlag.instant) ?? Date().addingTimeInterval(-7200)).formatted(.iso8601)
-        let token = ProcessInfo.processInfo.environment["SENTRY_AUTH_TOKEN"] ?? ""
-        if !token.isEmpty { Redactor.register(token) }
-        let query = "level:[fatal,error] firstSeen:>\(from)"
-        let url = "\(base)/api/0/projects/\(org)/\(project)/issues/?query=\(query.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: ":+,[]&=#"))) ?? query)"
-        let issues: [[String: Any]]
-        do {
-            let res = try await WebClient.send("GET", url, headers: [("Authorization", "Bearer \(token)")])
-            guard res.status == 200, let list = try? JSONSerialization.jsonObject(with: res.body) as? [[String: Any]] else {
-                return ("fail", "Sentry could not be asked (HTTP \(res.status)\(res.ok ? ", not a list of issues" : ""))", nil)
-            }
-            issues = list
-        } catch let e as MigrationError {
-            return ("fail", "Sentry could not be asked (\(e.message))", nil)
-        }
-        let critical = issues.filter { ["fatal", "error"].contains($0["level"] as? String ?? "") }
-        if critical.isEmpty { return ("pass", "no new fatal or error issue in \(org)/\(project) since \(from)", 0) }
-        return ("fail", "\(critical.count) new issues since \(from): " + critical.prefix(5).map { "\($0["shortId"] as? String ?? "?") \($0["title"] as? String ?? "")" }.joined(separator: "; "), critical.count)
     }
 }

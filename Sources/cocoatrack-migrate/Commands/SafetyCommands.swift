@@ -33,11 +33,15 @@ struct SnapshotCommand: AsyncParsableCommand {
 
 func takeSnapshot(config: ConnectionConfig, side: String, label: String, dir: String, upload: String?) async throws -> [Snapshot.File] {
     Out.info("snapshot of \(config.redactedURL) into \(dir)…")
-    let files = try await Snapshot.take(config, parts: CocoaTrackSchema.snapshotParts(side: side, label: label), directory: dir, upload: upload)
+    let files = try await CocoaTrackSchema.snapshot(config, side: side, label: label, dir: dir, upload: upload)
+    renderSnapshot(files)
+    return files
+}
+
+func renderSnapshot(_ files: [Snapshot.File]) {
     for f in files {
         Out.result("\(f.path)  \(fmt(f.bytes)) bytes, \(f.tocEntries) archive entries, sha256 \(f.sha256)\(f.uploadedTo.map { ", uploaded to \($0)" } ?? "")")
     }
-    return files
 }
 
 struct RollbackCommand: AsyncParsableCommand {
