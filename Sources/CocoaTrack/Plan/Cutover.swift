@@ -19,6 +19,17 @@ extension CocoaTrackMapping {
     }
 }
 
+extension CocoaTrackMapping {
+    /// The one migrator of CocoaTrack's V1 into V2 (migrate, the runbook): the mapping with V1's context.
+    public static func migrator(v1: ConnectionConfig, v2: ConnectionConfig, appRole: String, options: MigrateOptions, logger: Logger,
+                                events: @escaping @Sendable (MigrationEvent) -> Void) async throws -> Migrator {
+        let c = try await PGConnection.connect(v1, logger: logger)
+        let context = try await CocoaTrackMapping.context(v1: c)
+        await c.close()
+        return Migrator(plan: CocoaTrackMapping.plan(context: context, appRole: appRole), source: v1, target: v2, options: options, logger: logger, events: events)
+    }
+}
+
 extension CocoaTrackSchema {
     /// A snapshot of V1 or V2 with the plan's parts and names.
     public static func snapshot(_ config: ConnectionConfig, side: String, label: String, dir: String, upload: String?) async throws -> [Snapshot.File] {
@@ -103,16 +114,13 @@ public struct CocoaTrackCutover: RunbookPerformer {
             let r = try await mode.enable()
             return .done("\(r.revoked.count) write privileges revoked, \(r.probed) write probes refused")
         case "migrate":
-            let c1 = try await PGConnection.connect(v1, logger: logger)
-            let context = try await CocoaTrackMapping.context(v1: c1)
-            await c1.close()
             var options = MigrateOptions()
             options.allowWritableSource = allowWritableV1
             options.toolVersion = toolVersion
             let events = events
             defer { events(.migrationEnded) }
-            let summary = try await Migrator(plan: CocoaTrackMapping.plan(context: context, appRole: appRole), source: v1, target: v2,
-                                             options: options, logger: logger, events: { events(.migration($0)) }).run()
+            let summary = try await CocoaTrackMapping.migrator(v1: v1, v2: v2, appRole: appRole, options: options, logger: logger,
+                                                               events: { events(.migration($0)) }).run()
             let written = summary.loads.reduce(Int64(0)) { $0 + $1.written }
             // A V1 row several loads read (a user: auth.users, identities, profiles) is rejected by each: count it once.
             let c = try await PGConnection.connect(v2, logger: logger)

@@ -65,9 +65,6 @@ struct MigrateCommand: AsyncParsableCommand {
         let logger = global.makeLogger()
         let v1Config = try global.config("V1")
         let v2Config = try global.config("V2")
-        let v1 = try await PGConnection.connect(v1Config, logger: logger)
-        let context = try await CocoaTrackMapping.context(v1: v1)
-        await v1.close()
         var options = MigrateOptions()
         options.dryRun = dryRun
         options.allowWritableSource = allowWritableV1
@@ -78,8 +75,8 @@ struct MigrateCommand: AsyncParsableCommand {
         options.maintenanceWorkMem = maintenanceWorkMem == "server" ? nil : maintenanceWorkMem
         options.toolVersion = CocoaTrackMigrate.version
         let renderer = ProgressRenderer(json: global.json)
-        let migrator = Migrator(plan: CocoaTrackMapping.plan(context: context, appRole: appRole), source: v1Config, target: v2Config,
-                                options: options, logger: logger, events: { renderer.handle($0) })
+        let migrator = try await CocoaTrackMapping.migrator(v1: v1Config, v2: v2Config, appRole: appRole, options: options, logger: logger,
+                                                            events: { renderer.handle($0) })
         Out.info("\(dryRun ? "dry run: " : "")migrating \(v1Config.redactedURL) → \(v2Config.redactedURL)")
         let summary: MigrationSummary
         do {
