@@ -171,6 +171,11 @@ public struct RunbookJournal: Sendable {
         try await c.scalar("SELECT EXISTS (SELECT 1 FROM \(state.t("runbook_journal")) WHERE attempt = \(current) AND step = 'rollback' AND event = 'finished')") == "t"
     }
 
+    /// Whether the current attempt ran to its end (every step done).
+    public func finished(_ c: PGConnection) async throws -> Bool {
+        try await c.scalar("SELECT EXISTS (SELECT 1 FROM \(state.t("runbook_journal")) WHERE attempt = \(current) AND step = 'runbook' AND event = 'finished')") == "t"
+    }
+
     public func startNewAttempt(_ c: PGConnection) async throws -> Int {
         let next = try await attempt(c) + 1
         try await c.query("INSERT INTO \(state.t("runbook_journal")) (step, event, os_user, detail, attempt) VALUES ('runbook', 'notice', $1, $2, $3)",

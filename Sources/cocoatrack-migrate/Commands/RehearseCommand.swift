@@ -113,13 +113,16 @@ struct RehearseCommand: AsyncParsableCommand {
         let runbook = ["cutover", "run", "--config", settings, "--yes", "--reports", "\(dir)/runbook"]
 
         // Attempt 1: up to the decision gate, then drill Scenario 1.
-        let first = try await step("runbook to the gate", runbook + ["--pause-before", "arm_capture"])
-        check("runbook reached the gate (paused before arm_capture)", first.stdout.contains("paused before arm_capture"))
+        try await step("runbook to the gate", runbook + ["--pause-before", "arm_capture"])
         let v1 = try await PGConnection.connect(ConnectionConfig(label: "V1", url: v1URL), logger: .init(label: "rehearse"))
         let v2 = try await PGConnection.connect(ConnectionConfig(label: "V2", url: v2URL), logger: .init(label: "rehearse"))
         defer { Task { await v1.close(); await v2.close() } }
-        // The drill's steps are journaled as `cutover run` journals a rollback's, for the post-mortem.
+        // The drills are judged by what the runbook journaled, not by what it printed.
         let journal = RunbookJournal(state: MigrationState(schema: CocoaTrackMapping.stateSchema))
+        let held = try await journal.holdPoints(v2).contains("arm_capture")
+        let gateDone = try await journal.doneSteps(v2)
+        check("runbook reached the gate (paused before arm_capture)", held && gateDone.contains("decide") && !gateDone.contains("arm_capture"))
+        // The drill's steps are journaled as `cutover run` journals a rollback's, for the post-mortem.
         try await journal.record(v2, step: "rollback", event: "rollback", detail: "Scenario 1 drill at the decision gate (rehearsal)")
         for (id, title, name, args) in [("clear_v2", "Clear the migrated data from V2", "Scenario 1: clear V2", ["rollback", "--clear-v2", "--yes", "--snapshot-dir", "\(dir)/snapshots"]),
                                         ("v1_writable", "V1 writable again", "Scenario 1: V1 writable", ["read-only", "disable"])] {
@@ -134,8 +137,10 @@ struct RehearseCommand: AsyncParsableCommand {
         // Attempt 2: the whole runbook.
         try await step("runbook, attempt 2", runbook + ["--new-attempt"])
         try await step("approve the confirmation", ["cutover", "approve", "confirm"])
-        let done = try await step("runbook to the end", runbook)
-        check("runbook completed", done.stdout.contains("cutover complete"))
+        try await step("runbook to the end", runbook)
+        let finished = try await journal.finished(v2)
+        let allDone = try await journal.doneSteps(v2).isSuperset(of: CocoaTrackRunbook.ids)
+        check("runbook completed", finished && allDone)
         let stepSeconds = try await journal.stepSeconds(v2)
 
         // Scenario 2: a synthetic workload on V2, then back to V1.
