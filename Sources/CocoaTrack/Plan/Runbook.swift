@@ -14,7 +14,7 @@ public enum CocoaTrackRunbook {
         .init(id: "migrate", title: "Migration", destructive: false, offsetHours: 0, command: "migrate", prediction: .migrate),
         .init(id: "verify", title: "Integrity verification", destructive: false, offsetHours: 1, command: "verify-integrity --export", prediction: .verify),
         .init(id: "decide", title: "Decision point: proceed or rollback", destructive: false, offsetHours: 2, command: "decide"),
-        .init(id: "arm_capture", title: "Arm change capture: the cutover baseline, before V2 takes writes", destructive: false, offsetHours: 2,
+        .init(id: "arm_capture", title: "Arm change capture (cutover baseline)", destructive: false, offsetHours: 2,
               command: "capture arm", prediction: .verify),
         .init(id: "dns_switch", title: "DNS switch to V2", destructive: true, offsetHours: 3, command: "hook dns_switch"),
         .init(id: "confirm", title: "Monitor and confirm success", destructive: false, offsetHours: 4, command: "check-success; monitor --for 72h"),
