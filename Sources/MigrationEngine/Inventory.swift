@@ -62,7 +62,7 @@ public enum Inventory {
 
     /// Rows and bytes of the latest inventory of `side` recorded in `state`, if any.
     public static func recorded(_ c: PGConnection, state: MigrationState, side: String = "V1") async throws -> (rows: Int64, bytes: Int64?)? {
-        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("inventories")]) == "t",
+        guard try await state.has(c, "inventories"),
               let r = try await c.query("""
                   SELECT sum(rows), sum(bytes) FROM \(state.t("inventories"))
                   WHERE side = $1 AND inventory_id = (SELECT inventory_id FROM \(state.t("inventories")) WHERE side = $1 ORDER BY taken_at DESC LIMIT 1)

@@ -204,9 +204,15 @@ enum Baseline {
         return out
     }
 
+    /// The latest arm: when, and the rows of its baseline; nil when capture was never armed.
+    static func latestArm(_ c: PGConnection, _ state: MigrationState) async throws -> (at: String, rows: String?)? {
+        guard try await state.has(c, "capture"),
+              let r = try await c.query("SELECT armed_at::text, rows::text FROM \(state.t("capture")) ORDER BY armed_at DESC LIMIT 1").rows.first else { return nil }
+        return (r[0]!, r[1])
+    }
+
     static func armedAt(_ c: PGConnection, _ state: MigrationState) async throws -> String? {
-        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("capture")]) == "t" else { return nil }
-        return try await c.scalar("SELECT armed_at::text FROM \(state.t("capture")) ORDER BY armed_at DESC LIMIT 1")
+        try await latestArm(c, state)?.at
     }
 
     /// Per shared load, the keys of rows present at arming that the migration did not write.
@@ -646,7 +652,7 @@ extension Verifier {
 public enum CaptureStatus {
     /// "ARMED_AT (N rows)" of the latest arm; nil when capture was never armed (or V2 holds no migration state).
     public static func armed(_ c: PGConnection, state: MigrationState) async throws -> String? {
-        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("capture")]) == "t" else { return nil }
-        return try await c.scalar("SELECT armed_at::text || ' (' || rows || ' rows)' FROM \(state.t("capture")) ORDER BY armed_at DESC LIMIT 1")
+        guard let arm = try await Baseline.latestArm(c, state), let rows = arm.rows else { return nil }
+        return "\(arm.at) (\(rows) rows)"
     }
 }

@@ -16,7 +16,7 @@ public struct DecisionLog: Sendable {
 
     /// The latest monitoring sample's signals, nil when monitoring never sampled.
     public func latestSignals(_ c: PGConnection) async throws -> MonitoringSignals? {
-        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("monitor_samples")]) == "t",
+        guard try await state.has(c, "monitor_samples"),
               let r = try await c.query("SELECT sampled_at::text, login_attempts, login_failures, latency_p95_ms, baseline_p95_ms FROM \(state.t("monitor_samples")) ORDER BY sampled_at DESC LIMIT 1").rows.first
         else { return nil }
         return MonitoringSignals(sampledAt: r[0]!, loginAttempts: r[1].flatMap { Int64($0) }, loginFailures: r[2].flatMap { Int64($0) },
@@ -25,7 +25,7 @@ public struct DecisionLog: Sendable {
 
     /// The latest decision: action, phase, when.
     public func latest(_ c: PGConnection) async throws -> (action: String, phase: String, at: String)? {
-        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("decisions")]) == "t",
+        guard try await state.has(c, "decisions"),
               let d = try await c.query("SELECT action, phase, decided_at::text FROM \(state.t("decisions")) ORDER BY decided_at DESC LIMIT 1").rows.first
         else { return nil }
         return (d[0]!, d[1]!, d[2]!)

@@ -225,7 +225,7 @@ public struct RunbookJournal: Sendable {
 
     /// When `step` last started (any attempt), as ISO 8601 UTC; nil when it never did or there is no journal.
     public func lastStart(_ c: PGConnection, of step: String) async throws -> String? {
-        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("runbook_journal")]) == "t" else { return nil }
+        guard try await state.has(c, "runbook_journal") else { return nil }
         return try await c.scalar("SELECT to_char(max(at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM \(state.t("runbook_journal")) WHERE step = $1 AND event = 'started'", [step])
     }
 
@@ -238,7 +238,7 @@ public struct RunbookJournal: Sendable {
     }
 
     public func history(_ c: PGConnection) async throws -> [Entry] {
-        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("runbook_journal")]) == "t" else { return [] }
+        guard try await state.has(c, "runbook_journal") else { return [] }
         return try await c.query("SELECT step, event, at::text, os_user, coalesce(detail, '') FROM \(state.t("runbook_journal")) WHERE attempt = \(current) ORDER BY entry_id").rows
             .map { Entry(step: $0[0]!, event: $0[1]!, at: $0[2]!, user: $0[3], detail: $0[4]!) }
     }

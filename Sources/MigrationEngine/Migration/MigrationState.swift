@@ -104,6 +104,11 @@ public struct MigrationState: Sendable {
         """
     }
 
+    /// Whether the state table `table` exists (state tables are created on demand).
+    public func has(_ c: PGConnection, _ table: String) async throws -> Bool {
+        try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [t(table)]) == "t"
+    }
+
     public func exists(_ c: PGConnection) async throws -> Bool {
         try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [t("load_progress")]) == "t"
     }
