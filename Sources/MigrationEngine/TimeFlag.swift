@@ -45,4 +45,11 @@ public enum TimeFlag {
 
     /// A number of seconds or hours given as a plain number flag: finite and above zero.
     public static func positive(_ value: Double) -> Bool { value.isFinite && value > 0 }
+
+    /// A time as PostgreSQL prints it in UTC (`2026-12-03 11:27:20.065297+00`) as a person reads it
+    /// in a line of output: `2026-12-03T11:27:20Z`. Any other text is returned as it is.
+    public static func shown(_ pgTime: String) -> String {
+        guard pgTime.hasSuffix("+00"), pgTime.count >= 19 else { return pgTime }
+        return String(pgTime.prefix(19)).replacingOccurrences(of: " ", with: "T") + "Z"
+    }
 }

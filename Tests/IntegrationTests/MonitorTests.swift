@@ -71,6 +71,9 @@ struct MonitorTests {
         // machine takes longer per sample, never fewer samples.)
         let calm = try await CLI.run(["monitor", "--for", "10m", "--every", "1s", "--samples", "3"] + cfg, env: env)
         #expect(calm.status == 0 && calm.stdout.contains("no rule of the matrix confirmed"), "\(calm.stdout) \(calm.stderr)")
+        // Sentry is not configured here: said before the first sample and in the last line, and nothing else is.
+        #expect(calm.stderr.contains("warning: not measured: Sentry errors (set sentry.base_url"), "\(calm.stderr)")
+        #expect(calm.stdout.contains("; not measured: Sentry errors.") && !calm.stdout.contains("API latency") && !calm.stdout.contains("logins"), "\(calm.stdout)")
         let v2 = try await pair.v2Owner()
         let samples = Int(try await v2.scalar("SELECT count(*) FROM cocoatrack_migration.monitor_samples") ?? "0") ?? 0
         #expect(samples >= 2)
@@ -120,6 +123,7 @@ struct MonitorTests {
         env2["SUPABASE_ACCESS_TOKEN"] = "sbp_test_access_token"
         let fromLogs = try await CLI.run(["monitor", "--for", "10m", "--every", "1s", "--samples", "1", "--new", "--config", dir + "/settings2.yml"], env: env2)
         #expect(fromLogs.status == 0, "\(fromLogs.stdout) \(fromLogs.stderr)")
+        #expect(!fromLogs.stderr.contains("not measured") && fromLogs.stdout.contains("no rule of the matrix confirmed."), "everything configured, nothing left out: \(fromLogs.stdout) \(fromLogs.stderr)")
         #expect(try await v2.scalar("SELECT login_attempts || '/' || login_failures || ' ' || (detail->>'sentry_critical_issues') FROM cocoatrack_migration.monitor_samples ORDER BY sampled_at DESC LIMIT 1") == "200/4 0")
         #expect(!fromLogs.stdout.contains("sbp_test_access_token") && !fromLogs.stderr.contains("sbp_test_access_token"))
 

@@ -653,6 +653,6 @@ public enum CaptureStatus {
     /// "ARMED_AT (N rows)" of the latest arm; nil when capture was never armed (or V2 holds no migration state).
     public static func armed(_ c: PGConnection, state: MigrationState) async throws -> String? {
         guard let arm = try await Baseline.latestArm(c, state), let rows = arm.rows else { return nil }
-        return "\(arm.at) (\(rows) rows)"
+        return "\(TimeFlag.shown(arm.at)) (\(Int64(rows).map(ReportHTML.number) ?? rows) rows)"
     }
 }

@@ -18,7 +18,7 @@ extension ChangeReport {
             return "\(loss.verdict): \(Self.n(loss.reachedV1)) V2 changes reached V1 through sync-v2-to-v1\(synced); \(Self.n(loss.left)) left"
                 + (loss.left == 0 ? ". V1 lacks nothing that V2 has." : ", each listed below with the reason it did not go back.")
         }
-        return "\(Self.n(inserted)) inserted, \(Self.n(updated)) updated, \(Self.n(deleted)) deleted in V2 since cutover (\(armedAt))"
+        return "\(Self.n(inserted)) inserted, \(Self.n(updated)) updated, \(Self.n(deleted)) deleted in V2 since cutover (\(TimeFlag.shown(armedAt)))"
             + (conflicts > 0 ? "; \(Self.n(conflicts)) conflicts" : "") + (v1ChangedAfterCutover > 0 ? "; \(Self.n(v1ChangedAfterCutover)) V1 rows changed after cutover" : "")
     }
 
@@ -78,7 +78,7 @@ extension ChangeReport {
 
     public func html() -> String {
         let h = ReportHTML.escape
-        let meta = "generated \(h(generatedAt)) · tool \(h(toolVersion)) · change capture armed \(h(armedAt))<br>V1 <code>\(h(v1))</code> · V2 <code>\(h(v2))</code>"
+        let meta = "generated \(h(generatedAt)) · tool \(h(toolVersion)) · change capture armed \(h(TimeFlag.shown(armedAt)))<br>V1 <code>\(h(v1))</code> · V2 <code>\(h(v2))</code>"
         var attributes = " data-inserted=\"\(inserted)\" data-updated=\"\(updated)\" data-deleted=\"\(deleted)\" data-conflicts=\"\(conflicts)\""
         if let loss = dataLoss { attributes += " data-reached-v1=\"\(loss.reachedV1)\" data-left=\"\(loss.left)\"" }
         var s = ""

@@ -95,6 +95,17 @@ public struct MonitorProbes: Sendable {
     public var sentry: (@Sendable () async throws -> (evidence: String, count: Int?))?
 
     public init() {}
+
+    /// What a sample will not measure, each with the setting that would make it measured: said
+    /// before the first sample and at the end, so that a quiet period is not read as a healthy one.
+    public func unmeasured(baselineP95Ms: Double?) -> [String] {
+        var out: [String] = []
+        if healthURLs.isEmpty { out.append("API latency (set monitor.health_urls)") }
+        else if baselineP95Ms == nil { out.append("latency against V1 (run monitor --record-baseline before cutover)") }
+        if loginSQL == nil && authLogsURL == nil { out.append("logins (set monitor.login_sql or monitor.auth_logs_url)") }
+        if sentry == nil { out.append("Sentry errors (set sentry.base_url, sentry.org, sentry.project and SENTRY_AUTH_TOKEN)") }
+        return out
+    }
 }
 
 /// Post-migration monitoring: a sample every interval until the period ends (or `samples` were
@@ -102,6 +113,8 @@ public struct MonitorProbes: Sendable {
 public struct Monitor: Sendable {
     public enum Event: Sendable {
         case started(Period)
+        /// What this period's samples leave out (``MonitorProbes/unmeasured(baselineP95Ms:)``).
+        case unmeasured([String])
         case sample(MonitorSample)
         /// A rule confirmed by `confirm` samples (the text said on stdout and to the webhook).
         case alert(String)
@@ -122,12 +135,16 @@ public struct Monitor: Sendable {
         self.matrix = matrix
     }
 
-    /// Runs the period; returns when it completed without a rollback alert. Throws `checkFailed`
-    /// when a rollback rule was confirmed, `interrupted` when cancelled between samples.
-    public func run(_ c: PGConnection, seconds: Double, every interval: Double, new: Bool, samples: Int?, decideHint: String) async throws {
+    /// Runs the period; returns when it completed without a rollback alert, with what its samples
+    /// did not measure. Throws `checkFailed` when a rollback rule was confirmed, `interrupted` when
+    /// cancelled between samples.
+    @discardableResult
+    public func run(_ c: PGConnection, seconds: Double, every interval: Double, new: Bool, samples: Int?, decideHint: String) async throws -> [String] {
         let baseline = try await store.baseline(c)
         let period = try await store.period(c, new: new, seconds: seconds, every: interval)
         events(.started(period))
+        let unmeasured = probes.unmeasured(baselineP95Ms: baseline.p95Ms)
+        if !unmeasured.isEmpty { events(.unmeasured(unmeasured)) }
         let endsAt = Date().addingTimeInterval(period.secondsLeft)
         var rules = MonitorRules(confirm: confirm)
         var previous = try await store.lastSampleTime(c, interval: interval)
@@ -159,6 +176,7 @@ public struct Monitor: Sendable {
             }
         }
         try await store.finish(c, period: period.id, outcome: "completed")
+        return unmeasured
     }
 
     func sample(_ c: PGConnection, since previous: String, baseline: (p95Ms: Double?, queryMeanMs: Double?)) async throws -> MonitorSample {

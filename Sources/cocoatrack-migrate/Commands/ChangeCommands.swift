@@ -195,13 +195,12 @@ struct DataLossCommand: AsyncParsableCommand {
         var report = assessed.annotated(with: syncConflicts)
         report.title = "Data loss: what V1 still lacks of V2"
         report.dataLoss = ChangeReport.DataLoss(reachedV1: reached, left: assessed.inserted + assessed.updated + assessed.deleted + assessed.conflicts, synced: synced)
-        Out.info(report.summaryLine)
         if let export { Out.info("wrote " + (try report.export(to: export)).joined(separator: ", ")) }
-        if global.json { print(report.json(pretty: false)) } else { renderChanges(report, verb: "missing rows") }
+        // The verdict is the table's last line (stdout); with --json stdout is the JSON alone.
+        if global.json { Out.info(report.summaryLine); print(report.json(pretty: false)) } else { renderChanges(report, verb: "missing rows") }
         let lacking = report.inserted + report.updated + report.deleted + report.conflicts
         if lacking > 0 {
             throw MigrationError(.checkFailed, "V1 lacks \(lacking) of V2's changes: rolling back to V1 now loses them (listed above\(export.map { " and in \($0)" } ?? "")).")
         }
-        Out.result("V1 lacks nothing that V2 has.")
     }
 }

@@ -137,6 +137,6 @@ func fmt(_ n: Int64) -> String { ReportHTML.number(n) }
 
 func pad(_ s: String, _ n: Int, right: Bool = false) -> String {
     let count = s.count
-    if count >= n { return s + " " }
+    if count > n { return s + " " }
     return right ? String(repeating: " ", count: n - count) + s + " " : s + String(repeating: " ", count: n - count)
 }

@@ -86,18 +86,21 @@ struct MonitorCommand: AsyncParsableCommand {
             switch event {
             case .started(let p) where p.resumed: Out.info("resuming the monitoring period \(p.id): \(Int(p.secondsLeft)) s left")
             case .started: Out.info("monitoring for \(duration), a sample every \(every)")
+            case .unmeasured(let what):
+                Out.info("warning: not measured: \(what.joined(separator: "; "))")
             case .sample(let s): Out.info(Self.line(s))
             case .alert(let text): Out.result(text)
             case .webhookFailed(let e): Out.info("webhook: \(e)")
             }
         }
-        try await monitor.run(v2, seconds: Self.seconds(duration)!, every: Self.seconds(every)!, new: new, samples: samples, decideHint: ToolCommand.line("decide"))
-        Out.result("monitoring period complete: no rule of the matrix confirmed.")
+        let left = try await monitor.run(v2, seconds: Self.seconds(duration)!, every: Self.seconds(every)!, new: new, samples: samples, decideHint: ToolCommand.line("decide"))
+        Out.result("monitoring period complete: no rule of the matrix confirmed" + (left.isEmpty ? "." : "; not measured: \(left.map { $0.components(separatedBy: " (").first! }.joined(separator: ", ")).")
+        )
     }
 
     static func line(_ s: MonitorSample) -> String {
         let counts = s.counts.map { ", \($0.1) \($0.0.replacingOccurrences(of: "_", with: " "))" }.joined()
-        return "sample \(s.sampledAt): p95 \(s.latencyP95Ms.map { String(format: "%.0f ms", $0) } ?? "-") (V1 \(s.baselineP95Ms.map { String(format: "%.0f ms", $0) } ?? "-")), "
+        return "sample \(TimeFlag.shown(s.sampledAt)): p95 \(s.latencyP95Ms.map { String(format: "%.0f ms", $0) } ?? "-") (V1 \(s.baselineP95Ms.map { String(format: "%.0f ms", $0) } ?? "-")), "
             + "logins \(s.loginFailures.map(String.init) ?? "-")/\(s.loginAttempts.map(String.init) ?? "-") failed\(counts)\(s.sentryEvidence.map { ", Sentry: \($0)" } ?? "")"
     }
 }

@@ -69,10 +69,11 @@ struct RollbackCommand: AsyncParsableCommand {
         let clear = ClearTarget(plan: CocoaTrackMapping.plan(context: .init()), target: v2, logger: logger)
         let preview = try await clear.preview()
         Out.info("rollback --clear-v2 on \(preview.url) (database \(preview.database)) will delete:")
-        for t in preview.order { Out.info("  \(pad(t.table, 24)) \(pad(fmt(t.rows), 12, right: true)) \(t.scope)") }
+        let width = max(24, (preview.order + preview.kept).map(\.table.count).max() ?? 0)
+        for t in preview.order { Out.info("  \(pad(t.table, width)) \(pad(fmt(t.rows), 12, right: true)) \(t.scope)") }
         if !preview.kept.isEmpty {
             Out.info("and will keep:")
-            for t in preview.kept { Out.info("  \(pad(t.table, 24)) \(pad(fmt(t.rows), 12, right: true)) \(t.scope)") }
+            for t in preview.kept { Out.info("  \(pad(t.table, width)) \(pad(fmt(t.rows), 12, right: true)) \(t.scope)") }
             Out.info("  (users created in V2, not by the migration, keep their auth.users row, identities and sessions)")
         }
         Out.info("  total \(fmt(preview.total)) rows\(preview.journaledDDL > 0 ? "; and restore \(preview.journaledDDL) keys/indexes a migration set aside" : ""), in one transaction\(preview.truncate ? " (TRUNCATE)" : " (DELETE)")")
@@ -86,8 +87,9 @@ struct RollbackCommand: AsyncParsableCommand {
             for step in result.freedSpace { Out.result("  \(step)") }
             Out.result("then cleared in one transaction as usual:")
         }
-        for t in result.deleted { Out.result("cleared \(pad(t.table, 24)) \(pad(fmt(t.rows), 12, right: true)) rows (\(t.scope))") }
-        for t in result.kept { Out.result("kept    \(pad(t.table, 24)) \(pad(fmt(t.rows), 12, right: true)) rows (\(t.scope))") }
+        let done = max(24, (result.deleted + result.kept).map(\.table.count).max() ?? 0)
+        for t in result.deleted { Out.result("cleared \(pad(t.table, done)) \(pad(fmt(t.rows), 12, right: true)) \(t.scope)") }
+        for t in result.kept { Out.result("kept    \(pad(t.table, done)) \(pad(fmt(t.rows), 12, right: true)) \(t.scope)") }
         Out.result("V2 cleared: \(result.remaining) migrated rows remain; \(result.ddlRestored) keys/indexes restored; migration history kept (\(result.runsKept) runs recorded).")
         await v1ReadOnlyHint(logger: logger)
         if global.json {

@@ -69,8 +69,17 @@ struct StatusPageCommand: AsyncParsableCommand {
                                    listening: "status page on http://\(shown):\(port)/ (Ctrl+C stops it)")
         var config = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         config.maximumGracefulShutdownDuration = Duration.milliseconds(500)
+        // Ctrl+C reaches the command as task cancellation (Interrupts): turn it into the group's
+        // graceful shutdown instead of cancelling the server mid-connection (which Hummingbird
+        // reports as errors). The group runs in a task of its own so that it is not cancelled with us.
+        let group = ServiceGroup(configuration: config)
+        let running = Task { try await group.run() }
         do {
-            try await ServiceGroup(configuration: config).run()
+            try await withTaskCancellationHandler {
+                try await running.value
+            } onCancel: {
+                Task { await group.triggerGracefulShutdown() }
+            }
         } catch is CancellationError {
         } catch {
             let text = "\(error)"
