@@ -461,18 +461,28 @@ public enum FreePort {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
-    /// Whether something accepts TCP connections on 127.0.0.1:`port` now.
-    public static func isListening(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    /// Whether something accepts TCP connections on 127.0.0.1:`port` now (on [::1] with `ipv6`).
+    public static func isListening(_ port: Int, ipv6: Bool = false) -> Bool {
+        let fd = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        func connected<A>(_ addr: inout A) -> Bool {
+            withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<A>.size)) }
+            } == 0
+        }
+        if ipv6 {
+            var addr = sockaddr_in6()
+            addr.sin6_family = sa_family_t(AF_INET6)
+            addr.sin6_port = in_port_t(UInt16(port).bigEndian)
+            addr.sin6_addr = in6addr_loopback
+            return connected(&addr)
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = UInt16(port).bigEndian
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
+        return connected(&addr)
     }
 
     /// Waits until `port` accepts connections (a server a test started), up to `seconds`.

@@ -349,7 +349,7 @@ struct RealServerTests {
         #expect(addresses.contains("::1") && addresses.contains("127.0.0.1"), "\(addresses)")
         let first = (try await Subprocess.run("/usr/bin/getent", ["ahosts", name], check: false).stdout).split(separator: " ").first.map(String.init)
         // Nothing listens on ::1 at V1's port: the first address refuses.
-        #expect(!V6.accepts(port: pair.v1.port), "something listens on [::1]:\(pair.v1.port)")
+        #expect(!FreePort.isListening(pair.v1.port, ipv6: true), "something listens on [::1]:\(pair.v1.port)")
         let url = pair.v1URL.replacingOccurrences(of: "127.0.0.1:", with: "\(name):")
         let psql = try await Subprocess.run("/usr/bin/psql", [url, "-XAtc", "SELECT inet_server_addr()"], check: false)
         #expect(psql.status == 0 && psql.stdout.hasPrefix("127.0.0.1"), "psql: \(psql.stderr)")
@@ -383,21 +383,5 @@ enum HostsFile {
             let kept = text.split(separator: "\n", omittingEmptySubsequences: false).filter { !lines.contains(String($0)) }
             try? Data(kept.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: "/etc/hosts"))
         }
-    }
-}
-
-enum V6 {
-    /// True when something accepts TCP connections on [::1]:port.
-    static func accepts(port: Int) -> Bool {
-        let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in6()
-        addr.sin6_family = sa_family_t(AF_INET6)
-        addr.sin6_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin6_addr = in6addr_loopback
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-        } == 0
     }
 }

@@ -389,10 +389,9 @@ extension Verifier {
             guard src.digest.differing(from: tgt.digest).isEmpty else {
                 throw MigrationError(.checkFailed, "V2 \(spec.target) differs from V1 through the mapping, so it cannot be the cutover baseline. Run verify-integrity, resolve what it reports, then arm.")
             }
-            var rejected = index.rejected[spec.source.name] ?? IDBitset()
+            index.addRejected(src.rejectedIDs, of: spec.source.name)
             var rejectedHere: [UInt64] = []
-            src.rejectedIDs.forEachID { rejected.insert($0); rejectedHere.append(UInt64(bitPattern: $0)) }
-            index.rejected[spec.source.name] = rejected
+            src.rejectedIDs.forEachID { rejectedHere.append(UInt64(bitPattern: $0)) }
             rejectedByLoad[spec.name] = Baseline.hex(rejectedHere[...])
             counts[spec.name] = Int64(src.ids.count)
             for (n, start) in stride(from: 0, to: src.ids.count, by: Baseline.chunkRows).enumerated() {
@@ -436,26 +435,11 @@ extension Verifier {
     }
 
     func presentIndex(_ v1: PGConnection) async throws -> ReferenceIndex {
-        let migrator = Migrator(plan: plan, source: source, target: target, options: MigrateOptions(), logger: logger)
-        var index = ReferenceIndex()
-        for parent in Set(plan.loads.flatMap { $0.references.map(\.parentTable) }).sorted() {
-            index.present[parent] = try await migrator.presentIDs(v1, table: parent)
-        }
-        return index
+        try await plan.referenceIndex(v1)
     }
 
     func orderedLoads(_ catalog: Catalog) throws -> [LoadSpec] {
-        let deps = Migrator(plan: plan, source: source, target: target, options: MigrateOptions(), logger: logger).dependencies(catalog: catalog)
-        var order: [LoadSpec] = []
-        var done: Set<String> = []
-        while order.count < plan.loads.count {
-            guard let next = plan.loads.first(where: { !done.contains($0.name) && deps[$0.name]!.isSubset(of: done) }) else {
-                throw MigrationError(.internal, "the loads wait on each other")
-            }
-            order.append(next)
-            done.insert(next.name)
-        }
-        return order
+        try plan.loadOrder(plan.dependencies(catalog: catalog))
     }
 
     /// The loads whose source and target tables both have the digest they had at arming, read
@@ -509,9 +493,7 @@ extension Verifier {
             if unchanged.contains(spec.name), let ids = rejectedAtArm[spec.name] {
                 // Neither side moved since arming, when V2 equalled V1 through the mapping: no
                 // change to find. What later loads need of it is the ids it rejected then.
-                var rejected = index.rejected[spec.source.name] ?? IDBitset()
-                for id in ids { rejected.insert(id) }
-                index.rejected[spec.source.name] = rejected
+                index.addRejected(of: spec.source.name) { insert in ids.forEach(insert) }
                 var table = ChangeReport.TableChanges(load: spec.name, sourceTable: spec.source.description, targetTable: spec.target.description)
                 table.unchangedByTableDigest = true
                 report.tables.append(table)
@@ -632,9 +614,7 @@ extension Verifier {
                     }
                 }
             }
-            var rejected = index.rejected[spec.source.name] ?? IDBitset()
-            src.rejectedIDs.forEachID { rejected.insert($0) }
-            index.rejected[spec.source.name] = rejected
+            index.addRejected(src.rejectedIDs, of: spec.source.name)
             report.inserted += table.inserted
             report.updated += table.updated
             report.deleted += table.deleted

@@ -130,6 +130,20 @@ public struct ReferenceIndex: Sendable {
     public var present: [String: IDBitset] = [:]
     public var rejected: [String: IDBitset] = [:]
     public init() {}
+
+    /// Records that a load of source table `table` rejected `ids`: a later load's reference to one
+    /// of them is a reference to a rejected parent. Migrate, verify and the change capture all
+    /// merge a load's rejects through here.
+    public mutating func addRejected(_ ids: IDBitset, of table: String) {
+        addRejected(of: table) { insert in ids.forEachID(insert) }
+    }
+
+    /// As ``addRejected(_:of:)``, for ids given one by one to `insert`.
+    public mutating func addRejected(of table: String, _ each: ((Int64) -> Void) -> Void) {
+        var set = rejected[table] ?? IDBitset()
+        each { set.insert($0) }
+        rejected[table] = set
+    }
 }
 
 /// Applies a load's reference rules, then its transform: the one place a source row becomes a

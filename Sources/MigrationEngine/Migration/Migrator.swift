@@ -37,6 +37,66 @@ public struct MigrationPlan: Sendable {
     }
 }
 
+extension MigrationPlan {
+    /// The reference index the mapping needs: for each table a load references, the ids V1
+    /// holds (one COPY of the key column each). `loads` narrows it to the references of those loads.
+    /// Migrate, its dry run, verify and the change capture all start from it.
+    public func referenceIndex(_ v1: PGConnection, loads: [LoadSpec]? = nil) async throws -> ReferenceIndex {
+        var index = ReferenceIndex()
+        for parent in Set((loads ?? self.loads).flatMap { $0.references.map(\.parentTable) }).sorted() {
+            index.present[parent] = try await presentIDs(v1, table: parent)
+        }
+        return index
+    }
+
+    /// Per load, the loads it waits on: those into a table its table references (from the
+    /// catalog's foreign keys) and those of a source table its reference rules read.
+    public func dependencies(catalog: Catalog) -> [String: Set<String>] {
+        var deps: [String: Set<String>] = [:]
+        for load in loads {
+            var d: Set<String> = []
+            for fk in catalog.foreignKeys where fk.table == load.target && fk.referencedTable != load.target {
+                for m in loads where m.target == fk.referencedTable { d.insert(m.name) }
+            }
+            for ref in load.references {
+                for m in loads where m.source.name == ref.parentTable && m.name != load.name { d.insert(m.name) }
+            }
+            deps[load.name] = d
+        }
+        return deps
+    }
+
+    /// The loads (of `among`, all by default) in an order where each comes after the loads it
+    /// waits on, plan order otherwise: how verify, the dry run and the change capture walk them.
+    public func loadOrder(_ deps: [String: Set<String>], among: Set<String>? = nil) throws -> [LoadSpec] {
+        let wanted = loads.filter { among?.contains($0.name) ?? true }
+        var order: [LoadSpec] = []
+        var done: Set<String> = []
+        while order.count < wanted.count {
+            guard let next = wanted.first(where: { !done.contains($0.name) && (deps[$0.name] ?? []).isSubset(of: done) }) else {
+                throw MigrationError(.internal, "the loads wait on each other: \(wanted.filter { !done.contains($0.name) }.map(\.name).joined(separator: ", "))")
+            }
+            order.append(next)
+            done.insert(next.name)
+        }
+        return order
+    }
+
+    func presentIDs(_ v1: PGConnection, table: String) async throws -> IDBitset {
+        let schema = sourceSchemas.first ?? "public"
+        let key = loads.first { $0.source.name == table }?.sourceColumns.first ?? "id"
+        return try await v1.withSession { s in
+            var set = IDBitset()
+            var fields: [String?] = []
+            try s.copyOut("COPY (SELECT \(SQL.ident(key)) FROM \(SQL.qualified(schema, table))) TO STDOUT") { raw in
+                CopyTextParser.fields(raw, into: &fields)
+                if let t = fields[0], let id = Int64(t) { set.insert(id) }
+            }
+            return set
+        }
+    }
+}
+
 public struct MigrateOptions: Sendable {
     public var dryRun = false
     public var allowWritableSource = false
@@ -196,11 +256,7 @@ public struct Migrator: Sendable {
             progress = try await state.progress(v2)
             let rowsBefore = plan.loads.reduce(Int64(0)) { $0 + (progress[$1.name]?.rowsRead ?? 0) }
             // 8. Reference index: source ids per parent table, minus rejects already recorded.
-            var index = ReferenceIndex()
-            let parents = Set(plan.loads.flatMap { $0.references.map(\.parentTable) })
-            for parent in parents.sorted() {
-                index.present[parent] = try await presentIDs(v1, table: parent)
-            }
+            var index = try await plan.referenceIndex(v1)
             index.rejected = try await state.rejectedIDs(v2)
             // 9. Keys and indexes out of the way (journaled), then load in foreign-key order,
             //    independent tables in parallel; each table's keys come back when it is loaded.
@@ -375,20 +431,6 @@ public struct Migrator: Sendable {
 
     // MARK: loads
 
-    func presentIDs(_ v1: PGConnection, table: String) async throws -> IDBitset {
-        let schema = plan.sourceSchemas.first ?? "public"
-        let key = plan.loads.first { $0.source.name == table }?.sourceColumns.first ?? "id"
-        return try await v1.withSession { s in
-            var set = IDBitset()
-            var fields: [String?] = []
-            try s.copyOut("COPY (SELECT \(SQL.ident(key)) FROM \(SQL.qualified(schema, table))) TO STDOUT") { raw in
-                CopyTextParser.fields(raw, into: &fields)
-                if let t = fields[0], let id = Int64(t) { set.insert(id) }
-            }
-            return set
-        }
-    }
-
     func exportSnapshot(_ v1: PGConnection) async throws -> String? {
         try await v1.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         do {
@@ -413,21 +455,6 @@ public struct Migrator: Sendable {
 
     /// Load → the loads it waits for: those filling a table its target references (target
     /// foreign keys), and those reading a source table its reference rules look up.
-    func dependencies(catalog: Catalog) -> [String: Set<String>] {
-        var deps: [String: Set<String>] = [:]
-        for load in plan.loads {
-            var d: Set<String> = []
-            for fk in catalog.foreignKeys where fk.table == load.target && fk.referencedTable != load.target {
-                for m in plan.loads where m.target == fk.referencedTable { d.insert(m.name) }
-            }
-            for ref in load.references {
-                for m in plan.loads where m.source.name == ref.parentTable && m.name != load.name { d.insert(m.name) }
-            }
-            deps[load.name] = d
-        }
-        return deps
-    }
-
     /// Foreign keys restored (and so validated) while loading, and those that did not validate.
     struct Validated: Sendable {
         var names: Set<String> = []
@@ -435,29 +462,20 @@ public struct Migrator: Sendable {
     }
 
     enum TaskOutcome: Sendable {
-        case load(String, LoadResult)
+        case copied(String, LoadResult)
+        case rebuilt(String)
         case foreignKeys(Validated)
     }
 
+    /// Runs the loads in the order ``LoadScheduler`` gives: each load's copy in a slot of
+    /// `--jobs`, its table's rebuild as soon as its rows are committed (beside the next copies),
+    /// and the foreign keys between rebuilt tables restored on a connection of their own.
     func runLoads(progress: [String: MigrationState.Progress], index startIndex: ReferenceIndex, catalog: Catalog,
                   runID: String, snapshot: String?) async throws -> Validated {
-        let deps = dependencies(catalog: catalog)
         let byName = Dictionary(uniqueKeysWithValues: plan.loads.map { ($0.name, $0) })
-        // Weight of a load: its rows plus everything that waits on it (longest chain first).
-        var weight: [String: Int64] = [:]
-        func chain(_ name: String) -> Int64 {
-            if let w = weight[name] { return w }
-            let own = progress[name]?.sourceRows ?? 0
-            let below = plan.loads.filter { deps[$0.name]!.contains(name) }.map { chain($0.name) }.max() ?? 0
-            weight[name] = own + below
-            return own + below
-        }
-        for l in plan.loads { _ = chain(l.name) }
-        var finished = Set(plan.loads.filter { progress[$0.name]?.status == "done" }.map(\.name))
-        var pending = plan.loads.map(\.name).filter { !finished.contains($0) }
-        if let stuck = pending.first(where: { name in deps[name]!.contains(where: { !byName.keys.contains($0) }) }) {
-            throw MigrationError(.internal, "load \(stuck) depends on an unknown load")
-        }
+        var scheduler = try LoadScheduler(loads: plan.loads.map { ($0.name, $0.target.description) }, dependencies: plan.dependencies(catalog: catalog),
+                                          rows: progress.compactMapValues(\.sourceRows), done: Set(plan.loads.filter { progress[$0.name]?.status == "done" }.map(\.name)),
+                                          jobs: options.jobs)
         let counters = Dictionary(uniqueKeysWithValues: plan.loads.map { ($0.name, LoadCounters()) })
         events(.planned(plan.loads.map { status($0, progress[$0.name], counters[$0.name]!, state: progress[$0.name]?.status ?? "pending", before: progress[$0.name]) }))
         var index = startIndex
@@ -472,85 +490,81 @@ public struct Migrator: Sendable {
         }
         defer { ticker.cancel() }
         var validated = Validated()
-        let targetOf = Dictionary(uniqueKeysWithValues: plan.loads.map { ($0.name, $0.target.description) })
-        var restoring = false
+        var started: [String: Date] = [:]
         try await withThrowingTaskGroup(of: TaskOutcome.self) { group in
-            var active = 0
-            /// Restores, on a connection of its own, the foreign keys whose two tables are loaded.
-            func restoreReadyForeignKeys() {
-                guard !restoring else { return }
-                let loaded = Set(finished.compactMap { targetOf[$0] })
-                // A key found broken stays journaled (NOT VALID); it is not scanned again in this run.
-                let knownBroken = Set(validated.broken.map { "\($0.table).\($0.name)" })
-                restoring = true
-                group.addTask {
-                    let t0 = Date()
-                    let c = try await PGConnection.reconnect(self.target, logger: self.logger)
-                    defer { Task { await c.close() } }
-                    let r = try await self.ddlJournal.restore(c) { e in
-                        e.kind == "foreign_key" && loaded.contains(e.table) && e.referencesTable.map(loaded.contains) == true
-                            && !knownBroken.contains("\(e.table).\(e.name)")
-                    }
-                    if !r.restored.isEmpty || !r.broken.isEmpty {
-                        self.events(.phaseFinished(load: nil, phase: "foreign keys", seconds: Date().timeIntervalSince(t0),
-                                                   detail: "\(r.restored.map(\.name).sorted().joined(separator: ", ")) validated" + (r.broken.isEmpty ? "" : "; \(r.broken.map(\.name).sorted().joined(separator: ", ")) do not validate")))
-                    }
-                    return .foreignKeys(Validated(names: Set(r.restored.map { "\($0.table).\($0.name)" }), broken: r.broken))
-                }
-            }
-            func startReady() throws {
-                let ready = pending.filter { deps[$0]!.isSubset(of: finished) }.sorted { (weight[$0]!, $1) > (weight[$1]!, $0) }
-                for name in ready where active < max(1, options.jobs) {
-                    pending.removeAll { $0 == name }
-                    active += 1
-                    let spec = byName[name]!
-                    let snapshotIndex = index
-                    let prior = progress[name]
-                    let counter = counters[name]!
-                    running.insert(name)
-                    group.addTask {
-                        do {
-                            let r = try await self.runLoad(spec, prior: prior, index: snapshotIndex, runID: runID, counters: counter, snapshot: snapshot, catalog: catalog)
-                            return .load(name, r)
-                        } catch let error as MigrationError where ClearTarget.isDiskFull(error) {
-                            throw Self.diskFull(error, table: spec.target, load: name)
+            func perform(_ actions: [LoadScheduler.Action]) {
+                for action in actions {
+                    switch action {
+                    case .copy(let name):
+                        let spec = byName[name]!
+                        let snapshotIndex = index
+                        let prior = progress[name]
+                        let counter = counters[name]!
+                        running.insert(name)
+                        started[name] = Date()
+                        group.addTask {
+                            do {
+                                return .copied(name, try await self.copyLoad(spec, prior: prior, index: snapshotIndex, runID: runID, counters: counter, snapshot: snapshot, catalog: catalog))
+                            } catch let error as MigrationError where ClearTarget.isDiskFull(error) {
+                                throw Self.diskFull(error, table: spec.target, load: name)
+                            }
+                        }
+                    case .rebuild(let name):
+                        let spec = byName[name]!
+                        let prior = progress[name]
+                        let counter = counters[name]!
+                        let since = started[name] ?? Date()
+                        group.addTask {
+                            do {
+                                try await self.rebuildLoad(spec, prior: prior, counters: counter, startedAt: since)
+                                return .rebuilt(name)
+                            } catch let error as MigrationError where ClearTarget.isDiskFull(error) {
+                                throw Self.diskFull(error, table: spec.target, load: name)
+                            }
+                        }
+                    case .restoreForeignKeys(let tables):
+                        // A key found broken stays journaled (NOT VALID); it is not scanned again in this run.
+                        let knownBroken = Set(validated.broken.map { "\($0.table).\($0.name)" })
+                        group.addTask {
+                            let t0 = Date()
+                            let c = try await PGConnection.reconnect(self.target, logger: self.logger)
+                            defer { Task { await c.close() } }
+                            let r = try await self.ddlJournal.restore(c) { e in
+                                e.kind == "foreign_key" && tables.contains(e.table) && e.referencesTable.map(tables.contains) == true
+                                    && !knownBroken.contains("\(e.table).\(e.name)")
+                            }
+                            if !r.restored.isEmpty || !r.broken.isEmpty {
+                                self.events(.phaseFinished(load: nil, phase: "foreign keys", seconds: Date().timeIntervalSince(t0),
+                                                           detail: "\(r.restored.map(\.name).sorted().joined(separator: ", ")) validated" + (r.broken.isEmpty ? "" : "; \(r.broken.map(\.name).sorted().joined(separator: ", ")) do not validate")))
+                            }
+                            return .foreignKeys(Validated(names: Set(r.restored.map { "\($0.table).\($0.name)" }), broken: r.broken))
                         }
                     }
                 }
-                if active == 0 && !pending.isEmpty {
-                    throw MigrationError(.internal, "no load can start: \(pending.joined(separator: ", ")) wait on each other")
-                }
             }
-            try startReady()
-            var pendingRestore = false
+            perform(try scheduler.start())
             while let outcome = try await group.next() {
                 switch outcome {
                 case .foreignKeys(let v):
                     validated.names.formUnion(v.names)
                     validated.broken += v.broken
-                    restoring = false
-                    if pendingRestore {
-                        pendingRestore = false
-                        restoreReadyForeignKeys()
-                    }
-                case .load(let name, let result):
-                    active -= 1
-                    finished.insert(name)
+                    perform(scheduler.restoreFinished())
+                case .copied(let name, let result):
                     running.remove(name)
                     let spec = byName[name]!
-                    var rejected = index.rejected[spec.source.name] ?? IDBitset()
-                    result.rejectedIDs.forEachID { rejected.insert($0) }
-                    index.rejected[spec.source.name] = rejected
-                    try startReady()
-                    if restoring { pendingRestore = true } else { restoreReadyForeignKeys() }
+                    index.addRejected(result.rejectedIDs, of: spec.source.name)
+                    perform(try scheduler.copyFinished(name))
+                case .rebuilt(let name):
+                    perform(try scheduler.rebuildFinished(name))
                 }
             }
         }
         return validated
     }
 
-    func runLoad(_ spec: LoadSpec, prior: MigrationState.Progress?, index: ReferenceIndex, runID: String,
-                 counters: LoadCounters, snapshot: String?, catalog: Catalog) async throws -> LoadResult {
+    /// Copies a load's rows (resuming after the last committed id); returns what it read, wrote and rejected.
+    func copyLoad(_ spec: LoadSpec, prior: MigrationState.Progress?, index: ReferenceIndex, runID: String,
+                  counters: LoadCounters, snapshot: String?, catalog: Catalog) async throws -> LoadResult {
         let v1 = try await PGConnection.reconnect(source, logger: logger)
         let v2: PGConnection
         do { v2 = try await PGConnection.reconnect(target, logger: logger) } catch { await v1.close(); throw error }
@@ -589,8 +603,15 @@ public struct Migrator: Sendable {
             try await writeDone
             throw error
         }
-        // Rebuild the table's keys and indexes, exactly as recorded, refresh the planner's
-        // statistics, then mark the load done.
+        result.seconds = Date().timeIntervalSince(started)
+        return result
+    }
+
+    /// Rebuilds a loaded table's keys and indexes exactly as recorded, refreshes the planner's
+    /// statistics, then marks the load done (its time counted from the start of its copy).
+    func rebuildLoad(_ spec: LoadSpec, prior: MigrationState.Progress?, counters: LoadCounters, startedAt started: Date) async throws {
+        let v2 = try await PGConnection.reconnect(target, logger: logger)
+        defer { Task { await v2.close() } }
         let rebuildStarted = Date()
         events(.progress([status(spec, prior, counters, state: "loading", before: prior)]))
         events(.phaseStarted(load: spec.name, phase: "keys and indexes"))
@@ -598,12 +619,10 @@ public struct Migrator: Sendable {
         try await v2.execute("ANALYZE \(spec.target.sql)")
         try await v2.query("UPDATE \(state.t("load_progress")) SET status = 'done', finished_at = clock_timestamp(), load_seconds = $2 WHERE load_name = $1",
                            [spec.name, String((prior?.seconds ?? 0) + Date().timeIntervalSince(started))])
-        result.seconds = Date().timeIntervalSince(started)
         events(.phaseFinished(load: spec.name, phase: "keys and indexes", seconds: Date().timeIntervalSince(rebuildStarted), detail: "\(restored) rebuilt"))
         let p = try await state.progress(v2)[spec.name]
         events(.loadFinished(status(spec, p, counters, state: "done", before: prior)))
-        logger.debug("load done", metadata: ["load": "\(spec.name)", "ddl_rebuilt": "\(restored)", "seconds": "\(Int(result.seconds))"])
-        return result
+        logger.debug("load done", metadata: ["load": "\(spec.name)", "ddl_rebuilt": "\(restored)", "seconds": "\(Int(Date().timeIntervalSince(started)))"])
     }
 
     /// `before`: the load's progress when this run started (what earlier runs committed).
@@ -659,20 +678,8 @@ public struct Migrator: Sendable {
 
     func dryRun(v1: PGConnection, v2: PGConnection, started: Date) async throws -> MigrationSummary {
         let catalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
-        let deps = dependencies(catalog: catalog)
-        var index = ReferenceIndex()
-        for parent in Set(plan.loads.flatMap { $0.references.map(\.parentTable) }).sorted() {
-            index.present[parent] = try await presentIDs(v1, table: parent)
-        }
-        var done: Set<String> = []
-        var order: [LoadSpec] = []
-        while order.count < plan.loads.count {
-            guard let next = plan.loads.first(where: { !done.contains($0.name) && deps[$0.name]!.isSubset(of: done) }) else {
-                throw MigrationError(.internal, "the loads wait on each other")
-            }
-            order.append(next)
-            done.insert(next.name)
-        }
+        let order = try plan.loadOrder(plan.dependencies(catalog: catalog))
+        var index = try await plan.referenceIndex(v1)
         var loads: [LoadStatus] = []
         var issues: [IssueCount] = []
         for spec in order {
@@ -681,9 +688,7 @@ public struct Migrator: Sendable {
                                         counters: counters, logger: logger, snapshot: nil)
             let t0 = Date()
             let r = try await pipeline.read(v1, after: Int64.min, channel: nil)
-            var rejected = index.rejected[spec.source.name] ?? IDBitset()
-            r.rejectedIDs.forEachID { rejected.insert($0) }
-            index.rejected[spec.source.name] = rejected
+            index.addRejected(r.rejectedIDs, of: spec.source.name)
             let st = LoadStatus(name: spec.name, source: spec.source.description, target: spec.target.description, sourceRows: r.read,
                                 read: r.read, written: r.written, rejected: r.rejected, warnings: r.warnings,
                                 seconds: Date().timeIntervalSince(t0), state: "dry-run")

@@ -152,8 +152,7 @@ public struct Verifier: Sendable {
         if !keyless.isEmpty, try await v2.scalar("SELECT count(*) > 0 FROM \(state.t("dropped_ddl")) WHERE table_name = ANY($1::text[])", [pgTextArray(keyless)]) == "t" {
             throw MigrationError(.configuration, "a migrate has not finished: the primary keys of \(keyless.joined(separator: ", ")) are set aside until its loads complete. Run `\(ToolCommand.line("migrate --resume"))` first, then verify.")
         }
-        let migrator = Migrator(plan: plan, source: source, target: target, options: MigrateOptions(), logger: logger)
-        let deps = migrator.dependencies(catalog: catalog)
+        let deps = plan.dependencies(catalog: catalog)
         let progress = try await state.progress(v2)
         let recorded = try await v2.query("SELECT load_name, count(DISTINCT source_id) FROM \(state.t("row_issues")) WHERE kind = 'reject' GROUP BY 1")
         let recordedRejects = Dictionary(uniqueKeysWithValues: recorded.rows.map { ($0[0]!, Int64($0[1]!) ?? 0) })
@@ -169,35 +168,23 @@ public struct Verifier: Sendable {
                 frontier.append(d)
             }
         }
-        var order: [LoadSpec] = []
-        var done: Set<String> = []
-        while order.count < needed.count {
-            guard let next = plan.loads.first(where: { needed.contains($0.name) && !done.contains($0.name) && deps[$0.name]!.isSubset(of: done) })
-            else { throw MigrationError(.internal, "the loads wait on each other") }
-            order.append(next)
-            done.insert(next.name)
-        }
+        let order = try plan.loadOrder(deps, among: needed)
         report.complete = options.only.isEmpty
 
         let incomplete = plan.loads.filter { selected.contains($0.name) && progress[$0.name]?.status != "done" }
         report.checks.append(.init(name: "migration_complete", status: incomplete.isEmpty ? "pass" : "fail",
                                    summary: incomplete.isEmpty ? "every load finished" : "not finished: " + incomplete.map { "\($0.name) (\(progress[$0.name]?.status ?? "never started"))" }.joined(separator: ", ") + "; run `migrate --resume`"))
 
-        var index = ReferenceIndex()
-        for parent in Set(plan.loads.filter { needed.contains($0.name) }.flatMap { $0.references.map(\.parentTable) }).sorted() {
-            index.present[parent] = try await migrator.presentIDs(v1, table: parent)
-        }
+        var index = try await plan.referenceIndex(v1, loads: plan.loads.filter { needed.contains($0.name) })
         for spec in order {
             try Task.checkCancellation()
             let compareIt = selected.contains(spec.name)
             events(.tableStarted(load: spec.name, expectedRows: progress[spec.name]?.sourceRows))
             let (result, rejectedIDs) = try await compareLoad(spec, catalog: catalog, index: index, v1: v1, v2: v2, compareTarget: compareIt)
-            var rejected = index.rejected[spec.source.name] ?? IDBitset()
-            rejectedIDs.forEachID { rejected.insert($0) }
-            index.rejected[spec.source.name] = rejected
+            index.addRejected(rejectedIDs, of: spec.source.name)
             guard compareIt else { continue }
             var distinct = report.rejectedV1Rows ?? [:]
-            distinct[spec.source.description] = Int64(rejected.count)
+            distinct[spec.source.description] = Int64(index.rejected[spec.source.name]?.count ?? 0)
             report.rejectedV1Rows = distinct.filter { $0.value > 0 }
             var r = result
             r.rejectedRecordedByMigrate = recordedRejects[spec.name]
