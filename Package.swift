@@ -79,23 +79,44 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Thin executable: argument parsing and rendering only.
-        .executableTarget(
-            name: "cocoatrack-migrate",
+        // What a person reads on the terminal: progress (live block or one line per phase), log
+        // lines, results on stdout, number and column formats.
+        .target(
+            name: "Rendering",
             dependencies: [
                 "MigrationEngine",
-                "Sandbox",
-                "CocoaTrack",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The live status page's HTTP server (Hummingbird in a ServiceGroup), fed with closures.
+        .target(
+            name: "StatusPage",
+            dependencies: [
+                "MigrationEngine",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
+        // Thin executable: argument parsing and wiring only.
+        .executableTarget(
+            name: "cocoatrack-migrate",
+            dependencies: [
+                "MigrationEngine",
+                "Rendering",
+                "StatusPage",
+                "Sandbox",
+                "CocoaTrack",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["MigrationEngine", "CocoaTrack"],
+            dependencies: ["MigrationEngine", "CocoaTrack", "Rendering"],
             swiftSettings: strict
         ),
         .testTarget(

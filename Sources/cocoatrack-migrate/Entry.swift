@@ -3,6 +3,7 @@ import CocoaTrack
 import Foundation
 import Logging
 import MigrationEngine
+import Rendering
 
 @main
 struct CocoaTrackMigrate: AsyncParsableCommand {

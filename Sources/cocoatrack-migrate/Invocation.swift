@@ -1,5 +1,6 @@
 import Foundation
 import MigrationEngine
+import Rendering
 
 /// The command the operator actually ran, for hints: the bare name when the shell finds this very
 /// program under that name on PATH, else the absolute path it was started from (shell-quoted when

@@ -1,5 +1,6 @@
 import Foundation
 import MigrationEngine
+import Rendering
 import Sandbox
 
 /// Where `rehearse` keeps its sandbox: a directory of its own, never the one `sandbox up` uses by

@@ -2,40 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import MigrationEngine
-
-/// Log lines on stderr, redacted, metadata as key=value.
-struct StderrLogHandler: LogHandler {
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level
-
-    init(level: Logger.Level) { self.logLevel = level }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var merged = metadata
-        if let extra = event.metadata { merged.merge(extra) { $1 } }
-        let time = Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
-        var line = "\(time) \(event.level) \(event.message)"
-        for key in merged.keys.sorted() { line += " \(key)=\(Self.rounded("\(merged[key]!)"))" }
-        StderrLive.shared.line(line)
-    }
-
-    /// A value printed as a long decimal fraction (a Double's description, e.g. seconds
-    /// `12.345678901`) is rounded for people: one decimal from 10 up, three below. Anything else
-    /// (integers, ids, versions, words) is left as it is.
-    static func rounded(_ value: String) -> String {
-        let u = Array(value.utf8)
-        guard let dot = u.firstIndex(of: UInt8(ascii: ".")), u.count - dot - 1 > 3 else { return value }
-        let digits = { (s: ArraySlice<UInt8>) in !s.isEmpty && s.allSatisfy { $0 >= 48 && $0 <= 57 } }
-        let intPart = u[..<dot].first == UInt8(ascii: "-") ? u[u.startIndex + 1..<dot] : u[..<dot]
-        guard digits(intPart), digits(u[(dot + 1)...]), let d = Double(value) else { return value }
-        return String(format: abs(d) >= 10 ? "%.1f" : "%.3f", d)
-    }
-}
+import Rendering
 
 /// Ctrl+C (SIGINT) and SIGTERM cancel the running command, which stops at its next safe point;
 /// a later Ctrl+C exits at once with 130.
@@ -106,24 +73,6 @@ final class SignalCounter: @unchecked Sendable {
     }
 
     var value: Int { lock.withLock { count } }
-}
-
-/// Results go to stdout; everything else to stderr.
-enum Out {
-    static func result(_ text: String) {
-        print(Redactor.redact(text))
-    }
-
-    static func info(_ text: String) {
-        StderrLive.shared.line(text)
-    }
-
-    static func json(_ object: [String: Any]) {
-        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
-           let s = String(data: data, encoding: .utf8) {
-            print(Redactor.redact(s))
-        }
-    }
 }
 
 /// Confirmation before a destructive step: `--yes`, or an answer typed on a terminal; never

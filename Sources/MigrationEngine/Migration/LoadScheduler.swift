@@ -131,7 +131,8 @@ public struct LoadScheduler: Sendable, Equatable {
             copying.insert(name)
             actions.append(.copy(name))
         }
-        if copying.isEmpty && rebuilding.isEmpty && !pending.isEmpty {
+        // Only a finished copy makes a load ready: with none running, the rest never start.
+        if copying.isEmpty && !pending.isEmpty {
             throw MigrationError(.internal, "no load can start: \(pending.joined(separator: ", ")) wait on each other")
         }
         return actions

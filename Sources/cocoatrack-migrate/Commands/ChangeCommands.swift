@@ -2,6 +2,7 @@ import ArgumentParser
 import CocoaTrack
 import Foundation
 import MigrationEngine
+import Rendering
 
 /// The verifier (mapping, both sides) that verify-integrity, the after-cutover commands and
 /// the runbook share.

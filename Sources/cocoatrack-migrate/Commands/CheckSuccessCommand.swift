@@ -2,6 +2,7 @@ import ArgumentParser
 import CocoaTrack
 import Foundation
 import MigrationEngine
+import Rendering
 
 /// The plan's success criteria, each with its evidence.
 struct CheckSuccessCommand: AsyncParsableCommand {

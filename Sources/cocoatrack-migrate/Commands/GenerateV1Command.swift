@@ -2,6 +2,7 @@ import ArgumentParser
 import CocoaTrack
 import Foundation
 import MigrationEngine
+import Rendering
 
 struct GenerateV1Command: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

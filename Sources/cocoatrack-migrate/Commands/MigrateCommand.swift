@@ -2,6 +2,7 @@ import ArgumentParser
 import CocoaTrack
 import Foundation
 import MigrationEngine
+import Rendering
 
 struct MigrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -131,12 +132,4 @@ struct MigrateCommand: AsyncParsableCommand {
         Out.result(String(format: "%@ in %.1f s", s.alreadyComplete ? "checked" : s.dryRun ? "dry run" : "migration", s.seconds)
                    + (s.seconds > 0 && s.rowsThisRun > 0 ? " (\(fmt(s.rowsThisRun)) source rows\(resumed ? " in this run" : ""), \(fmt(Int64(Double(s.rowsThisRun) / s.seconds))) rows/s)" : ""))
     }
-}
-
-func fmt(_ n: Int64) -> String { ReportHTML.number(n) }
-
-func pad(_ s: String, _ n: Int, right: Bool = false) -> String {
-    let count = s.count
-    if count > n { return s + " " }
-    return right ? String(repeating: " ", count: n - count) + s + " " : s + String(repeating: " ", count: n - count)
 }

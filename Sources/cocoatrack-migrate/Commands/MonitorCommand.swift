@@ -2,6 +2,7 @@ import ArgumentParser
 import CocoaTrack
 import Foundation
 import MigrationEngine
+import Rendering
 
 /// Post-migration monitoring: samples, records, evaluates the matrix's monitoring rules with
 /// consecutive-sample confirmation, alerts through the webhook; stops and resumes.

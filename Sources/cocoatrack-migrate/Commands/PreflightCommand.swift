@@ -2,6 +2,7 @@ import ArgumentParser
 import CocoaTrack
 import Foundation
 import MigrationEngine
+import Rendering
 
 struct PreflightCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import CocoaTrack
 import Foundation
 import MigrationEngine
+import Rendering
 
 /// The whole cutover, rehearsed on the local sandbox with no configuration: the runbook with
 /// the clock compressed, then a Scenario 1 drill at the decision gate and a Scenario 2 drill

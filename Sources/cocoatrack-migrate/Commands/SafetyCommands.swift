@@ -3,6 +3,7 @@ import CocoaTrack
 import Foundation
 import Logging
 import MigrationEngine
+import Rendering
 
 struct SnapshotCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

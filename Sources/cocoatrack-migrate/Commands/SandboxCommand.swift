@@ -2,6 +2,7 @@ import ArgumentParser
 import CocoaTrack
 import Foundation
 import MigrationEngine
+import Rendering
 import Sandbox
 
 struct SandboxCommand: AsyncParsableCommand {

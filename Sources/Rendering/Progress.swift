@@ -10,9 +10,9 @@ import MigrationEngine
 /// Rates and ETAs are over this run's rows: a resumed load does not count what earlier runs
 /// committed. Before a load's first commit, the rate is that of rows read (they are at most a few
 /// batches ahead of the commits); from its first commit on, that of rows committed.
-final class ProgressRenderer: @unchecked Sendable {
-    let json: Bool
-    let live: Bool
+public final class ProgressRenderer: @unchecked Sendable {
+    public let json: Bool
+    public let live: Bool
     private let lock = NSLock()
     private let clock: @Sendable () -> Date
 
@@ -31,13 +31,13 @@ final class ProgressRenderer: @unchecked Sendable {
     private var order: [String] = []
     private var runPhase: (name: String, since: Date)?
 
-    init(json: Bool, live: Bool = StderrLive.shared.isTerminal, clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(json: Bool, live: Bool = StderrLive.shared.isTerminal, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.json = json
         self.live = live
         self.clock = clock
     }
 
-    func handle(_ event: MigrationEvent) {
+    public func handle(_ event: MigrationEvent) {
         lock.withLock {
             let now = clock()
             switch event {
@@ -174,10 +174,10 @@ final class ProgressRenderer: @unchecked Sendable {
         StderrLive.shared.setBlock(lines)
     }
 
-    func finish() { StderrLive.shared.setBlock([]) }
+    public func finish() { StderrLive.shared.setBlock([]) }
 
     /// A duration for people: "0.4 s", "12 s", "3 min 05 s".
-    static func seconds(_ s: Double) -> String {
+    public static func seconds(_ s: Double) -> String {
         if !s.isFinite || s < 0 { return "?" }
         if s < 10 { return String(format: "%.1f s", s) }
         if s < 120 { return "\(Int(s.rounded())) s" }
@@ -189,16 +189,16 @@ final class ProgressRenderer: @unchecked Sendable {
 /// stderr, shared by log lines, messages and a live block at the bottom of a terminal: a line
 /// written while the block is shown goes above it (the block is erased and drawn again), so log
 /// and progress never run into each other.
-final class StderrLive: @unchecked Sendable {
-    static let shared = StderrLive()
+public final class StderrLive: @unchecked Sendable {
+    public static let shared = StderrLive()
 
-    let isTerminal = isatty(2) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+    public let isTerminal = isatty(2) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
     private let lock = NSLock()
     private var block: [String] = []
     private var shown = 0
 
     /// Writes one permanent line.
-    func line(_ text: String) {
+    public func line(_ text: String) {
         lock.withLock {
             erase()
             write(text + "\n")
@@ -207,7 +207,7 @@ final class StderrLive: @unchecked Sendable {
     }
 
     /// Replaces the live block (empty: removes it). Ignored without a terminal.
-    func setBlock(_ lines: [String]) {
+    public func setBlock(_ lines: [String]) {
         guard isTerminal else { return }
         lock.withLock {
             erase()
