@@ -158,7 +158,7 @@ enum Baseline {
     /// The digests recorded at arming, per side ("source", "target") and table; empty for a
     /// baseline armed before digests were kept (the assessment then reads every table).
     static func digests(_ c: PGConnection, _ state: MigrationState) async throws -> [String: [String: TableDigest]] {
-        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("capture_digests")]) == "t" else { return [:] }
+        guard try await state.has(c, "capture_digests") else { return [:] }
         var out: [String: [String: TableDigest]] = [:]
         for r in try await c.query("SELECT side, table_name, method, rows::text, sum_a::text, sum_b::text FROM \(state.t("capture_digests"))").rows {
             out[r[0]!, default: [:]][r[1]!] = TableDigest(method: r[2]!, rows: Int64(r[3]!) ?? -1, sumA: r[4]!, sumB: r[5]!)
@@ -168,7 +168,7 @@ enum Baseline {
 
     /// Per load, the source ids its mapping rejected at arming.
     static func rejected(_ c: PGConnection, _ state: MigrationState) async throws -> [String: [Int64]] {
-        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("capture_rejected")]) == "t" else { return [:] }
+        guard try await state.has(c, "capture_rejected") else { return [:] }
         var out: [String: [Int64]] = [:]
         for r in try await c.query("SELECT load_name, ids::text FROM \(state.t("capture_rejected"))").rows {
             out[r[0]!] = unhex(r[1]!).map { Int64(bitPattern: $0) }

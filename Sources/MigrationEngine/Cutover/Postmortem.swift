@@ -258,7 +258,7 @@ public struct Postmortem: Sendable {
     /// The attempts the journal holds (empty: no journal).
     public func attempts(_ c: PGConnection) async throws -> [Int] {
         let table = journal.state.t("runbook_journal")
-        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [table]) == "t" else { return [] }
+        guard try await journal.state.has(c, "runbook_journal") else { return [] }
         return try await c.query("SELECT DISTINCT attempt FROM \(table) ORDER BY attempt").rows.compactMap { $0[0].flatMap { Int($0) } }
     }
 
@@ -385,7 +385,7 @@ public struct Postmortem: Sendable {
     /// The verification the gate decided on, else the latest within the attempt.
     func verificationSummary(_ c: PGConnection, decisions: [PostmortemReport.DecisionRecord], rows: [Row]) async throws -> PostmortemReport.VerificationSummary? {
         let table = journal.state.t("verifications")
-        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [table]) == "t" else { return nil }
+        guard try await journal.state.has(c, "verifications") else { return nil }
         var text: String?
         if let id = decisions.compactMap(\.verificationId).first {
             text = try await c.scalar("SELECT report::text FROM \(table) WHERE verification_id = $1::uuid AND report IS NOT NULL", [id])

@@ -48,7 +48,7 @@ public struct ClearTarget: Sendable {
 
     /// Checks that `c` is the V2 this migration recorded; throws `.refused` otherwise.
     func checkIsRecordedTarget(_ c: PGConnection) async throws {
-        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("identity")]) == "t" else {
+        guard try await state.has(c, "identity") else {
             throw MigrationError(.refused, "\(target.redactedURL) holds no record of a migration (no \(plan.stateSchema) schema): it is not the V2 this tool migrated into. Check V2_DATABASE_URL (is it pointing at V1?). Nothing was touched.")
         }
         // Needs no grant beyond the owner's: without pg_control_system() the database's oid and

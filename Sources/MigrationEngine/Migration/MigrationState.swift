@@ -110,7 +110,7 @@ public struct MigrationState: Sendable {
     }
 
     public func exists(_ c: PGConnection) async throws -> Bool {
-        try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [t("load_progress")]) == "t"
+        try await has(c, "load_progress")
     }
 
     public func create(_ c: PGConnection) async throws {

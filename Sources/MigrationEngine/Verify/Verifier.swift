@@ -127,7 +127,7 @@ public struct Verifier: Sendable {
     /// The latest finished verification recorded in `target` (for `decide` and the runbook).
     public static func latest(_ c: PGConnection, stateSchema: String) async throws -> VerifyReport? {
         let state = MigrationState(schema: stateSchema)
-        guard try await c.scalar("SELECT to_regclass($1) IS NOT NULL", [state.t("verifications")]) == "t" else { return nil }
+        guard try await state.has(c, "verifications") else { return nil }
         guard let text = try await c.scalar("SELECT report::text FROM \(state.t("verifications")) WHERE report IS NOT NULL ORDER BY started_at DESC LIMIT 1") else { return nil }
         return try VerifyReport.decode(text)
     }
