@@ -493,7 +493,7 @@ extension Verifier {
             if unchanged.contains(spec.name), let ids = rejectedAtArm[spec.name] {
                 // Neither side moved since arming, when V2 equalled V1 through the mapping: no
                 // change to find. What later loads need of it is the ids it rejected then.
-                index.addRejected(of: spec.source.name) { insert in ids.forEach(insert) }
+                index.addRejected(ids, of: spec.source.name)
                 var table = ChangeReport.TableChanges(load: spec.name, sourceTable: spec.source.description, targetTable: spec.target.description)
                 table.unchangedByTableDigest = true
                 report.tables.append(table)

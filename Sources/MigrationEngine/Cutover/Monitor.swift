@@ -96,14 +96,21 @@ public struct MonitorProbes: Sendable {
 
     public init() {}
 
-    /// What a sample will not measure, each with the setting that would make it measured: said
-    /// before the first sample and at the end, so that a quiet period is not read as a healthy one.
-    public func unmeasured(baselineP95Ms: Double?) -> [String] {
-        var out: [String] = []
-        if healthURLs.isEmpty { out.append("API latency (set monitor.health_urls)") }
-        else if baselineP95Ms == nil { out.append("latency against V1 (run monitor --record-baseline before cutover)") }
-        if loginSQL == nil && authLogsURL == nil { out.append("logins (set monitor.login_sql or monitor.auth_logs_url)") }
-        if sentry == nil { out.append("Sentry errors (set sentry.base_url, sentry.org, sentry.project and SENTRY_AUTH_TOKEN)") }
+    /// A signal the samples leave out, and what would make it measured.
+    public struct Unmeasured: Sendable, Equatable, CustomStringConvertible {
+        public var what: String
+        public var fix: String
+        public var description: String { "\(what) (\(fix))" }
+    }
+
+    /// What a sample will not measure: said before the first sample and at the end, so that a
+    /// quiet period is not read as a healthy one.
+    public func unmeasured(baselineP95Ms: Double?) -> [Unmeasured] {
+        var out: [Unmeasured] = []
+        if healthURLs.isEmpty { out.append(.init(what: "API latency", fix: "set monitor.health_urls")) }
+        else if baselineP95Ms == nil { out.append(.init(what: "latency against V1", fix: "run monitor --record-baseline before cutover")) }
+        if loginSQL == nil && authLogsURL == nil { out.append(.init(what: "logins", fix: "set monitor.login_sql or monitor.auth_logs_url")) }
+        if sentry == nil { out.append(.init(what: "Sentry errors", fix: "set sentry.base_url, sentry.org, sentry.project and SENTRY_AUTH_TOKEN")) }
         return out
     }
 }
@@ -114,7 +121,7 @@ public struct Monitor: Sendable {
     public enum Event: Sendable {
         case started(Period)
         /// What this period's samples leave out (``MonitorProbes/unmeasured(baselineP95Ms:)``).
-        case unmeasured([String])
+        case unmeasured([MonitorProbes.Unmeasured])
         case sample(MonitorSample)
         /// A rule confirmed by `confirm` samples (the text said on stdout and to the webhook).
         case alert(String)
@@ -139,7 +146,7 @@ public struct Monitor: Sendable {
     /// did not measure. Throws `checkFailed` when a rollback rule was confirmed, `interrupted` when
     /// cancelled between samples.
     @discardableResult
-    public func run(_ c: PGConnection, seconds: Double, every interval: Double, new: Bool, samples: Int?, decideHint: String) async throws -> [String] {
+    public func run(_ c: PGConnection, seconds: Double, every interval: Double, new: Bool, samples: Int?, decideHint: String) async throws -> [MonitorProbes.Unmeasured] {
         let baseline = try await store.baseline(c)
         let period = try await store.period(c, new: new, seconds: seconds, every: interval)
         events(.started(period))

@@ -135,14 +135,12 @@ public struct ReferenceIndex: Sendable {
     /// of them is a reference to a rejected parent. Migrate, verify and the change capture all
     /// merge a load's rejects through here.
     public mutating func addRejected(_ ids: IDBitset, of table: String) {
-        addRejected(of: table) { insert in ids.forEachID(insert) }
+        ids.forEachID { rejected[table, default: IDBitset()].insert($0) }
     }
 
-    /// As ``addRejected(_:of:)``, for ids given one by one to `insert`.
-    public mutating func addRejected(of table: String, _ each: ((Int64) -> Void) -> Void) {
-        var set = rejected[table] ?? IDBitset()
-        each { set.insert($0) }
-        rejected[table] = set
+    /// As ``addRejected(_:of:)``, for a list of ids (those recorded at arming).
+    public mutating func addRejected(_ ids: some Sequence<Int64>, of table: String) {
+        for id in ids { rejected[table, default: IDBitset()].insert(id) }
     }
 }
 

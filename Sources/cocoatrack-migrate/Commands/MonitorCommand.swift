@@ -88,15 +88,14 @@ struct MonitorCommand: AsyncParsableCommand {
             case .started(let p) where p.resumed: Out.info("resuming the monitoring period \(p.id): \(Int(p.secondsLeft)) s left")
             case .started: Out.info("monitoring for \(duration), a sample every \(every)")
             case .unmeasured(let what):
-                Out.info("warning: not measured: \(what.joined(separator: "; "))")
+                Out.info("warning: not measured: \(what.map(\.description).joined(separator: "; "))")
             case .sample(let s): Out.info(Self.line(s))
             case .alert(let text): Out.result(text)
             case .webhookFailed(let e): Out.info("webhook: \(e)")
             }
         }
         let left = try await monitor.run(v2, seconds: Self.seconds(duration)!, every: Self.seconds(every)!, new: new, samples: samples, decideHint: ToolCommand.line("decide"))
-        Out.result("monitoring period complete: no rule of the matrix confirmed" + (left.isEmpty ? "." : "; not measured: \(left.map { $0.components(separatedBy: " (").first! }.joined(separator: ", ")).")
-        )
+        Out.result("monitoring period complete: no rule of the matrix confirmed" + (left.isEmpty ? "." : "; not measured: \(left.map(\.what).joined(separator: ", "))."))
     }
 
     static func line(_ s: MonitorSample) -> String {
