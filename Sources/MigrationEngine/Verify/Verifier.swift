@@ -145,6 +145,17 @@ public struct Verifier: Sendable {
         defer { Task { await v1.close(); await v2.close() } }
         try await v1.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try await v2.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        // V2's snapshot, for the foreign-key checks on a second session beside the row passes.
+        // Where V2 refuses to export it, the checks run after them, in this session.
+        let v2Snapshot: String?
+        do {
+            v2Snapshot = try await v2.scalar("SELECT pg_export_snapshot()")
+        } catch let e as MigrationError where e.code != .connectionLost {
+            logger.debug("V2 exports no snapshot; the foreign-key checks run after the rows", metadata: ["reason": "\(e.message)"])
+            v2Snapshot = nil
+            try await v2.execute("ROLLBACK")
+            try await v2.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        }
 
         let catalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
         // Keys set aside by a migrate that has not finished: say so, rather than "no primary key".
@@ -175,6 +186,9 @@ public struct Verifier: Sendable {
         report.checks.append(.init(name: "migration_complete", status: incomplete.isEmpty ? "pass" : "fail",
                                    summary: incomplete.isEmpty ? "every load finished" : "not finished: " + incomplete.map { "\($0.name) (\(progress[$0.name]?.status ?? "never started"))" }.joined(separator: ", ") + "; run `migrate --resume`"))
 
+        let targets = Set(plan.loads.filter { selected.contains($0.name) }.map(\.target))
+        let foreignKeys = catalog.foreignKeys.filter { targets.contains($0.table) }
+        async let besideRows: [VerifyReport.ForeignKeyResult]? = v2Snapshot == nil ? nil : orphansBeside(foreignKeys, snapshot: v2Snapshot!)
         var index = try await plan.referenceIndex(v1, loads: plan.loads.filter { needed.contains($0.name) })
         for spec in order {
             try Task.checkCancellation()
@@ -208,16 +222,10 @@ public struct Verifier: Sendable {
                                    : contentFails.map { "\($0.load): \($0.missingInV2) missing, \($0.unexpectedInV2) unexpected, \($0.changed) changed" }.joined(separator: "; ")))
 
         // Foreign keys.
-        let targets = Set(plan.loads.filter { selected.contains($0.name) }.map(\.target))
-        for fk in catalog.foreignKeys where targets.contains(fk.table) {
-            try Task.checkCancellation()
-            let notNull = fk.columns.map { "c.\(SQL.ident($0)) IS NOT NULL" }.joined(separator: " AND ")
-            let match = zip(fk.columns, fk.referencedColumns).map { "p.\(SQL.ident($1)) = c.\(SQL.ident($0))" }.joined(separator: " AND ")
-            let n = try await v2.scalar("SELECT count(*) FROM \(fk.table.sql) c WHERE \(notNull) AND NOT EXISTS (SELECT 1 FROM \(fk.referencedTable.sql) p WHERE \(match))") ?? ""
-            guard let orphans = Int64(n) else { throw MigrationError(.queryFailed, "could not count the orphans of \(fk.name)") }
-            report.foreignKeys.append(.init(name: fk.name, table: fk.table.description, columns: fk.columns,
-                                            references: "\(fk.referencedTable)(\(fk.referencedColumns.joined(separator: ", ")))", orphans: orphans,
-                                            validated: fk.validated))
+        if let counted = try await besideRows {
+            report.foreignKeys = counted
+        } else {
+            report.foreignKeys = try await orphans(foreignKeys, v2)
         }
         // No orphan today is not enough: a key V2 holds NOT VALID (or one a migrate set aside and
         // has not put back) does not stop the application from writing orphans tomorrow.
@@ -248,6 +256,41 @@ public struct Verifier: Sendable {
 
     func percent(_ x: Double) -> String { String(format: "%.2f %%", x * 100) }
 
+    /// Each foreign key's orphans, counted in `c`'s transaction.
+    func orphans(_ foreignKeys: [ForeignKeyInfo], _ c: PGConnection) async throws -> [VerifyReport.ForeignKeyResult] {
+        var out: [VerifyReport.ForeignKeyResult] = []
+        for fk in foreignKeys {
+            try Task.checkCancellation()
+            let notNull = fk.columns.map { "c.\(SQL.ident($0)) IS NOT NULL" }.joined(separator: " AND ")
+            let match = zip(fk.columns, fk.referencedColumns).map { "p.\(SQL.ident($1)) = c.\(SQL.ident($0))" }.joined(separator: " AND ")
+            let n = try await c.scalar("SELECT count(*) FROM \(fk.table.sql) c WHERE \(notNull) AND NOT EXISTS (SELECT 1 FROM \(fk.referencedTable.sql) p WHERE \(match))") ?? ""
+            guard let orphans = Int64(n) else { throw MigrationError(.queryFailed, "could not count the orphans of \(fk.name)") }
+            out.append(.init(name: fk.name, table: fk.table.description, columns: fk.columns,
+                             references: "\(fk.referencedTable)(\(fk.referencedColumns.joined(separator: ", ")))", orphans: orphans,
+                             validated: fk.validated))
+        }
+        return out
+    }
+
+    /// ``orphans(_:_:)`` on a session of its own, in V2's snapshot `snapshot` (the one the row
+    /// passes read), while they run: the anti-joins fill the time one side of a row pass waits
+    /// for the other.
+    func orphansBeside(_ foreignKeys: [ForeignKeyInfo], snapshot: String) async throws -> [VerifyReport.ForeignKeyResult] {
+        let c = try await PGConnection.reconnect(target, logger: logger)
+        do {
+            try await c.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try await c.execute("SET TRANSACTION SNAPSHOT \(SQL.literal(snapshot))")
+            let out = try await orphans(foreignKeys, c)
+            try await c.execute("COMMIT")
+            await c.close()
+            return out
+        } catch {
+            c.cancel()
+            await c.close()
+            throw error
+        }
+    }
+
     // MARK: one load
 
     struct SourcePass: Sendable {
@@ -257,10 +300,21 @@ public struct Verifier: Sendable {
         var rejectedIDs = IDBitset()
         var warnings: Int64 = 0
         var warningsByRule: [String: Int64] = [:]
+        /// Per mapped row kept (see ``RowsKept``), in source id order: its id, key-range bucket and
+        /// 64-bit hash (the change-capture baseline).
         var ids: [Int64] = []
         var buckets: [UInt16] = []
-        /// 64-bit hash of each mapped row, in `ids` order (the change-capture baseline).
         var hashes: [UInt64] = []
+    }
+
+    /// Which mapped rows a source pass keeps beside the bucket sums.
+    enum RowsKept: Sendable {
+        /// Every row (change capture: its baseline is per row). 18 bytes a row.
+        case all
+        /// None: verify's first pass, whose memory stays flat whatever the table's size.
+        case none
+        /// Those in the marked buckets: verify's second pass, after buckets differed.
+        case inBuckets([Bool])
     }
 
     struct TargetPass: Sendable {
@@ -337,7 +391,7 @@ public struct Verifier: Sendable {
             }
         }
         defer { ticker.cancel() }
-        async let sourceSide = sourcePass(spec, layout: layout, index: index, v1: v1, counters: counters)
+        async let sourceSide = sourcePass(spec, layout: layout, index: index, v1: v1, counters: counters, keep: .none)
         async let targetSide: TargetPass? = compareTarget ? targetPass(spec, layout: layout, filter: filter, v2: v2, counters: counters) : nil
         let src = try await sourceSide
         guard let tgt = try await targetSide else { return (result, src.rejectedIDs) }
@@ -363,7 +417,15 @@ public struct Verifier: Sendable {
         result.rangesCompared = BucketDigest.bucketCount
         result.rangesDiffering = differing.count
         if !differing.isEmpty {
-            try await locate(spec, layout: layout, index: index, differing: differing, source: src, filter: filter, v1: v1, v2: v2, into: &result)
+            // The first pass kept no row, so that its memory stays flat: read V1 again (the same
+            // snapshot) for the ids of the rows in the differing buckets only.
+            var mask = [Bool](repeating: false, count: BucketDigest.bucketCount)
+            for b in differing { mask[b] = true }
+            let again = try await sourcePass(spec, layout: layout, index: index, v1: v1, counters: LoadCounters(), keep: .inBuckets(mask))
+            guard again.digest.checksum == src.digest.checksum else {
+                throw MigrationError(.queryFailed, "\(spec.source) read differently twice in one snapshot: verification cannot be trusted; run it again.")
+            }
+            try await locate(spec, layout: layout, index: index, differing: differing, source: again, filter: filter, v1: v1, v2: v2, into: &result)
         }
         result.countsPass = result.unexplainedDifference == 0 && result.rejectShare <= options.maxRejectShare
         result.contentPass = differing.isEmpty && result.checksumsMatch
@@ -397,7 +459,8 @@ public struct Verifier: Sendable {
         return key
     }
 
-    func sourcePass(_ spec: LoadSpec, layout: Layout, index: ReferenceIndex, v1: PGConnection, counters: LoadCounters) async throws -> SourcePass {
+    func sourcePass(_ spec: LoadSpec, layout: Layout, index: ReferenceIndex, v1: PGConnection, counters: LoadCounters,
+                    keep: RowsKept = .all) async throws -> SourcePass {
         let query = sourceQuery(spec)
         return try await v1.withSession { s in
             var pass = SourcePass()
@@ -417,9 +480,17 @@ public struct Verifier: Sendable {
                         (RowHash(b), RowKey.bucket(UnsafeRawBufferPointer(rebasing: b[key]), kind: layout.keyKind))
                     }
                     pass.digest.add(bucket: bucket, h)
-                    pass.ids.append(id)
-                    pass.buckets.append(UInt16(bucket))
-                    pass.hashes.append(h.a)
+                    let kept: Bool
+                    switch keep {
+                    case .all: kept = true
+                    case .none: kept = false
+                    case .inBuckets(let mask): kept = mask[bucket]
+                    }
+                    if kept {
+                        pass.ids.append(id)
+                        pass.buckets.append(UInt16(bucket))
+                        pass.hashes.append(h.a)
+                    }
                 } else {
                     let rule = mapper.issues.items.first { $0.kind == .reject }?.rule ?? "rejected"
                     pass.rejectedByRule[rule, default: 0] += 1
@@ -617,8 +688,10 @@ public struct Verifier: Sendable {
             index.rejected[table]?.forEachID { ids.append(String($0)) }
             return "{" + ids.joined(separator: ",") + "}"
         }
-        let a = try await v1.query(check.sourceSQL, params)
-        let b = try await v2.query(check.targetSQL, [])
+        // Each side in its own session, at the same time.
+        async let sourceRows = v1.query(check.sourceSQL, params)
+        async let targetRows = v2.query(check.targetSQL, [])
+        let (a, b) = try await (sourceRows, targetRows)
         func keyed(_ rows: [[String?]]) -> [[String]: [String?]] {
             var out: [[String]: [String?]] = [:]
             for r in rows {
