@@ -66,6 +66,46 @@ struct CanonicalTests {
         #expect(!same(#"{"_unparsed": "x"}"#, #"x"#, .json))
     }
 
+    /// `{"a":{"a":…1…}}` nested `n` deep, compact or spaced as jsonb prints it.
+    static func nested(_ n: Int, spaced: Bool) -> String {
+        String(repeating: spaced ? #"{"a": "# : #"{"a":"#, count: n) + "1" + String(repeating: "}", count: n)
+    }
+
+    @Test("one JSON reader: every text the mapping keeps as JSON is one verification parses, down to the nesting limit, on a session's thread")
+    func oneJSONReader() async {
+        for ok in ["{}", "[1, 2, 3]", "null", "\"x\"", "1.50", "-0.5e10", "{\"é\": \"🍫\\n\\u00e9\"}", " {\"a\":1} ", "\"\\ud83c\\udf6b\""] {
+            #expect(JSONReader.isValid(ok), "\(ok)")
+            #expect(Canonical.bytes(ok, .json).first == Canonical.Tag.json.rawValue, "\(ok)")
+        }
+        // What jsonb refuses, the reader refuses both ways: a text the mapping rewrites to
+        // {"_unparsed": …} is never one verification would read as JSON either.
+        for bad in ["{a: 1}", "\"\\u0000\"", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "1e1000000", "1e-20000", "01", "[1,]", "{\"a\":1}}"] {
+            #expect(!JSONReader.isValid(bad), "\(bad)")
+            #expect(Canonical.bytes(bad, .json).first == Canonical.Tag.unparsed.rawValue, "\(bad)")
+        }
+        // Deep documents: the mapping keeps them and V2 prints them spaced; before, verification
+        // gave up at depth 500 and compared the raw texts, a false difference.
+        let results: [(Int, Bool, Bool, Bool)] = await withCheckedContinuation { done in
+            // Verification reads rows on a connection's dispatch queue: the same kind of thread.
+            DispatchQueue(label: "canonical-json-depth").async {
+                var r: [(Int, Bool, Bool, Bool)] = []
+                for n in [499, 501, 600, JSONReader.maxDepth - 1, JSONReader.maxDepth + 1] {
+                    let compact = Self.nested(n, spaced: false), spaced = Self.nested(n, spaced: true)
+                    r.append((n, JSONReader.isValid(compact), Canonical.bytes(compact, .json) == Canonical.bytes(spaced, .json),
+                              Canonical.bytes(compact, .json).first == Canonical.Tag.json.rawValue))
+                }
+                done.resume(returning: r)
+            }
+        }
+        for (n, valid, equal, parsed) in results {
+            let within = n < JSONReader.maxDepth
+            #expect(valid == within, "depth \(n)")
+            #expect(parsed == within, "depth \(n): parsed as JSON")
+            #expect(equal == within, "depth \(n): compact and spaced texts compare equal only where both parse")
+        }
+        #expect(!same(Self.nested(600, spaced: false), Self.nested(600, spaced: false).replacingOccurrences(of: "1}", with: "2}"), .json))
+    }
+
     @Test("uuids, inet and char(n)")
     func others() {
         #expect(same("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "a0eebc999c0b4ef8bb6d6bb9bd380a11", .uuid))

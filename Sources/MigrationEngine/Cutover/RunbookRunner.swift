@@ -58,6 +58,9 @@ public struct RunbookRunner: Sendable {
     public var confirm: @Sendable (String) throws -> Void = { _ in }
     /// Every message of the run (also posted to the webhook), for the operator's stderr.
     public var notice: @Sendable (String) -> Void = { _ in }
+    /// Runs once the state and the journal exist, before the first step: that V1 and V2 are the
+    /// databases this migration started with (throws to refuse).
+    public var checkIdentity: @Sendable (_ meta: PGConnection) async throws -> Void = { _ in }
 
     public init(steps: [RunbookStep], journal: RunbookJournal, performer: any RunbookPerformer) {
         self.steps = steps
@@ -67,6 +70,7 @@ public struct RunbookRunner: Sendable {
 
     public func run(meta: PGConnection) async throws -> End {
         try await journal.prepare(meta)
+        try await checkIdentity(meta)
         let current = CurrentStep()
         let every = statusEvery
         let ticker = Task {

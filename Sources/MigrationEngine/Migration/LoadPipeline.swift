@@ -50,6 +50,112 @@ public struct LoadOptions: Sendable {
     public init() {}
 }
 
+/// Cuts one load's source rows into batches: parses each COPY text row, maps it (references,
+/// then the transform), encodes the target row (binary COPY while every value has an exact
+/// binary form, then text for the rest of the load) and records its issues. A batch is full at
+/// `batchRows` source rows or `batchBytes` of target rows. No I/O: `add` takes a row, `take`
+/// hands out the batches that are complete, `finish` closes the last one; `result` sums the
+/// batches closed so far.
+struct Batcher {
+    let spec: LoadSpec
+    let options: LoadOptions
+    let logger: Logger
+    private var mapper: RowMapper
+    /// nil once the load is in text format.
+    private(set) var encoder: BinaryCopyEncoder?
+    private var batch: Batch
+    private var fields: [String?] = []
+    /// Closed batches not yet taken (at most two after one row: the binary rows before a
+    /// fallback, and a full text batch).
+    private var ready: [Batch] = []
+    private(set) var result = LoadResult()
+
+    init(spec: LoadSpec, index: ReferenceIndex, options: LoadOptions, binary: BinaryCopyEncoder?, logger: Logger) {
+        self.spec = spec
+        self.options = options
+        self.logger = logger
+        self.mapper = RowMapper(spec: spec, index: index)
+        self.encoder = binary
+        self.batch = Batch()
+        self.batch = newBatch()
+    }
+
+    private func newBatch() -> Batch {
+        var b = Batch()
+        if encoder != nil {
+            b.binary = true
+            b.rows.row.bytes.append(contentsOf: BinaryCopyEncoder.header)
+        }
+        return b
+    }
+
+    /// Closes the batch being filled (its trailer, the result's sums) and starts the next.
+    private mutating func close() {
+        var b = batch
+        if b.binary { b.rows.row.bytes.append(contentsOf: BinaryCopyEncoder.trailer) }
+        result.read += b.read; result.written += b.written
+        result.rejected += b.rejected; result.warnings += b.warnings
+        ready.append(b)
+        batch = newBatch()
+    }
+
+    /// The oldest closed batch not yet taken.
+    mutating func take() -> Batch? {
+        ready.isEmpty ? nil : ready.removeFirst()
+    }
+
+    /// Adds one source row (a COPY text row), closing the batch when it is full. When a value
+    /// has no exact binary form, the rows before it are closed as a binary batch of their own,
+    /// and this row is the first of a text batch.
+    mutating func add(_ raw: UnsafeRawBufferPointer) throws {
+        CopyTextParser.fields(raw, into: &fields)
+        guard let idText = fields[0], let id = Int64(idText) else {
+            throw MigrationError(.queryFailed, "\(spec.source): a row without an integer key")
+        }
+        if let out = mapper.map(fields) {
+            if let enc = encoder, let column = enc.appendRow(out, to: &batch.rows.row.bytes) {
+                // A value binary COPY cannot carry exactly: the rows so far go as they are,
+                // this row and the rest of the load as text.
+                logger.notice("a value has no exact binary form; the load continues in COPY text format", metadata: [
+                    "load": "\(spec.name)", "column": "\(spec.targetColumns[column])", "source_id": "\(id)",
+                ])
+                encoder = nil
+                if batch.read > 0 { close() } else { batch = newBatch() }
+            }
+            if encoder == nil {
+                batch.rows.row.newRow()
+                for v in out { batch.rows.row.text(v) }
+                batch.rows.row.endRow()
+            }
+            batch.written += 1
+        } else {
+            batch.rejected += 1
+            result.rejectedIDs.insert(id)
+        }
+        for issue in mapper.issues.items {
+            if issue.kind == .warning { batch.warnings += 1 }
+            result.issuesByRule[issue.rule, default: 0] += 1
+            batch.issues.row.newRow()
+            batch.issues.row.text(spec.name)
+            batch.issues.row.text(spec.source.name)
+            batch.issues.row.int(id)
+            batch.issues.row.text(issue.kind.rawValue)
+            batch.issues.row.text(issue.rule)
+            batch.issues.row.text(issue.column)
+            batch.issues.row.text(issue.detail)
+            batch.issues.row.endRow()
+        }
+        batch.read += 1
+        batch.lastSourceID = id
+        if batch.read >= options.batchRows || batch.rows.row.bytes.count >= options.batchBytes { close() }
+    }
+
+    /// Closes the last, partial batch (when it holds a source row) for `take`.
+    mutating func finish() {
+        if batch.read > 0 { close() }
+    }
+}
+
 /// Streams one load: a reader on a V1 connection (COPY TO, parse, map, encode) hands batches
 /// through a bounded channel to a writer on a V2 connection (COPY FROM, issues, checkpoint,
 /// COMMIT). Resumes after the last committed source id.
@@ -88,26 +194,9 @@ struct LoadPipeline {
         return try await v1.withSession { s in
             try s.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             if let snapshot { try s.execute("SET TRANSACTION SNAPSHOT \(SQL.literal(snapshot))") }
-            var result = LoadResult()
-            var mapper = RowMapper(spec: spec, index: index)
-            var encoder = binary
-            func newBatch() -> Batch {
-                var b = Batch()
-                if encoder != nil {
-                    b.binary = true
-                    b.rows.row.bytes.append(contentsOf: BinaryCopyEncoder.header)
-                }
-                return b
-            }
-            var batch = newBatch()
-            var fields: [String?] = []
-            let sourceName = spec.source.name
-            /// Counts a full batch into the result and hands it on.
-            func ship(_ shipped: Batch) throws {
-                var b = shipped
-                if b.binary { b.rows.row.bytes.append(contentsOf: BinaryCopyEncoder.trailer) }
-                result.read += b.read; result.written += b.written
-                result.rejected += b.rejected; result.warnings += b.warnings
+            var batcher = Batcher(spec: spec, index: index, options: options, binary: binary, logger: logger)
+            /// Hands a full batch on.
+            func ship(_ b: Batch) throws {
                 if let channel {
                     guard channel.send(b) else { throw MigrationError(.interrupted, "the writer stopped") }
                 } else {
@@ -116,54 +205,15 @@ struct LoadPipeline {
             }
             do {
                 try s.copyOut(query) { raw in
-                    CopyTextParser.fields(raw, into: &fields)
-                    guard let idText = fields[0], let id = Int64(idText) else {
-                        throw MigrationError(.queryFailed, "\(spec.source): a row without an integer key")
-                    }
-                    if let out = mapper.map(fields) {
-                        if let enc = encoder, let column = enc.appendRow(out, to: &batch.rows.row.bytes) {
-                            // A value binary COPY cannot carry exactly: the rows so far go as they
-                            // are, this row and the rest of the load as text.
-                            logger.notice("a value has no exact binary form; the load continues in COPY text format", metadata: [
-                                "load": "\(spec.name)", "column": "\(spec.targetColumns[column])", "source_id": "\(id)",
-                            ])
-                            encoder = nil
-                            if batch.read > 0 { try ship(batch) }
-                            batch = newBatch()
-                        }
-                        if encoder == nil {
-                            batch.rows.row.newRow()
-                            for v in out { batch.rows.row.text(v) }
-                            batch.rows.row.endRow()
-                        }
-                        batch.written += 1
-                    } else {
-                        batch.rejected += 1
-                        result.rejectedIDs.insert(id)
-                    }
-                    for issue in mapper.issues.items {
-                        if issue.kind == .warning { batch.warnings += 1 }
-                        result.issuesByRule[issue.rule, default: 0] += 1
-                        batch.issues.row.newRow()
-                        batch.issues.row.text(spec.name)
-                        batch.issues.row.text(sourceName)
-                        batch.issues.row.int(id)
-                        batch.issues.row.text(issue.kind.rawValue)
-                        batch.issues.row.text(issue.rule)
-                        batch.issues.row.text(issue.column)
-                        batch.issues.row.text(issue.detail)
-                        batch.issues.row.endRow()
-                    }
-                    batch.read += 1
-                    batch.lastSourceID = id
+                    try batcher.add(raw)
                     counters.read.add(1, ordering: .relaxed)
-                    if batch.read >= options.batchRows || batch.rows.row.bytes.count >= options.batchBytes {
+                    while let full = batcher.take() {
                         try s.checkCancelled()
-                        try ship(batch)
-                        batch = newBatch()
+                        try ship(full)
                     }
                 }
-                if batch.read > 0 { try ship(batch) }
+                batcher.finish()
+                while let last = batcher.take() { try ship(last) }
                 try s.execute("COMMIT")
                 channel?.close()
             } catch {
@@ -171,7 +221,7 @@ struct LoadPipeline {
                 channel?.close(failure: error)
                 throw error
             }
-            return result
+            return batcher.result
         }
     }
 

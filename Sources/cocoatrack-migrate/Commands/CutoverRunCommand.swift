@@ -44,11 +44,6 @@ struct CutoverRunCommand: AsyncParsableCommand {
         let state = MigrationState(schema: CocoaTrackMapping.stateSchema)
         let meta = try await PGConnection.connect(v2Config, logger: logger)
         defer { Task { await meta.close() } }
-        try await state.create(meta)
-        let v1Probe = try await PGConnection.connect(v1Config, logger: logger)
-        try await state.checkIdentity(meta, side: "V1", of: v1Probe)
-        await v1Probe.close()
-        try await state.checkIdentity(meta, side: "V2", of: meta)
 
         let hooks = settings.file?.children(of: "hooks").compactMapValues { $0.string } ?? [:]
         let yes = global.yes
@@ -70,6 +65,17 @@ struct CutoverRunCommand: AsyncParsableCommand {
         runner.statusEvery = statusEvery
         runner.confirm = confirm
         runner.notice = { Out.info($0) }
+        runner.checkIdentity = { meta in
+            let v1Probe = try await PGConnection.connect(v1Config, logger: logger)
+            do {
+                try await state.checkIdentity(meta, side: "V1", of: v1Probe)
+                await v1Probe.close()
+            } catch {
+                await v1Probe.close()
+                throw error
+            }
+            try await state.checkIdentity(meta, side: "V2", of: meta)
+        }
         switch try await runner.run(meta: meta) {
         case .finished:
             Out.result("cutover complete.")
