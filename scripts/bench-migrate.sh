@@ -43,6 +43,7 @@ trap '"$BIN" sandbox down >/dev/null 2>&1 || true; rm -f "$DUMP"' EXIT
 "$BIN" sandbox up >&2
 eval "$("$BIN" sandbox env --superuser)"
 "$BIN" generate-v1 --scale "$SCALE" --seed 42 >&2
+settle_v1
 ROWS=$(psql "$V1_DATABASE_URL" -Atc "SELECT sum(n) FROM (SELECT count(*) n FROM regions UNION ALL SELECT count(*) FROM cooperatives UNION ALL SELECT count(*) FROM users UNION ALL SELECT count(*) FROM warehouses UNION ALL SELECT count(*) FROM invoices UNION ALL SELECT count(*) FROM chef_planteurs UNION ALL SELECT count(*) FROM planteurs UNION ALL SELECT count(*) FROM deliveries UNION ALL SELECT count(*) FROM delivery_photos UNION ALL SELECT count(*) FROM audit_log) s")
 TABLES="regions cooperatives users warehouses invoices chef_planteurs planteurs deliveries delivery_photos audit_log"
 

@@ -4,7 +4,7 @@
 # Target (issue 18): time per row within 15 % across the scales, peak RSS under 300 MB, verify no
 # slower than migrate at each scale.
 #
-# Per scale: sandbox up, generate-v1 (not timed), then RUNS times: migrate into a fresh V2
+# Per scale: sandbox up, generate-v1 and VACUUM (FREEZE, ANALYZE) of V1 (not timed), then RUNS times: migrate into a fresh V2
 # database (from the V2 template, as scripts/bench-migrate.sh does), verify-integrity of it.
 #
 # Usage: scripts/bench-scale.sh [SCALES] [RUNS]     (defaults: "0.5 1 5", 1 run each)
@@ -23,7 +23,7 @@ for SCALE in $SCALES; do
   trap '"$BIN" sandbox down >/dev/null 2>&1 || true' EXIT
   "$BIN" sandbox up >&2
   eval "$("$BIN" sandbox env --superuser)"
-  t0=$(now); "$BIN" generate-v1 --scale "$SCALE" --seed 42 >&2; t1=$(now)
+  t0=$(now); "$BIN" generate-v1 --scale "$SCALE" --seed 42 >&2; settle_v1; t1=$(now)
   GEN=$(echo "$t1 - $t0" | bc)
   ROWS=$(psql "$V1_DATABASE_URL" -Atc "SELECT sum(n) FROM (SELECT count(*) n FROM regions UNION ALL SELECT count(*) FROM cooperatives UNION ALL SELECT count(*) FROM users UNION ALL SELECT count(*) FROM warehouses UNION ALL SELECT count(*) FROM invoices UNION ALL SELECT count(*) FROM chef_planteurs UNION ALL SELECT count(*) FROM planteurs UNION ALL SELECT count(*) FROM deliveries UNION ALL SELECT count(*) FROM delivery_photos UNION ALL SELECT count(*) FROM audit_log) s")
   su_db() { echo "${V2_SUPERUSER_URL%/*}/$1?sslmode=disable"; }
@@ -51,7 +51,7 @@ for SCALE in $SCALES; do
   MM=$(median "${T_M[@]}"); MV=$(median "${T_V[@]}")
   RM=$(printf '%s\n' "${R_M[@]}" | sort -n | tail -1); RV=$(printf '%s\n' "${R_V[@]}" | sort -n | tail -1)
   ROWS_OUT+=("$(printf '| %s | %s | %.1f | %.2f | %d | %.1f | %.2f | %d | **%.2f** |' "$SCALE" "$ROWS" "$MM" "$(echo "$MM * 1000000 / $ROWS" | bc -l)" $((RM / 1024)) "$MV" "$(echo "$MV * 1000000 / $ROWS" | bc -l)" $((RV / 1024)) "$(echo "$MV / $MM" | bc -l)")")
-  NOTES+=("scale $SCALE: generate-v1 ${GEN} s (not timed); runs (s): migrate ${T_M[*]}; verify ${T_V[*]}")
+  NOTES+=("scale $SCALE: generate-v1 and VACUUM (FREEZE, ANALYZE) of V1 ${GEN} s (not timed); runs (s): migrate ${T_M[*]}; verify ${T_V[*]}")
 done
 LOAD_AFTER="$(uptime)"
 echo "| scale | V1 rows | migrate s | migrate µs/row | migrate peak RSS MB | verify s | verify µs/row | verify peak RSS MB | verify / migrate |"

@@ -81,6 +81,7 @@ trap cleanup EXIT
 "$BIN" sandbox up >&2
 eval "$("$BIN" sandbox env --superuser)"
 "$BIN" generate-v1 --scale "$SCALE" --seed 42 >&2
+settle_v1
 export PGTZ=UTC
 q1() { psql "$V1_SUPERUSER_URL" -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
 q2() { psql "$V2_SUPERUSER_URL" -qAtX -v ON_ERROR_STOP=1 -c "$1"; }

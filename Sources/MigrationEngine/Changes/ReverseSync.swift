@@ -231,13 +231,8 @@ public struct ReverseSync: Sendable {
                     let primary = loadsByName[spec.loads[0]]!
                     let columns = primary.sourceColumns
                     for g in groupsByTable[table.name] ?? [] where g.kind != "deleted" {
-                        if let moved = g.movedSince {
-                            conflict(moved, g, "changed_since_assessment", "the V2 row changed after the assessment this sync previewed; run sync-v2-to-v1 again to carry the newer change")
-                            continue
-                        }
-                        let missing = spec.loads.filter { g.rows[$0] == nil }
-                        if !missing.isEmpty {
-                            conflict(spec.loads[0], g, "incomplete_row", "no V2 row in \(missing.joined(separator: ", ")) for this key; V1 needs all of \(spec.loads.joined(separator: ", "))")
+                        if let c = SyncRules.precheck(g, spec) {
+                            conflict(c.load, g, c.reason, c.detail)
                             continue
                         }
                         var issues = RowIssues()
@@ -267,61 +262,23 @@ public struct ReverseSync: Sendable {
                                 continue
                             }
                             id = sid
-                            candidate = current
-                            for (load, change) in g.changes {
-                                for c in change.changedColumns {
-                                    for v1col in spec.columnSources[load]?[c] ?? [] {
-                                        if let k = columns.firstIndex(of: v1col) { candidate[k] = values[k] }
-                                    }
-                                }
-                            }
+                            candidate = SyncRules.updated(current: current, values: values, changes: g.changes, spec: spec, columns: columns)
                         }
                         // V1's own column types: lengths and whole numbers.
-                        var typeProblem: String?
-                        for (k, col) in columns.enumerated() where k > 0 {
-                            guard let v = candidate[k], let ci = info.columns.first(where: { $0.name == col }) else { continue }
-                            if let limit = ReverseSync.lengthLimit(ci.type), v.count > limit {
-                                typeProblem = "\(col): \(v.count) characters, V1 allows \(limit)"
-                            } else if ["smallint", "integer", "bigint"].contains(ci.type), !ReverseSync.fits(v, ci.type) {
-                                typeProblem = "\(col): \(v) is not a \(ci.type)"
-                            }
-                            if typeProblem != nil { break }
-                        }
-                        if let typeProblem {
+                        if let typeProblem = SyncRules.typeProblem(candidate, columns: columns, in: info) {
                             conflict(spec.loads[0], g, "no_faithful_v1_form", typeProblem)
                             continue
                         }
                         // The forward mapping of that row must give back the V2 rows exactly.
                         if g.kind == "inserted" { pairs.add(table: table.name, id: id, key: g.key) }
                         index.present[table.name, default: IDBitset()].insert(id)
-                        var hashes: [String: UInt64] = [:]
-                        var mismatch: String?
                         // A derived row (an identity) is the mapping's only for a row that came from V1.
                         let checked = spec.loads + (g.kind == "inserted" ? [] : spec.derivedLoads.filter { g.rows[$0] != nil })
-                        for load in checked {
-                            let l = loadsByName[load]!
-                            let layout = layoutsByLoad[load]!
-                            var mapper = RowMapper(spec: l, index: index)
-                            guard let mapped = mapper.map(candidate) else {
-                                mismatch = "the V1 row would be rejected by the mapping (\(mapper.issues.items.first { $0.kind == .reject }?.rule ?? "?"))"
-                                break
-                            }
-                            let v2Row = g.rows[load]!
-                            var bytes: [UInt8] = []
-                            for k in 0..<l.targetColumns.count {
-                                let a = Canonical.bytes(mapped[k], layout.kinds[k])
-                                let b = Canonical.bytes(v2Row[k], layout.kinds[k])
-                                if a != b {
-                                    let shown = layout.sensitive[k] ? "‹hidden›" : "\(mapped[k] ?? "NULL") instead of \(v2Row[k] ?? "NULL")"
-                                    mismatch = "\(l.targetColumns[k]) would come back as \(shown)"
-                                    break
-                                }
-                                bytes += a
-                            }
-                            if mismatch != nil { break }
-                            hashes[load] = RowHash(bytes).a
-                        }
-                        if let mismatch {
+                        let hashes: [String: UInt64]
+                        switch SyncRules.roundTrip(candidate, loads: checked.map { loadsByName[$0]! }, layouts: layoutsByLoad, v2Rows: g.rows, index: index) {
+                        case .faithful(let h):
+                            hashes = h
+                        case .mismatch(let mismatch):
                             if g.kind == "inserted" { pairs.remove(table: table.name, id: id); index.present[table.name]?.remove(id) }
                             conflict(spec.loads[0], g, "no_faithful_v1_form", mismatch)
                             continue
@@ -366,9 +323,8 @@ public struct ReverseSync: Sendable {
                 for spec in orderedSpecs.reversed() {
                     let table = spec.source
                     for g in groupsByTable[table.name] ?? [] where g.kind == "deleted" {
-                        let notDeleted = spec.loads.filter { g.changes[$0]?.kind != "deleted" }
-                        if !notDeleted.isEmpty {
-                            conflict(spec.loads[0], g, "incomplete_delete", "deleted in \(g.changes.keys.sorted().joined(separator: ", ")) but not in \(notDeleted.joined(separator: ", "))")
+                        if let c = SyncRules.incompleteDelete(g, spec) {
+                            conflict(c.load, g, c.reason, c.detail)
                             continue
                         }
                         guard let id = g.sourceID else { continue }
