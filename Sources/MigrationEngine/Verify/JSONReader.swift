@@ -20,7 +20,6 @@ public struct JSONReader {
 
     let u: UnsafeBufferPointer<UInt8>
     var i = 0
-    var depth = 0
     /// Whether to write the canonical form (false: only check).
     let emit: Bool
 
@@ -281,15 +280,8 @@ public struct JSONReader {
         guard i + 4 <= u.count else { return nil }
         var v: UInt32 = 0
         for k in 0..<4 {
-            let c = u[i + k]
-            let d: UInt32
-            switch c {
-            case 0x30...0x39: d = UInt32(c - 0x30)
-            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
-            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
-            default: return nil
-            }
-            v = v << 4 | d
+            guard let h = Canonical.hex(u[i + k]) else { return nil }
+            v = v << 4 | UInt32(h)
         }
         i += 4
         return v
