@@ -140,6 +140,23 @@ struct CanonicalTests {
         for (i, x) in r.enumerated() where i != 42 { c.add(bucket: x.0, x.1) }
         #expect(c.differing(from: a) == [r[42].0])
         #expect(c.checksum != a.checksum)
+        // Two key ranges read apart and merged are one pass over both; a range missing a row,
+        // or counted twice, is not.
+        var low = BucketDigest(), high = BucketDigest()
+        for x in r[..<1700] { low.add(bucket: x.0, x.1) }
+        for x in r[1700...] { high.add(bucket: x.0, x.1) }
+        var merged = low
+        merged.merge(high)
+        #expect(merged.checksum == a.checksum && merged.rows == a.rows)
+        #expect(merged.differing(from: a).isEmpty)
+        var twice = merged
+        twice.merge(low)
+        #expect(twice.checksum != a.checksum)
+        var highShort = BucketDigest()
+        for x in r[1701...] { highShort.add(bucket: x.0, x.1) }
+        var short = low
+        short.merge(highShort)
+        #expect(short.differing(from: a) == [r[1700].0])
     }
 
     @Test("fast and general paths agree: decimals, uuids, nested jsonb")

@@ -158,6 +158,10 @@ struct VerifyTests {
         let nullTextID = try await pair.v1Admin().using { c in
             try #require(try await c.scalar("UPDATE public.deliveries SET notes = 'NULL' WHERE id = (SELECT min(id) FROM public.deliveries d WHERE weight_kg > 0 AND (quality_grade IS NULL OR quality_grade IN ('A','B','C','REJ')) AND planteur_id IN (SELECT id FROM public.planteurs) AND warehouse_id IN (SELECT id FROM public.warehouses)) RETURNING id"))
         }
+        // The last valid delivery: in the upper key range of a split V1 pass.
+        let highID = try await pair.v1Admin().using { c in
+            try #require(try await c.scalar("SELECT max(id) FROM public.deliveries d WHERE weight_kg > 0 AND (quality_grade IS NULL OR quality_grade IN ('A','B','C','REJ')) AND planteur_id IN (SELECT id FROM public.planteurs) AND warehouse_id IN (SELECT id FROM public.warehouses)"))
+        }
         try await MigrationFixture.migrate(pair)
         let v2 = try await pair.v2Super()
         try await v2.execute("SET session_replication_role = replica")
@@ -178,6 +182,10 @@ struct VerifyTests {
         try await v2.execute("UPDATE public.deliveries SET notes = NULL WHERE id = '\(nullTextKey)'")
         expect("deliveries", "changed", nullTextKey, ["notes"])
         used.append(nullTextKey)
+        let highKey = CocoaTrackRules.uuid("deliveries", highID)
+        try await v2.execute("UPDATE public.deliveries SET notes = 'tampered, upper range' WHERE id = '\(highKey)'")
+        expect("deliveries", "changed", highKey, ["notes"])
+        used.append(highKey)
         try await change("deliveries", "public.deliveries", "notes = 'NULL'", column: "notes", where: "notes IS NULL")
         try await change("deliveries", "public.deliveries", "weight_kg = weight_kg + 0.01", column: "weight_kg", offset: 1)
         try await change("deliveries", "public.deliveries", "bags = bags + 1", column: "bags", where: "bags IS NOT NULL", offset: 2)
@@ -215,7 +223,7 @@ struct VerifyTests {
 
         let dir = Self.tempDir("verify-damage")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let out = try await CLI.run(["verify-integrity", "--export", dir], env: Self.env(pair))
+        let out = try await CLI.run(["verify-integrity", "--export", dir, "--log-level", "debug"], env: Self.env(pair))
         #expect(out.status == 3, "\(out.stderr.suffix(800))")
         #expect(!out.stdout.contains("PASS: every check"))
         let report = try Self.readReport(dir)
@@ -235,6 +243,18 @@ struct VerifyTests {
             #expect(t.missingInV2 + t.unexpectedInV2 + t.changed == Int64(e.count), "\(t.load)")
         }
         #expect(found == expected)
+        // The larger loads' V1 passes ran as two key ranges side by side, in one snapshot; damage
+        // on either side of the split is found and located.
+        func splitAfter(_ stderr: String, _ load: String) -> Int64? {
+            guard let r = stderr.range(of: "load=\(load) split_after=") else { return nil }
+            return Int64(String(stderr[r.upperBound...].prefix { $0.isNumber }))
+        }
+        let deliveriesSplit = try #require(splitAfter(out.stderr, "deliveries"), "\(out.stderr.suffix(1500))")
+        #expect(splitAfter(out.stderr, "audit_log") != nil && splitAfter(out.stderr, "delivery_photos") != nil)
+        #expect(splitAfter(out.stderr, "regions") == nil, "31 regions: one pass")
+        let deliveryV1IDs = report.tables.first { $0.load == "deliveries" }?.differences.compactMap(\.v1Id) ?? []
+        let below = deliveryV1IDs.filter { $0 <= deliveriesSplit }.count
+        #expect(below > 0 && below < deliveryV1IDs.count, "\(deliveryV1IDs) around \(deliveriesSplit)")
         // NULL and the text 'NULL' are told apart, both ways.
         let deliveries = try #require(report.tables.first { $0.load == "deliveries" })
         let notes = deliveries.differences.flatMap(\.columns).filter { $0.column == "notes" }
@@ -252,18 +272,26 @@ struct VerifyTests {
         #expect(report.foreignKeys.filter { $0.orphans > 0 }.map { "\($0.table).\($0.columns.joined())=\($0.orphans)" } == ["public.delivery_photos.uploaded_by=1"])
         // The orphans are counted on a second session in V2's exported snapshot, beside the row
         // passes; where V2 refuses to export one, in the one session after them, with the same result.
+        // Likewise V1's split passes: where V1 refuses to export a snapshot, one session reads
+        // each load whole, with the same result.
         let su = try await pair.v2Super()
+        let su1 = try await pair.v1Super()
         try await su.execute("REVOKE EXECUTE ON FUNCTION pg_export_snapshot() FROM PUBLIC")
+        try await su1.execute("REVOKE EXECUTE ON FUNCTION pg_export_snapshot() FROM PUBLIC")
         let dirNoSnapshot = Self.tempDir("verify-damage-nosnapshot")
         defer { try? FileManager.default.removeItem(atPath: dirNoSnapshot) }
         let again = try await CLI.run(["verify-integrity", "--export", dirNoSnapshot, "--log-level", "debug"], env: Self.env(pair))
         try await su.execute("GRANT EXECUTE ON FUNCTION pg_export_snapshot() TO PUBLIC")
+        try await su1.execute("GRANT EXECUTE ON FUNCTION pg_export_snapshot() TO PUBLIC")
         await su.close()
+        await su1.close()
         #expect(again.status == 3, "\(again.stderr.suffix(800))")
         #expect(again.stderr.contains("V2 exports no snapshot"))
+        #expect(again.stderr.contains("V1 exports no snapshot") && splitAfter(again.stderr, "deliveries") == nil)
         let sequential = try Self.readReport(dirNoSnapshot)
         #expect(sequential.foreignKeys.map { "\($0.name)=\($0.orphans)" } == report.foreignKeys.map { "\($0.name)=\($0.orphans)" })
         #expect(sequential.tables.map { "\($0.load) \($0.missingInV2) \($0.unexpectedInV2) \($0.changed)" } == report.tables.map { "\($0.load) \($0.missingInV2) \($0.unexpectedInV2) \($0.changed)" })
+        #expect(sequential.tables.map { "\($0.load) \($0.v1Rows) \($0.rejectedTotal) \($0.warnings) \($0.checksumV1)" } == report.tables.map { "\($0.load) \($0.v1Rows) \($0.rejectedTotal) \($0.warnings) \($0.checksumV1)" })
         // Wrong totals: the weight change moves one cooperative-month, the amount change one status.
         let totals = Dictionary(uniqueKeysWithValues: report.businessTotals.map { ($0.name, $0) })
         #expect(totals["deliveries_by_cooperative_month"]?.mismatches.count == 1)

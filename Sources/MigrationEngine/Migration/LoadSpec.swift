@@ -148,14 +148,16 @@ public struct ReferenceIndex: Sendable {
 /// target row. Migrate, dry-run and verification all go through it.
 public struct RowMapper {
     public let spec: LoadSpec
-    let refs: [(index: Int, rule: ReferenceRule)]
-    let index: ReferenceIndex
+    /// Per reference rule: its column's position and the parent's id sets, looked up once here
+    /// rather than by table name for every row.
+    let refs: [(index: Int, rule: ReferenceRule, present: IDBitset, rejected: IDBitset)]
     public var issues = RowIssues()
 
     public init(spec: LoadSpec, index: ReferenceIndex) {
         self.spec = spec
-        self.refs = spec.references.map { (LoadSpec.index(spec.sourceColumns, $0.column), $0) }
-        self.index = index
+        self.refs = spec.references.map {
+            (LoadSpec.index(spec.sourceColumns, $0.column), $0, index.present[$0.parentTable] ?? IDBitset(), index.rejected[$0.parentTable] ?? IDBitset())
+        }
     }
 
     /// Maps `row` (source values in `spec.sourceColumns` order). Returns nil when rejected;
@@ -163,14 +165,14 @@ public struct RowMapper {
     public mutating func map(_ row: [String?]) -> [String?]? {
         issues.clear()
         var row = row
-        for (i, rule) in refs {
+        for (i, rule, presentIDs, rejectedIDs) in refs {
             guard let text = row[i] else { continue }
             guard let id = Int64(text) else {
                 issues.reject("invalid_reference", column: rule.column, "\(rule.column)=\(text) is not an id")
                 return nil
             }
-            let present = index.present[rule.parentTable]?.contains(id) ?? false
-            let rejected = index.rejected[rule.parentTable]?.contains(id) ?? false
+            let present = presentIDs.contains(id)
+            let rejected = rejectedIDs.contains(id)
             if present && !rejected { continue }
             let what = present ? "\(rule.parentTable) \(id) was rejected" : "\(rule.parentTable) \(id) does not exist"
             if rule.required {

@@ -80,6 +80,17 @@ public struct BucketDigest: Sendable {
         rows += 1
     }
 
+    /// Adds another digest's rows (of rows this one has not counted, e.g. another key range of
+    /// the same table): the sums are order-independent, so the merge equals one pass over both.
+    public mutating func merge(_ other: BucketDigest) {
+        for i in 0..<BucketDigest.bucketCount {
+            counts[i] &+= other.counts[i]
+            sumA[i] &+= other.sumA[i]
+            sumB[i] &+= other.sumB[i]
+        }
+        rows += other.rows
+    }
+
     /// Buckets whose count or sums differ.
     public func differing(from other: BucketDigest) -> [Int] {
         var out: [Int] = []

@@ -35,6 +35,11 @@ public struct VerifyOptions: Sendable {
     /// Differences listed per table in the report (their counts are always exact).
     public var maxListedDifferences = 1000
     public var toolVersion = "dev"
+    /// A load whose source keys span at least this many ids has its source pass split in two
+    /// key ranges, read side by side on two source sessions in one exported snapshot (the
+    /// source side, reading, mapping and encoding every row, is the long one). Where the source
+    /// exports no snapshot, every pass runs on the one session.
+    public var splitMinimumKeys: Int64 = 1_000
     public init() {}
 }
 
@@ -157,6 +162,10 @@ public struct Verifier: Sendable {
             try await v2.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         }
 
+        // A second V1 session in V1's snapshot, for the upper key range of the larger loads.
+        let v1Upper = try await upperSourceSession(v1)
+        defer { if let v1Upper { Task { await v1Upper.close() } } }
+
         let catalog = try await Catalog.read(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables)
         // Keys set aside by a migrate that has not finished: say so, rather than "no primary key".
         let keyless = plan.loads.map(\.target).filter { catalog.tables[$0]?.primaryKey.isEmpty == true }.map(\.description)
@@ -194,7 +203,7 @@ public struct Verifier: Sendable {
             try Task.checkCancellation()
             let compareIt = selected.contains(spec.name)
             events(.tableStarted(load: spec.name, expectedRows: progress[spec.name]?.sourceRows))
-            let (result, rejectedIDs) = try await compareLoad(spec, catalog: catalog, index: index, v1: v1, v2: v2, compareTarget: compareIt)
+            let (result, rejectedIDs) = try await compareLoad(spec, catalog: catalog, index: index, v1: v1, v1Upper: v1Upper, v2: v2, compareTarget: compareIt)
             index.addRejected(rejectedIDs, of: spec.source.name)
             guard compareIt else { continue }
             var distinct = report.rejectedV1Rows ?? [:]
@@ -254,6 +263,49 @@ public struct Verifier: Sendable {
         try await v2.execute("COMMIT")
     }
 
+    /// A second source session in the first one's exported snapshot (the same rows, read side by
+    /// side), or nil where the source exports none or refuses a second session: then every
+    /// source pass runs on the first.
+    func upperSourceSession(_ v1: PGConnection) async throws -> PGConnection? {
+        let snapshot: String
+        do {
+            guard let s = try await v1.scalar("SELECT pg_export_snapshot()") else { return nil }
+            snapshot = s
+        } catch let e as MigrationError where e.code != .connectionLost && e.code != .interrupted {
+            logger.debug("V1 exports no snapshot; each load's V1 rows are read on one session", metadata: ["reason": "\(e.message)"])
+            try await v1.execute("ROLLBACK")
+            try await v1.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return nil
+        }
+        let second: PGConnection
+        do {
+            second = try await PGConnection.connect(source, logger: logger)
+        } catch let e as MigrationError where e.code != .interrupted {
+            logger.notice("no second V1 session; each load's V1 rows are read on one", metadata: ["reason": "\(e.message)"])
+            return nil
+        }
+        do {
+            try await second.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try await second.execute("SET TRANSACTION SNAPSHOT \(SQL.literal(snapshot))")
+        } catch {
+            await second.close()
+            throw error
+        }
+        return second
+    }
+
+    /// Where a load's source pass is split: the largest id of the lower range, or nil for one
+    /// pass (no second session, or too few keys to be worth it). The middle of the key span, read
+    /// from the key's index ends: the ranges need not be equal to be correct, only disjoint.
+    func splitPoint(_ spec: LoadSpec, v1: PGConnection, upper: PGConnection?) async throws -> Int64? {
+        guard upper != nil else { return nil }
+        let key = SQL.ident(spec.sourceColumns[0])
+        let r = try await v1.query("SELECT min(\(key))::text, max(\(key))::text FROM \(spec.source.sql)")
+        guard let row = r.rows.first, let lo = row[0].flatMap({ Int64($0) }), let hi = row[1].flatMap({ Int64($0) }),
+              hi - lo >= options.splitMinimumKeys else { return nil }
+        return lo + (hi - lo) / 2
+    }
+
     func percent(_ x: Double) -> String { String(format: "%.2f %%", x * 100) }
 
     /// Each foreign key's orphans, counted in `c`'s transaction.
@@ -305,6 +357,29 @@ public struct Verifier: Sendable {
         var ids: [Int64] = []
         var buckets: [UInt16] = []
         var hashes: [UInt64] = []
+
+        /// Adds the pass over the next key range (its rows all after this one's).
+        mutating func merge(_ next: SourcePass) {
+            digest.merge(next.digest)
+            rows += next.rows
+            rejectedByRule.merge(next.rejectedByRule, uniquingKeysWith: +)
+            next.rejectedIDs.forEachID { rejectedIDs.insert($0) }
+            warnings += next.warnings
+            warningsByRule.merge(next.warningsByRule, uniquingKeysWith: +)
+            ids += next.ids
+            buckets += next.buckets
+            hashes += next.hashes
+        }
+    }
+
+    /// A range of source keys: above `after` (exclusive) and up to `through` (inclusive).
+    struct KeyRange: Sendable {
+        var after: Int64?
+        var through: Int64?
+        func condition(_ key: String) -> String? {
+            let parts = [after.map { "\(SQL.ident(key)) > \($0)" }, through.map { "\(SQL.ident(key)) <= \($0)" }].compactMap { $0 }
+            return parts.isEmpty ? nil : parts.joined(separator: " AND ")
+        }
     }
 
     /// Which mapped rows a source pass keeps beside the bucket sums.
@@ -375,7 +450,7 @@ public struct Verifier: Sendable {
         return try await (s, t)
     }
 
-    func compareLoad(_ spec: LoadSpec, catalog: Catalog, index: ReferenceIndex, v1: PGConnection, v2: PGConnection,
+    func compareLoad(_ spec: LoadSpec, catalog: Catalog, index: ReferenceIndex, v1: PGConnection, v1Upper: PGConnection? = nil, v2: PGConnection,
                      compareTarget: Bool) async throws -> (VerifyReport.TableResult, IDBitset) {
         let t0 = Date()
         let layout = try self.layout(spec, catalog: catalog)
@@ -383,17 +458,32 @@ public struct Verifier: Sendable {
         result.columns = zip(spec.targetColumns, layout.kinds).map { "\($0): \($1)" }
         let filter = try await targetFilter(spec, v1: v1)
         let counters = LoadCounters()
+        let upperCounters = LoadCounters()
         let ticker = Task { [events] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(2))
                 if Task.isCancelled { break }
-                events(.tableProgress(load: spec.name, sourceRows: counters.read.load(ordering: .relaxed), targetRows: counters.written.load(ordering: .relaxed)))
+                events(.tableProgress(load: spec.name, sourceRows: counters.read.load(ordering: .relaxed) + upperCounters.read.load(ordering: .relaxed),
+                                      targetRows: counters.written.load(ordering: .relaxed)))
             }
         }
         defer { ticker.cancel() }
-        async let sourceSide = sourcePass(spec, layout: layout, index: index, v1: v1, counters: counters, keep: .none)
+        // The source side reads, maps and encodes every row: for a larger load it is split in
+        // two key ranges on two V1 sessions (one snapshot), beside the target pass.
+        let split = try await splitPoint(spec, v1: v1, upper: v1Upper)
+        if let split {
+            logger.debug("V1 pass split in two key ranges", metadata: ["load": "\(spec.name)", "split_after": "\(split)"])
+        }
+        async let sourceSide = sourcePass(spec, layout: layout, index: index, v1: v1, counters: counters, keep: .none,
+                                          range: KeyRange(after: nil, through: split))
+        async let upperSide: SourcePass? = { () async throws -> SourcePass? in
+            guard let split, let v1Upper else { return nil }
+            return try await sourcePass(spec, layout: layout, index: index, v1: v1Upper, counters: upperCounters, keep: .none,
+                                        range: KeyRange(after: split, through: nil))
+        }()
         async let targetSide: TargetPass? = compareTarget ? targetPass(spec, layout: layout, filter: filter, v2: v2, counters: counters) : nil
-        let src = try await sourceSide
+        var src = try await sourceSide
+        if let upper = try await upperSide { src.merge(upper) }
         guard let tgt = try await targetSide else { return (result, src.rejectedIDs) }
 
         result.v1Rows = src.rows
@@ -460,8 +550,8 @@ public struct Verifier: Sendable {
     }
 
     func sourcePass(_ spec: LoadSpec, layout: Layout, index: ReferenceIndex, v1: PGConnection, counters: LoadCounters,
-                    keep: RowsKept = .all) async throws -> SourcePass {
-        let query = sourceQuery(spec)
+                    keep: RowsKept = .all, range: KeyRange = KeyRange()) async throws -> SourcePass {
+        let query = sourceQuery(spec, where: range.condition(spec.sourceColumns[0]))
         return try await v1.withSession { s in
             var pass = SourcePass()
             var mapper = RowMapper(spec: spec, index: index)
