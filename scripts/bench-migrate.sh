@@ -47,16 +47,6 @@ settle_v1
 ROWS=$(psql "$V1_DATABASE_URL" -Atc "SELECT sum(n) FROM (SELECT count(*) n FROM regions UNION ALL SELECT count(*) FROM cooperatives UNION ALL SELECT count(*) FROM users UNION ALL SELECT count(*) FROM warehouses UNION ALL SELECT count(*) FROM invoices UNION ALL SELECT count(*) FROM chef_planteurs UNION ALL SELECT count(*) FROM planteurs UNION ALL SELECT count(*) FROM deliveries UNION ALL SELECT count(*) FROM delivery_photos UNION ALL SELECT count(*) FROM audit_log) s")
 TABLES="regions cooperatives users warehouses invoices chef_planteurs planteurs deliveries delivery_photos audit_log"
 
-su_db() { echo "${V2_SUPERUSER_URL%/*}/$1?sslmode=disable"; }
-owner_db() { echo "${V2_DATABASE_URL%/*}/$1?sslmode=disable"; }
-admin() { psql "$(su_db postgres)" -qAtc "$1" >/dev/null; }
-
-fresh_v2_target() {
-  admin "DROP DATABASE IF EXISTS bench_ours"
-  admin "CREATE DATABASE bench_ours TEMPLATE postgres"
-  admin "ALTER DATABASE bench_ours SET search_path = \"\$user\", public, extensions"
-  admin "GRANT CREATE ON DATABASE bench_ours TO postgres"
-}
 fresh_v1_shaped() {  # $1 = database, $2 = "bare" to drop every index and constraint
   admin "DROP DATABASE IF EXISTS $1"
   admin "CREATE DATABASE $1"

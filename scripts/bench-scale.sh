@@ -26,15 +26,9 @@ for SCALE in $SCALES; do
   t0=$(now); "$BIN" generate-v1 --scale "$SCALE" --seed 42 >&2; settle_v1; t1=$(now)
   GEN=$(echo "$t1 - $t0" | bc)
   ROWS=$(psql "$V1_DATABASE_URL" -Atc "SELECT sum(n) FROM (SELECT count(*) n FROM regions UNION ALL SELECT count(*) FROM cooperatives UNION ALL SELECT count(*) FROM users UNION ALL SELECT count(*) FROM warehouses UNION ALL SELECT count(*) FROM invoices UNION ALL SELECT count(*) FROM chef_planteurs UNION ALL SELECT count(*) FROM planteurs UNION ALL SELECT count(*) FROM deliveries UNION ALL SELECT count(*) FROM delivery_photos UNION ALL SELECT count(*) FROM audit_log) s")
-  su_db() { echo "${V2_SUPERUSER_URL%/*}/$1?sslmode=disable"; }
-  owner_db() { echo "${V2_DATABASE_URL%/*}/$1?sslmode=disable"; }
-  admin() { psql "$(su_db postgres)" -qAtc "$1" >/dev/null; }
   T_M=(); T_V=(); R_M=(); R_V=()
   for run in $(seq 1 "$RUNS"); do
-    admin "DROP DATABASE IF EXISTS bench_ours"
-    admin "CREATE DATABASE bench_ours TEMPLATE postgres"
-    admin "ALTER DATABASE bench_ours SET search_path = \"\$user\", public, extensions"
-    admin "GRANT CREATE ON DATABASE bench_ours TO postgres"
+    fresh_v2_target
     admin "CHECKPOINT"
     t0=$(now)
     /usr/bin/time -f "%M" -o /tmp/ctm-scale-rss "$BIN" migrate --allow-writable-v1 --v2 "$(owner_db bench_ours)" >/dev/null 2>/tmp/ctm-scale-migrate.log \
