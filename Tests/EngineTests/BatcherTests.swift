@@ -40,12 +40,12 @@ struct BatcherTests {
         Array([String(id), String(group), owner.map(String.init) ?? "\\N", ref ?? uuid(id), label].joined(separator: "\t").utf8) + [0x0A]
     }
 
-    static func batcher(rows: Int = 50_000, bytes: Int = 4 << 20, binary: Bool = true) -> Batcher {
+    static func batcher(rows: Int = 50_000, bytes: Int = 4 << 20, binary: Bool = true, buffers: BatchBufferPool? = nil) -> Batcher {
         var options = LoadOptions()
         options.batchRows = rows
         options.batchBytes = bytes
         return Batcher(spec: spec, index: index(), options: options, binary: binary ? BinaryCopyEncoder(columns: columns) : nil,
-                       logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+                       logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), buffers: buffers)
     }
 
     /// Feeds `lines`, then finishes; every batch in the order it was closed.
@@ -95,6 +95,34 @@ struct BatcherTests {
         #expect(batches.flatMap(Self.ids) == Array(1...10))
         #expect(b.result.read == 10 && b.result.written == 10 && b.result.rejected == 0)
         #expect(b.take() == nil)
+    }
+
+    @Test("row buffers handed back by the writer are reused, emptied: the batches' bytes are those without a pool")
+    func recycledBuffers() throws {
+        let lines = (1...10).map { Self.line($0, label: String(repeating: "y", count: $0 * 7)) }
+        var plain = Self.batcher(rows: 3)
+        let expected = try Self.run(&plain, lines).map(\.rows.row.bytes)
+        let pool = BatchBufferPool()
+        var b = Self.batcher(rows: 3, buffers: pool)
+        var got: [[UInt8]] = []
+        var storage: Set<UInt> = []
+        for l in lines {
+            try l.withUnsafeBytes { try b.add($0) }
+            while var batch = b.take() {
+                got.append(batch.rows.row.bytes.withUnsafeBufferPointer { Array($0) })  // a copy: the buffer itself goes back
+                storage.insert(batch.rows.row.bytes.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) })
+                pool.give(&batch.rows.row.bytes)  // as the writer does after COMMIT
+                #expect(batch.rows.row.bytes.isEmpty)
+            }
+        }
+        b.finish()
+        while let batch = b.take() { got.append(batch.rows.row.bytes) }
+        #expect(got == expected, "no byte of an earlier batch left in a reused buffer")
+        #expect(got.count == 4)
+        // One batch in flight at a time here: the first buffer comes back and serves the rest.
+        #expect(storage.count <= 2, "\(storage.count) distinct buffers for \(got.count) batches")
+        // Reserved for a whole batch up front: no growth by doubling while it fills.
+        #expect(pool.take(capacity: 1 << 20).capacity >= 1 << 20)
     }
 
     @Test("a batch closes once its target rows reach batchBytes, whatever the row count")
