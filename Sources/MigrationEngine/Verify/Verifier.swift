@@ -301,9 +301,11 @@ public struct Verifier: Sendable {
         guard upper != nil else { return nil }
         let key = SQL.ident(spec.sourceColumns[0])
         let r = try await v1.query("SELECT min(\(key))::text, max(\(key))::text FROM \(spec.source.sql)")
-        guard let row = r.rows.first, let lo = row[0].flatMap({ Int64($0) }), let hi = row[1].flatMap({ Int64($0) }),
-              hi - lo >= options.splitMinimumKeys else { return nil }
-        return lo + (hi - lo) / 2
+        guard let row = r.rows.first, let lo = row[0].flatMap({ Int64($0) }), let hi = row[1].flatMap({ Int64($0) }) else { return nil }
+        // Ids may span more than Int64 holds (negative and positive extremes): no overflow here.
+        let (span, overflow) = hi.subtractingReportingOverflow(lo)
+        guard overflow || span >= options.splitMinimumKeys else { return nil }
+        return lo / 2 + hi / 2
     }
 
     func percent(_ x: Double) -> String { String(format: "%.2f %%", x * 100) }
