@@ -152,15 +152,7 @@ public struct Verifier: Sendable {
         try await v2.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         // V2's snapshot, for the foreign-key checks on a second session beside the row passes.
         // Where V2 refuses to export it, the checks run after them, in this session.
-        let v2Snapshot: String?
-        do {
-            v2Snapshot = try await v2.scalar("SELECT pg_export_snapshot()")
-        } catch let e as MigrationError where e.code != .connectionLost {
-            logger.debug("V2 exports no snapshot; the foreign-key checks run after the rows", metadata: ["reason": "\(e.message)"])
-            v2Snapshot = nil
-            try await v2.execute("ROLLBACK")
-            try await v2.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        }
+        let v2Snapshot = try await exportSnapshot(v2, otherwise: "V2 exports no snapshot; the foreign-key checks run after the rows")
 
         // A second V1 session in V1's snapshot, for the upper key range of the larger loads.
         let v1Upper = try await upperSourceSession(v1)
@@ -267,16 +259,7 @@ public struct Verifier: Sendable {
     /// side), or nil where the source exports none or refuses a second session: then every
     /// source pass runs on the first.
     func upperSourceSession(_ v1: PGConnection) async throws -> PGConnection? {
-        let snapshot: String
-        do {
-            guard let s = try await v1.scalar("SELECT pg_export_snapshot()") else { return nil }
-            snapshot = s
-        } catch let e as MigrationError where e.code != .connectionLost && e.code != .interrupted {
-            logger.debug("V1 exports no snapshot; each load's V1 rows are read on one session", metadata: ["reason": "\(e.message)"])
-            try await v1.execute("ROLLBACK")
-            try await v1.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            return nil
-        }
+        guard let snapshot = try await exportSnapshot(v1, otherwise: "V1 exports no snapshot; each load's V1 rows are read on one session") else { return nil }
         let second: PGConnection
         do {
             second = try await PGConnection.connect(source, logger: logger)
@@ -284,14 +267,34 @@ public struct Verifier: Sendable {
             logger.notice("no second V1 session; each load's V1 rows are read on one", metadata: ["reason": "\(e.message)"])
             return nil
         }
+        try await Self.begin(second, in: snapshot)
+        return second
+    }
+
+    /// The snapshot of `c`'s open repeatable-read transaction, exported for a second session; nil
+    /// where the server refuses (EXECUTE on `pg_export_snapshot` revoked, a standby): the failed
+    /// call aborted the transaction, so a new one starts, and a debug line says `otherwise`.
+    func exportSnapshot(_ c: PGConnection, otherwise: String) async throws -> String? {
         do {
-            try await second.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            try await second.execute("SET TRANSACTION SNAPSHOT \(SQL.literal(snapshot))")
+            return try await c.scalar("SELECT pg_export_snapshot()")
+        } catch let e as MigrationError where e.code != .connectionLost && e.code != .interrupted {
+            logger.debug("\(otherwise)", metadata: ["reason": "\(e.message)"])
+            try await c.execute("ROLLBACK")
+            try await c.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return nil
+        }
+    }
+
+    /// Starts a read-only repeatable-read transaction on `c` in an exported `snapshot`; closes
+    /// `c` when it cannot.
+    static func begin(_ c: PGConnection, in snapshot: String) async throws {
+        do {
+            try await c.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try await c.execute("SET TRANSACTION SNAPSHOT \(SQL.literal(snapshot))")
         } catch {
-            await second.close()
+            await c.close()
             throw error
         }
-        return second
     }
 
     /// Where a load's source pass is split: the largest id of the lower range, or nil for one
@@ -331,9 +334,8 @@ public struct Verifier: Sendable {
     /// for the other.
     func orphansBeside(_ foreignKeys: [ForeignKeyInfo], snapshot: String) async throws -> [VerifyReport.ForeignKeyResult] {
         let c = try await PGConnection.reconnect(target, logger: logger)
+        try await Self.begin(c, in: snapshot)
         do {
-            try await c.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            try await c.execute("SET TRANSACTION SNAPSHOT \(SQL.literal(snapshot))")
             let out = try await orphans(foreignKeys, c)
             try await c.execute("COMMIT")
             await c.close()
