@@ -116,7 +116,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["MigrationEngine", "CocoaTrack", "Rendering", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["MigrationEngine", "CocoaTrack", "Rendering", "Sandbox", "StatusPage", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

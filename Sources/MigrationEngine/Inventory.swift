@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// "Document current state": exact row counts and sizes of every table on both sides, server
 /// versions, redacted URLs and the time, recorded in the target's migration schema.
@@ -68,5 +69,22 @@ public enum Inventory {
                   WHERE side = $1 AND inventory_id = (SELECT inventory_id FROM \(state.t("inventories")) WHERE side = $1 ORDER BY taken_at DESC LIMIT 1)
                   """, [side]).rows.first, let n = r[0].flatMap({ Int64($0) }) else { return nil }
         return (n, r[1].flatMap { Int64($0) })
+    }
+
+    /// Production's size for a prediction: the latest V1 inventory recorded in V2, else V1
+    /// counted now; nil when neither side can be reached. `from` says which, for people.
+    public static func production(v2: ConnectionConfig?, v1: ConnectionConfig?, state: MigrationState, schemas: [String],
+                                  logger: Logger) async throws -> (rows: Int64, bytes: Int64?, from: String)? {
+        if let v2, let c = try? await PGConnection.connect(v2, logger: logger) {
+            let recorded = try await Self.recorded(c, state: state)
+            await c.close()
+            if let (n, b) = recorded { return (n, b, "the latest V1 inventory recorded in V2") }
+        }
+        if let v1, let c = try? await PGConnection.connect(v1, logger: logger) {
+            let side = try await Self.side(c, schemas: schemas)
+            await c.close()
+            return (side.tables.reduce(0) { $0 + $1.rows }, side.databaseBytes, "V1 counted now (no inventory recorded)")
+        }
+        return nil
     }
 }

@@ -134,6 +134,22 @@ public struct ReadOnlyMode: Sendable {
         return r.first?[0]?.split(separator: "=", maxSplits: 1).last.map(String.init)
     }
 
+    /// After V2 is cleared: whether V1 is still read-only for the role (when V1 can be asked),
+    /// with `fix`, the command that makes it writable.
+    public static func afterClearHint(_ mode: ReadOnlyMode?, fix: String) async -> String {
+        guard let mode else {
+            return "V1 is untouched: if read-only mode is on there (read-only enable), the application still cannot write V1. Make it writable again with: \(fix)"
+        }
+        switch try? await mode.status() {
+        case .some(let st) where st.enabled || st.roleReadOnlySetting:
+            return "V1 is still read-only for \(mode.appRole): the application cannot write V1 yet. Make it writable again with: \(fix)"
+        case .some:
+            return "V1 is writable for \(mode.appRole) (read-only mode is off)."
+        case .none:
+            return "V1 could not be checked: if read-only mode is on there, make it writable again with: \(fix)"
+        }
+    }
+
     public func status() async throws -> Status {
         let c = try await PGConnection.connect(source, logger: logger)
         defer { Task { await c.close() } }

@@ -30,16 +30,22 @@ public enum Redactor {
         return out
     }
 
-    /// `postgresql://user:secret@host` → `postgresql://user:****@host`.
+    /// `postgresql://user:secret@host` → `postgresql://user:****@host`; also in JSON that
+    /// escapes its slashes (`postgresql:\/\/user:secret@host`).
     static func maskURLPasswords(_ text: String) -> String {
-        guard text.contains("://") else { return text }
+        maskURLPasswords(maskURLPasswords(text, separator: "://"), separator: #":\/\/"#)
+    }
+
+    static func maskURLPasswords(_ text: String, separator: String) -> String {
+        guard text.contains(separator) else { return text }
         var result = ""
         var rest = Substring(text)
-        while let schemeRange = rest.range(of: "://") {
+        let escaped = separator.contains("\\")
+        while let schemeRange = rest.range(of: separator) {
             result += rest[..<schemeRange.upperBound]
             rest = rest[schemeRange.upperBound...]
-            // authority ends at the first '/', '?', '#' or whitespace
-            let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" || $0.isWhitespace }) ?? rest.endIndex
+            // authority ends at the first '/', '?', '#' or whitespace (in escaped JSON: at `\/`)
+            let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" || (escaped && $0 == "\\") || $0.isWhitespace }) ?? rest.endIndex
             let authority = rest[..<end]
             if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
                 result += authority[...colon]

@@ -36,21 +36,51 @@ public struct StderrLogHandler: LogHandler {
     }
 }
 
-/// Results go to stdout; everything else to stderr.
-public enum Out {
-    public static func result(_ text: String) {
-        print(Redactor.redact(text))
+/// The one way a command speaks (CLI.md, `--json`). For people: progress, previews and hints on
+/// stderr, the result on stdout. Under `--json`, stdout carries only JSON (one object per event or
+/// one final object) and everything meant for people goes to stderr, so `… --json | jq` always
+/// reads valid JSON. Every line is redacted on the way out.
+public struct Console: Sendable {
+    public typealias Sink = @Sendable (String) -> Void
+
+    public let json: Bool
+    private let stdout: Sink
+    private let stderr: Sink
+
+    public static let standardOutput: Sink = { print($0) }
+    public static let standardError: Sink = { StderrLive.shared.line($0) }
+
+    public init(json: Bool, stdout: @escaping Sink = Console.standardOutput, stderr: @escaping Sink = Console.standardError) {
+        self.json = json
+        self.stdout = stdout
+        self.stderr = stderr
     }
 
-    public static func info(_ text: String) {
-        StderrLive.shared.line(text)
+    /// Progress, previews, hints: stderr.
+    public func info(_ line: String) { stderr(Redactor.redact(line)) }
+    public func info(_ lines: [String]) { for l in lines { info(l) } }
+
+    /// The result for people: stdout, or stderr under `--json`.
+    public func result(_ line: String) { (json ? stderr : stdout)(Redactor.redact(line)) }
+    public func result(_ lines: [String]) { for l in lines { result(l) } }
+
+    /// A JSON object on one line of stdout; nothing without `--json`.
+    public func json(_ object: [String: Any]) {
+        guard json, let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]),
+              let s = String(data: data, encoding: .utf8) else { return }
+        stdout(Redactor.redact(s))
     }
 
-    public static func json(_ object: [String: Any]) {
-        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
-           let s = String(data: data, encoding: .utf8) {
-            print(Redactor.redact(s))
-        }
+    /// An already serialized JSON document (a report's `json(pretty: false)`) on stdout; nothing without `--json`.
+    public func json(text: String) {
+        if json { stdout(Redactor.redact(text)) }
+    }
+
+    /// The result in both modes: under `--json` the document on stdout and the lines on stderr;
+    /// otherwise the lines on stdout.
+    public func result(_ lines: [String], json object: @autoclosure () -> [String: Any]) {
+        result(lines)
+        if json { self.json(object()) }
     }
 }
 

@@ -13,6 +13,10 @@ import MigrationEngine
 public final class ProgressRenderer: @unchecked Sendable {
     public let json: Bool
     public let live: Bool
+
+    public convenience init(json: Bool, live: Bool = StderrLive.shared.isTerminal, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.init(console: Console(json: json), live: live, clock: clock)
+    }
     private let lock = NSLock()
     private let clock: @Sendable () -> Date
 
@@ -31,8 +35,11 @@ public final class ProgressRenderer: @unchecked Sendable {
     private var order: [String] = []
     private var runPhase: (name: String, since: Date)?
 
-    public init(json: Bool, live: Bool = StderrLive.shared.isTerminal, clock: @escaping @Sendable () -> Date = { Date() }) {
-        self.json = json
+    private let console: Console
+
+    public init(console: Console, live: Bool = StderrLive.shared.isTerminal, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.console = console
+        self.json = console.json
         self.live = live
         self.clock = clock
     }
@@ -42,33 +49,33 @@ public final class ProgressRenderer: @unchecked Sendable {
             let now = clock()
             switch event {
             case .message(let m):
-                StderrLive.shared.line(m)
+                console.info(m)
             case .planned(let loads):
                 for l in loads { order.append(l.name) }
                 let pending = loads.filter { $0.state != "done" }
                 let resumed = pending.filter { $0.committedBefore > 0 }
                 var line = "\(pending.count) of \(loads.count) loads to run, \(fmt(pending.reduce(0) { $0 + max(0, $1.sourceRows - $1.committedBefore) })) rows"
                 if !resumed.isEmpty { line += " (resuming \(resumed.map(\.name).joined(separator: ", ")): \(fmt(resumed.reduce(0) { $0 + $1.committedBefore })) rows committed by earlier runs)" }
-                StderrLive.shared.line(line)
+                console.info(line)
                 if json {
-                    Out.json(["event": "planned", "loads": loads.map { ["name": $0.name, "source_rows": $0.sourceRows, "state": $0.state, "committed": $0.committedBefore] }])
+                    console.json(["event": "planned", "loads": loads.map { ["name": $0.name, "source_rows": $0.sourceRows, "state": $0.state, "committed": $0.committedBefore] }])
                 }
             case .loadStarted(let l):
                 tracks[l.name] = Track(total: l.sourceRows, before: l.committedBefore, readBefore: l.read, started: now, committed: l.committed, read: l.read)
                 if !order.contains(l.name) { order.append(l.name) }
                 if !live {
-                    StderrLive.shared.line(l.committedBefore > 0
+                    console.info(l.committedBefore > 0
                         ? "\(l.name): resuming, \(fmt(l.committedBefore)) of \(fmt(l.sourceRows)) rows committed by earlier runs"
                         : "\(l.name): loading \(fmt(l.sourceRows)) rows")
                 }
-                if json { Out.json(["event": "load_started", "load": l.name, "total": l.sourceRows, "committed": l.committed]) }
+                if json { console.json(["event": "load_started", "load": l.name, "total": l.sourceRows, "committed": l.committed]) }
             case .progress(let loads):
                 for l in loads { update(l, now: now) }
                 if json {
                     for l in loads {
                         guard let t = tracks[l.name] else { continue }
                         let r = rate(t, now: now)
-                        Out.json(["event": "progress", "load": l.name, "committed": t.committed, "read": l.read, "total": l.sourceRows,
+                        console.json(["event": "progress", "load": l.name, "committed": t.committed, "read": l.read, "total": l.sourceRows,
                                   "written": l.written, "rejected": l.rejected, "phase": t.phase?.name ?? "rows",
                                   "rows_per_s": Int(r ?? 0), "eta_s": eta(t, now: now).map { Int($0.rounded()) } ?? -1])
                     }
@@ -81,16 +88,16 @@ public final class ProgressRenderer: @unchecked Sendable {
                     tracks[load] = t
                     let r = rows(t)
                     let secs = now.timeIntervalSince(t.started)
-                    StderrLive.shared.line("\(load): \(fmt(t.committed)) of \(fmt(t.total)) rows committed"
+                    console.info("\(load): \(fmt(t.committed)) of \(fmt(t.total)) rows committed"
                         + (r > 0 ? " (\(fmt(r)) in this run, \(Self.seconds(secs)), \(fmt(Int64(Double(r) / max(secs, 0.001)))) rows/s)" : "")
                         + "; rebuilding \(phase)…")
                 } else if load == nil {
                     runPhase = (phase, now)
                     if !live {
-                        StderrLive.shared.line("\(phase): \(phase == "foreign keys" ? "restoring, validating every reference" : "counting rows without their parent")…")
+                        console.info("\(phase): \(phase == "foreign keys" ? "restoring, validating every reference" : "counting rows without their parent")…")
                     }
                 }
-                if json { Out.json(["event": "phase_started", "load": load ?? "", "phase": phase]) }
+                if json { console.json(["event": "phase_started", "load": load ?? "", "phase": phase]) }
                 redraw(now: now)
             case .phaseFinished(let load, let phase, let seconds, let detail):
                 if let load, var t = tracks[load] {
@@ -98,9 +105,9 @@ public final class ProgressRenderer: @unchecked Sendable {
                     tracks[load] = t
                 } else if load == nil {
                     runPhase = nil
-                    StderrLive.shared.line("\(phase): \(detail) (\(Self.seconds(seconds)))")
+                    console.info("\(phase): \(detail) (\(Self.seconds(seconds)))")
                 }
-                if json { Out.json(["event": "phase_finished", "load": load ?? "", "phase": phase, "seconds": (seconds * 10).rounded() / 10, "detail": detail]) }
+                if json { console.json(["event": "phase_finished", "load": load ?? "", "phase": phase, "seconds": (seconds * 10).rounded() / 10, "detail": detail]) }
                 redraw(now: now)
             case .loadFinished(let l):
                 var extra = ""
@@ -109,10 +116,10 @@ public final class ProgressRenderer: @unchecked Sendable {
                     extra = ", in \(Self.seconds(secs))"
                     if let p = t.rowsFinishedAt { extra += " (keys and indexes \(Self.seconds(now.timeIntervalSince(p))))" }
                 }
-                StderrLive.shared.line("\(l.state == "dry-run" ? "checked" : "loaded") \(pad(l.name, 16)) \(fmt(l.written)) written, \(fmt(l.rejected)) rejected, \(fmt(l.warnings)) warnings\(extra)")
+                console.info("\(l.state == "dry-run" ? "checked" : "loaded") \(pad(l.name, 16)) \(fmt(l.written)) written, \(fmt(l.rejected)) rejected, \(fmt(l.warnings)) warnings\(extra)")
                 tracks[l.name] = nil
                 if json {
-                    Out.json(["event": "load_finished", "load": l.name, "written": l.written, "rejected": l.rejected, "warnings": l.warnings])
+                    console.json(["event": "load_finished", "load": l.name, "written": l.written, "rejected": l.rejected, "warnings": l.warnings])
                 }
                 redraw(now: now)
             }

@@ -3,6 +3,9 @@ import Hummingbird
 import Logging
 import MigrationEngine
 import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A live status page: `/` (HTML that polls `/api/status` every two seconds and draws the
 /// runbook, per-table progress, verification, decision and monitoring as inline SVG),
@@ -34,6 +37,31 @@ public struct StatusPageServer: Sendable {
         self.token = token
         self.status = status
         self.metrics = metrics
+    }
+
+    /// Tokens shorter than this do not open the page to the network.
+    public static let minimumTokenLength = 16
+
+    /// `localhost`, or an IPv4 or IPv6 address.
+    public static func isBindable(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return host == "localhost" || inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
+    /// 127.0.0.0/8, ::1 and localhost.
+    public static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" || host == "::1" { return true }
+        let parts = host.split(separator: ".")
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+
+    /// A page bound beyond loopback shows the migration to the network: only with a token of at
+    /// least `minimumTokenLength` characters. Refuses (exit 4) otherwise, before anything starts.
+    public static func checkExposure(bind: String, token: String?) throws {
+        if !isLoopback(bind) && (token ?? "").count < minimumTokenLength {
+            throw MigrationError(.refused, "status-page on \(bind) would show the migration to the network: set a token of at least \(minimumTokenLength) characters (COCOATRACK_STATUS_TOKEN or status_page_token), or bind 127.0.0.1. Nothing was started.")
+        }
     }
 
     /// Serves until cancelled (then shuts down gracefully). `onRunning` is called once listening.

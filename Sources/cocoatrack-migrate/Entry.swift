@@ -120,6 +120,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
+    /// Where this command's output goes (CLI.md: under --json, stdout is JSON alone).
+    var console: Console { Console(json: json) }
+
     func makeLogger(_ label: String = "cocoatrack-migrate") -> Logger {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         var logger = Logger(label: label) { _ in StderrLogHandler(level: level) }
@@ -130,51 +133,21 @@ struct GlobalOptions: ParsableArguments {
     /// The settings file: `--config FILE`, else `./cocoatrack-migrate.yml` when present.
     func settings() throws -> Settings {
         let path = configFile ?? (FileManager.default.fileExists(atPath: "cocoatrack-migrate.yml") ? "cocoatrack-migrate.yml" : nil)
-        guard let path else { return Settings(file: nil) }
-        return Settings(file: try SettingsFile.load(path: path, schema: Settings.schema))
+        return try Settings.load(path: path)
     }
 
     func config(_ side: String) throws -> ConnectionConfig {
-        let settings = try settings()
-        let env = ProcessInfo.processInfo.environment
-        let (flag, variable, key) = side == "V1" ? (v1URL, "V1_DATABASE_URL", "v1_url") : (v2URL, "V2_DATABASE_URL", "v2_url")
-        guard let url = flag ?? env[variable] ?? settings.file?[key]?.string, !url.isEmpty else {
-            throw MigrationError(.configuration, "no \(side) database given. Pass --\(side.lowercased()) URL, set \(variable), or set \(key) in the settings file (for the local sandbox: eval \"$(\(ToolCommand.line("sandbox env")))\").")
-        }
-        return try ConnectionConfig(label: side, url: url)
+        try settings().connection(side, flag: side == "V1" ? v1URL : v2URL, environment: ProcessInfo.processInfo.environment)
     }
 
-    /// The application role: flag > environment (COCOATRACK_APP_ROLE) > settings file > default.
     func appRole(_ flag: String?) throws -> String {
-        if let flag { return flag }
-        if let env = ProcessInfo.processInfo.environment["COCOATRACK_APP_ROLE"] { return env }
-        return try settings().file?["app_role"]?.string ?? CocoaTrackSchema.defaultAppRole
+        let environment = ProcessInfo.processInfo.environment
+        if let flag = flag ?? environment["COCOATRACK_APP_ROLE"] { return flag }  // no settings file needed
+        return try settings().appRole(flag: nil, environment: environment)
     }
 }
 
-/// What a settings file may hold (docs/cli.md: app role, thresholds, hooks, webhook URL). Unknown keys
-/// and wrong types are errors that name the key and the line.
-struct Settings {
-    let file: SettingsFile?
-
-    static let schema = CocoaTrackSettings.schema
-
-    var thresholds: DecisionThresholds {
-        var t = DecisionThresholds()
-        if let v = file?["thresholds.row_count_mismatch_pct"]?.number { t.rowCountMismatchPct = v }
-        if let v = file?["thresholds.login_failure_pct"]?.number { t.loginFailurePct = v }
-        if let v = file?["thresholds.performance_degradation_pct"]?.number { t.performanceDegradationPct = v }
-        return t
-    }
-
-    var blobAccount: String { file?["blob_account"]?.string ?? CocoaTrackMapping.defaultBlobAccount }
-
-    /// sentry.*, when all three are set.
-    var sentry: Sentry.Config? {
-        guard let base = file?["sentry.base_url"]?.string, let org = file?["sentry.org"]?.string, let project = file?["sentry.project"]?.string else { return nil }
-        return Sentry.Config(baseURL: base, org: org, project: project)
-    }
-}
+typealias Settings = CocoaTrackSettings
 
 struct UncheckedBox<T>: @unchecked Sendable {
     let value: T

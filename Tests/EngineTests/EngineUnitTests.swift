@@ -11,6 +11,15 @@ struct RedactionTests {
         #expect(out.contains("postgresql://admin:****@db.example.com:5432/app"))
     }
 
+    @Test("a URL in JSON that escapes its slashes is masked too; a backslash in a plain URL's password does not end it")
+    func escapedURLPasswordsAreMasked() {
+        let json = #"{"url":"postgresql:\/\/admin:S3cr3t!x@db.example.com:5432\/app"}"#
+        let out = Redactor.redact(json)
+        #expect(!out.contains("S3cr3t!x") && out.contains(#"postgresql:\/\/admin:****@db.example.com:5432\/app"#), "\(out)")
+        let plain = Redactor.redact(#"postgresql://admin:ab\cd-pw@db.example.com/app"#)
+        #expect(!plain.contains(#"ab\cd-pw"#), "\(plain)")
+    }
+
     @Test func keywordPasswordsAreMasked() {
         let out = Redactor.redact("host=x password=hunter2x dbname=y")
         #expect(!out.contains("hunter2x"))

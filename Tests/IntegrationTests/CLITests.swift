@@ -22,6 +22,20 @@ enum CLI {
         for (k, v) in env { environment[k] = v }
         return try await Subprocess.run(binary, args, environment: environment, check: false)
     }
+
+    /// stdout of a `--json` run as CLI.md fixes it: JSON alone, one object per line (an event)
+    /// or one final object. Records an issue for every line that is not a JSON object.
+    static func jsonObjects(_ out: Subprocess.Output, sourceLocation: SourceLocation = #_sourceLocation) -> [[String: Any]] {
+        var objects: [[String: Any]] = []
+        for line in out.stdout.split(separator: "\n") where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+                Issue.record("stdout of a --json run holds a line that is not a JSON object: \(line.prefix(200))", sourceLocation: sourceLocation)
+                continue
+            }
+            objects.append(object)
+        }
+        return objects
+    }
 }
 
 @Suite("Command line")

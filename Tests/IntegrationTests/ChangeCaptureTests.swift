@@ -160,6 +160,8 @@ struct ChangeCaptureTests {
         let v1Max = try await pair.v1Admin().using { try await $0.scalar("SELECT max(id) FROM public.planteurs") }
         let sync = try await CLI.run(["sync-v2-to-v1", "--yes", "--no-snapshot", "--json"], env: VerifyTests.env(pair))
         #expect(sync.status == 3, "conflicts remain: \(sync.stderr.suffix(800))")
+        let syncJSON = CLI.jsonObjects(sync)
+        #expect(syncJSON.count == 1 && (syncJSON.first?["conflicts"] as? [Any])?.count == 2, "stdout is the sync report alone: \(sync.stdout.prefix(400))")
         let conflicts = Set(sync.stderr.split(separator: "\n").filter { $0.contains("conflict ") }.map(String.init))
         #expect(conflicts.count == 2 && conflicts.contains { $0.contains(fractional) && $0.contains("fractional_amount") }
                 && conflicts.contains { $0.contains(longVillage) && $0.contains("no_faithful_v1_form") }, "\(conflicts)")

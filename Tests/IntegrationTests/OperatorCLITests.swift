@@ -129,10 +129,16 @@ struct OperatorCLITests {
         #expect(cleared.status == 0, "\(cleared.stderr.suffix(800))")
         #expect(cleared.stderr.contains("V1 is still read-only for app_user"), "\(cleared.stderr)")
         #expect(cleared.stderr.contains("Make it writable again with: \(CLI.binary) read-only disable"), "\(cleared.stderr)")
-        let disabled = try await CLI.run(["read-only", "disable"], env: env)
+        let disabled = try await CLI.run(["read-only", "disable", "--json"], env: env)
         #expect(disabled.status == 0, "\(disabled.stderr)")
-        let again = try await CLI.run(["rollback", "--clear-v2", "--yes", "--no-snapshot"], env: env)
+        #expect(CLI.jsonObjects(disabled).map { $0["event"] as? String } == ["read_only_disabled"], "\(disabled.stdout)")
+        #expect(disabled.stderr.contains("V1 writable again for app_user"), "with --json the sentence for people is on stderr: \(disabled.stderr)")
+        let again = try await CLI.run(["rollback", "--clear-v2", "--yes", "--no-snapshot", "--json"], env: env)
         #expect(again.status == 0)
         #expect(again.stderr.contains("V1 is writable for app_user") && !again.stderr.contains("still read-only"), "\(again.stderr)")
+        // --json: stdout is the one final object; the table of what was cleared went to stderr.
+        let objects = CLI.jsonObjects(again)
+        #expect(objects.count == 1 && objects.first?["event"] as? String == "cleared" && objects.first?["remaining"] as? Int == 0, "\(again.stdout)")
+        #expect(again.stderr.contains("V2 cleared: 0 migrated rows remain"), "\(again.stderr)")
     }
 }

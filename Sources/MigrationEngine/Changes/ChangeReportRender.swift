@@ -22,6 +22,16 @@ extension ChangeReport {
             + (conflicts > 0 ? "; \(Self.n(conflicts)) conflicts" : "") + (v1ChangedAfterCutover > 0 ? "; \(Self.n(v1ChangedAfterCutover)) V1 rows changed after cutover" : "")
     }
 
+    /// Scenario 3's data-loss report: this assessment of V2's changes (what V1 still lacks),
+    /// annotated with the latest sync's conflicts and totals as V1's write-back journal holds them.
+    public func dataLossReport(v1: PGConnection) async throws -> ChangeReport {
+        var report = annotated(with: try await SyncJournal.latestConflicts(v1))
+        report.title = "Data loss: what V1 still lacks of V2"
+        report.dataLoss = DataLoss(reachedV1: try await SyncJournal.appliedTotal(v1), left: inserted + updated + deleted + conflicts,
+                                   synced: try await SyncJournal.appliedByTable(v1))
+        return report
+    }
+
     /// Conflicts recorded by the latest sync, by key (data-loss report).
     public func annotated(with syncConflicts: [ChangeReport.Conflict]) -> ChangeReport {
         var r = self

@@ -46,6 +46,28 @@ public struct ReverseSync: Sendable {
 
     var plan: MigrationPlan { verifier.plan }
 
+    /// The V1 a sync may write: the one this migration came from (its identity recorded in V2's
+    /// state), and no other. Returns V1's database name, the one a person confirms.
+    public static func checkTarget(v1: ConnectionConfig, v2: ConnectionConfig, state: MigrationState, logger: Logger) async throws -> String {
+        let target = try await PGConnection.connect(v2, logger: logger)
+        let source: PGConnection
+        do { source = try await PGConnection.connect(v1, logger: logger) } catch { await target.close(); throw error }
+        do {
+            guard try await state.exists(target) else {
+                throw MigrationError(.refused, "V2 holds no migration state: this is not a migrated V2. Nothing was touched.")
+            }
+            try await state.checkIdentity(target, side: "V1", of: source)
+            let database = try await source.scalar("SELECT current_database()") ?? "?"
+            await source.close()
+            await target.close()
+            return database
+        } catch {
+            await source.close()
+            await target.close()
+            throw error
+        }
+    }
+
     struct Group: Sendable {
         var key: String
         var kind: String                   // inserted, updated, deleted

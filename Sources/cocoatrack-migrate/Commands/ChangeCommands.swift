@@ -5,39 +5,13 @@ import MigrationEngine
 import Rendering
 
 /// The verifier (mapping, both sides) that verify-integrity, the after-cutover commands and
-/// the runbook share.
+/// the runbook share; by default its progress is VerifyView's brief one.
 func makeVerifier(_ global: GlobalOptions, blobAccount: String? = nil, configure: (inout VerifyOptions) throws -> Void = { _ in },
                   events: (@Sendable (VerifyEvent) -> Void)? = nil) async throws -> Verifier {
-    try await CocoaTrackMapping.verifier(v1: try global.config("V1"), v2: try global.config("V2"), blobAccount: try blobAccount ?? global.settings().blobAccount,
-                                         toolVersion: CocoaTrackMigrate.version, logger: global.makeLogger(), configure: configure,
-                                         events: events ?? renderVerifyEvent)
-}
-
-/// The default rendering of a verification's progress: which table it reads, and its messages.
-@Sendable func renderVerifyEvent(_ event: VerifyEvent) {
-    switch event {
-    case .tableStarted(let load, _): Out.info("reading \(load)…")
-    case .message(let m): Out.info(m)
-    default: break
-    }
-}
-
-func renderChanges(_ r: ChangeReport, verb: String = "changes") {
-    Out.result(pad("load", 16) + pad("inserted", 10, right: true) + pad("updated", 10, right: true) + pad("deleted", 10, right: true)
-               + pad("conflicts", 11, right: true) + pad("V1 moved", 10, right: true))
-    for t in r.tables {
-        Out.result(pad(t.load, 16) + pad(fmt(t.inserted), 10, right: true) + pad(fmt(t.updated), 10, right: true) + pad(fmt(t.deleted), 10, right: true)
-                   + pad(fmt(Int64(t.conflicts.count)), 11, right: true) + pad(fmt(Int64(t.v1ChangedAfterCutover.count)), 10, right: true))
-    }
-    for t in r.tables {
-        for c in t.changes.prefix(10) {
-            let cols = c.columns.map { "\($0.column): \(VerifyReport.quoted($0.before)) → \(VerifyReport.quoted($0.after))" }.joined(separator: "; ")
-            Out.result("  \(t.load) \(c.kind) \(c.key)\(c.v1Id.map { " (V1 id \($0))" } ?? "")\(cols.isEmpty ? "" : ": " + cols)")
-        }
-        if t.changes.count > 10 { Out.result("  \(t.load): … \(t.changes.count - 10) more \(verb) (see --export)") }
-        for c in t.conflicts { Out.result("  \(t.load) CONFLICT \(c.reason) \(c.key)\(c.v1Id.map { " (V1 id \($0))" } ?? ""): \(c.detail)") }
-    }
-    Out.result(r.summaryLine)
+    let console = global.console
+    return try await CocoaTrackMapping.verifier(v1: try global.config("V1"), v2: try global.config("V2"), blobAccount: try blobAccount ?? global.settings().blobAccount,
+                                                toolVersion: CocoaTrackMigrate.version, logger: global.makeLogger(), configure: configure,
+                                                events: events ?? { if let line = VerifyView.briefProgress($0) { console.info(line) } })
 }
 
 struct CaptureCommand: AsyncParsableCommand {
@@ -60,17 +34,20 @@ struct CaptureCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let console = global.console
         if action == "status" {
             let c = try await PGConnection.connect(try global.config("V2"), logger: global.makeLogger())
             let at = try await CaptureStatus.armed(c, state: MigrationState(schema: CocoaTrackMapping.stateSchema))
             await c.close()
-            Out.result(at.map { "change capture armed at \($0)" } ?? "change capture is not armed")
+            console.result(at.map { "change capture armed at \($0)" } ?? "change capture is not armed")
+            console.json(["event": "capture_status", "armed": at != nil, "armed_at": at ?? ""])
             return
         }
         let verifier = try await makeVerifier(global)
         let (rows, loads) = try await verifier.arm()
-        for (load, n) in loads.sorted(by: { $0.key < $1.key }) { Out.result("  \(pad(load, 16)) \(pad(fmt(n), 12, right: true)) rows") }
-        Out.result("change capture armed: cutover baseline of \(fmt(rows)) rows recorded in V2 (\(CocoaTrackMapping.stateSchema).capture_baseline)")
+        for (load, n) in loads.sorted(by: { $0.key < $1.key }) { console.result("  \(pad(load, 16)) \(pad(fmt(n), 12, right: true)) rows") }
+        console.json(["event": "capture_armed", "rows": rows, "loads": loads])
+        console.result("change capture armed: cutover baseline of \(fmt(rows)) rows recorded in V2 (\(CocoaTrackMapping.stateSchema).capture_baseline)")
     }
 }
 
@@ -87,8 +64,9 @@ struct AssessCommand: AsyncParsableCommand {
     func run() async throws {
         let verifier = try await makeVerifier(global)
         let (report, _) = try await verifier.assess()
-        if let export { Out.info("wrote " + (try report.export(to: export)).joined(separator: ", ")) }
-        if global.json { print(report.json(pretty: false)) } else { renderChanges(report) }
+        let console = global.console
+        if let export { console.info("wrote " + (try report.export(to: export)).joined(separator: ", ")) }
+        if console.json { console.json(text: report.json(pretty: false)) } else { console.result(ChangesView.lines(report)) }
     }
 }
 
@@ -115,33 +93,18 @@ struct SyncCommand: AsyncParsableCommand {
         let logger = global.makeLogger()
         let v1Config = try global.config("V1")
         let v2Config = try global.config("V2")
+        let console = global.console
         // The V1 this migration came from, and no other.
-        let v2 = try await PGConnection.connect(v2Config, logger: logger)
-        let v1 = try await PGConnection.connect(v1Config, logger: logger)
-        let state = MigrationState(schema: CocoaTrackMapping.stateSchema)
-        guard try await state.exists(v2) else {
-            throw MigrationError(.refused, "V2 holds no migration state: this is not a migrated V2. Nothing was touched.")
-        }
-        try await state.checkIdentity(v2, side: "V1", of: v1)
-        let database = try await v1.scalar("SELECT current_database()") ?? "?"
-        await v1.close()
-        await v2.close()
+        let database = try await ReverseSync.checkTarget(v1: v1Config, v2: v2Config, state: MigrationState(schema: CocoaTrackMapping.stateSchema), logger: logger)
 
         // The V1 snapshot is taken while V2's changes are assessed (it must exist before the
         // first write, not before the reading): the way back is timed, and the two overlap.
         let snapshotFirst = !dryRun && !noSnapshot
-        async let snapshot = snapshotFirst ? takeSnapshot(config: v1Config, side: "v1", label: "pre_sync", dir: snapshotDir, upload: nil) : []
+        async let snapshot = snapshotFirst ? takeSnapshot(config: v1Config, side: "v1", label: "pre_sync", dir: snapshotDir, upload: nil, console: console) : []
         // One assessment serves the preview and the write (re-checked row by row before writing).
         let verifier = try await makeVerifier(global, blobAccount: blobAccount)
         let assessment = try await ReverseSync(verifier: verifier, dryRun: true).assess()
-        func show(_ r: SyncReport, _ verb: String) {
-            Out.info("sync-v2-to-v1 into \(v1Config.redactedURL) (database \(database)) \(verb):")
-            for (table, kinds) in r.applied.sorted(by: { $0.key < $1.key }) {
-                Out.info("  \(pad(table, 18)) " + kinds.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
-            }
-            Out.info("  \(r.total) rows in one transaction; \(r.conflicts.count) conflicts left for a person")
-            for c in r.conflicts { Out.info("  conflict \(c.load) \(c.key): \(c.reason): \(c.detail)") }
-        }
+        func show(_ r: SyncReport, _ verb: String) { console.info(ChangesView.syncPlan(r, into: v1Config.redactedURL, database: database, verb: verb)) }
         // With --yes there is no question to answer, so no preview pass: the write checks every
         // row the same way and says what it wrote.
         var preview: SyncReport?
@@ -151,14 +114,14 @@ struct SyncCommand: AsyncParsableCommand {
             preview = p
         }
         if dryRun, let preview {
-            if global.json { print(preview.json(pretty: false)) }
+            console.json(text: preview.json(pretty: false))
             if !preview.conflicts.isEmpty { throw MigrationError(.checkFailed, "dry run: \(preview.conflicts.count) conflicts would remain. Nothing was written.") }
             return
         }
         let report: SyncReport
         if let preview, preview.total == 0 {
             _ = try await snapshot
-            Out.result("nothing to write: V1 already holds every V2 change that has a V1 form.")
+            console.result("nothing to write: V1 already holds every V2 change that has a V1 form.")
             report = preview
         } else {
             try Confirm.databaseName(database, side: "V1", yes: global.yes)
@@ -166,9 +129,8 @@ struct SyncCommand: AsyncParsableCommand {
             report = try await ReverseSync(verifier: verifier, dryRun: false).run(assessment)
             if preview == nil { show(report, "wrote") }
         }
-        for a in report.appliedRows { Out.result("  \(a.kind) \(a.table) id \(a.v1Id) ← \(a.key)") }
-        Out.result("synced \(report.total) rows into V1; \(report.conflicts.count) conflicts (see data-loss-report)")
-        if global.json { print(report.json(pretty: false)) }
+        console.result(ChangesView.synced(report))
+        console.json(text: report.json(pretty: false))
         if !report.conflicts.isEmpty {
             throw MigrationError(.checkFailed, "\(report.conflicts.count) changes have no faithful V1 form and were not written; `\(ToolCommand.line("data-loss-report --export DIR"))` lists them for a person.")
         }
@@ -189,16 +151,13 @@ struct DataLossCommand: AsyncParsableCommand {
         let verifier = try await makeVerifier(global)
         let (assessed, _) = try await verifier.assess()
         let v1 = try await PGConnection.connect(try global.config("V1"), logger: global.makeLogger())
-        let syncConflicts = try await SyncJournal.latestConflicts(v1)
-        let reached = try await SyncJournal.appliedTotal(v1)
-        let synced = try await SyncJournal.appliedByTable(v1)
+        let report: ChangeReport
+        do { report = try await assessed.dataLossReport(v1: v1) } catch { await v1.close(); throw error }
         await v1.close()
-        var report = assessed.annotated(with: syncConflicts)
-        report.title = "Data loss: what V1 still lacks of V2"
-        report.dataLoss = ChangeReport.DataLoss(reachedV1: reached, left: assessed.inserted + assessed.updated + assessed.deleted + assessed.conflicts, synced: synced)
-        if let export { Out.info("wrote " + (try report.export(to: export)).joined(separator: ", ")) }
-        // The verdict is the table's last line (stdout); with --json stdout is the JSON alone.
-        if global.json { Out.info(report.summaryLine); print(report.json(pretty: false)) } else { renderChanges(report, verb: "missing rows") }
+        let console = global.console
+        if let export { console.info("wrote " + (try report.export(to: export)).joined(separator: ", ")) }
+        // The verdict is the table's last line; with --json stdout is the JSON alone.
+        if console.json { console.info(report.summaryLine); console.json(text: report.json(pretty: false)) } else { console.result(ChangesView.lines(report, verb: "missing rows")) }
         let lacking = report.inserted + report.updated + report.deleted + report.conflicts
         if lacking > 0 {
             throw MigrationError(.checkFailed, "V1 lacks \(lacking) of V2's changes: rolling back to V1 now loses them (listed above\(export.map { " and in \($0)" } ?? "")).")

@@ -38,40 +38,14 @@ struct CutoverPlanCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let console = global.console
         let start = Self.parseTime(windowStart)!
         let logger = global.makeLogger()
-        var rows: Int64?
-        var bytes: Int64?
-        if let v2Config = try? global.config("V2"), let v2 = try? await PGConnection.connect(v2Config, logger: logger) {
-            if let (n, b) = try await Inventory.recorded(v2, state: MigrationState(schema: CocoaTrackMapping.stateSchema)) {
-                rows = n
-                bytes = b
-                Out.info("production counts: the latest V1 inventory recorded in V2")
-            }
-            await v2.close()
-        }
-        if rows == nil, let v1Config = try? global.config("V1"), let v1 = try? await PGConnection.connect(v1Config, logger: logger) {
-            let side = try await Inventory.side(v1, schemas: ["public"])
-            rows = side.tables.reduce(0) { $0 + $1.rows }
-            bytes = side.databaseBytes
-            await v1.close()
-            Out.info("production counts: V1 counted now (no inventory recorded)")
-        }
+        let production = try await Inventory.production(v2: try? global.config("V2"), v1: try? global.config("V1"),
+                                                        state: MigrationState(schema: CocoaTrackMapping.stateSchema), schemas: ["public"], logger: logger)
+        if let production { console.info("production counts: \(production.from)") }
         let measurements = try? RehearsalMeasurements.load(rehearsal)
-        let plan = CutoverPlan.make(timeline: CocoaTrackRunbook.steps, windowStart: start, windowHours: windowHours, productionRows: rows, productionBytes: bytes, rehearsal: measurements)
-        if global.json { print(plan.json(pretty: false)); return }
-        Out.result("cutover window \(plan.windowStart) → \(plan.windowEnd); decision point \(plan.decisionPoint)")
-        if let rows { Out.result("production: \(fmt(rows)) V1 rows\(bytes.map { ", \(fmt($0 / 1_048_576)) MiB" } ?? "")") }
-        if let m = measurements { Out.result("rehearsal of \(m.measuredAt): \(fmt(m.sourceRows)) rows, migrate \(Int(m.migrateSeconds)) s, verify \(Int(m.verifySeconds)) s") }
-        Out.result(pad("T", 8) + pad("at (UTC)", 22) + pad("step", 42) + pad("predicted", 12) + "command")
-        for s in plan.steps {
-            let t = s.offset == 0 ? "T-0" : (s.offset > 0 ? "T+\(s.offset / 3600)h" : "T\(s.offset / 3600)h")
-            Out.result(pad(t, 8) + pad(s.at, 22) + pad(s.title, 42) + pad(s.predictedSeconds.map { Self.duration($0) } ?? "-", 12) + s.command)
-        }
-        for w in plan.warnings { Out.result("WARNING: \(w)") }
-    }
-
-    static func duration(_ s: Double) -> String {
-        s < 120 ? "\(Int(s.rounded())) s" : (s < 7200 ? "\(Int((s / 60).rounded())) min" : String(format: "%.1f h", s / 3600))
+        let plan = CutoverPlan.make(timeline: CocoaTrackRunbook.steps, windowStart: start, windowHours: windowHours, productionRows: production?.rows, productionBytes: production?.bytes, rehearsal: measurements)
+        if console.json { console.json(text: plan.json(pretty: false)) } else { console.result(CutoverView.plan(plan, measurements: measurements)) }
     }
 }

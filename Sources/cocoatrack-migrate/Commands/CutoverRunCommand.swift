@@ -50,10 +50,11 @@ struct CutoverRunCommand: AsyncParsableCommand {
         let confirm: @Sendable (String) throws -> Void = { what in
             try Confirm.yes(what, yes: yes, refusal: "\(what): pass --yes (or run on a terminal and confirm). Nothing was changed.")
         }
-        let progress = ProgressRenderer(json: false)
+        let console = global.console
+        let progress = ProgressRenderer(json: false)  // the record of the steps is the journal; --json gets the outcome
         var performer = CocoaTrackCutover(v1: v1Config, v2: v2Config, appRole: try global.appRole(appRoleFlag), thresholds: settings.thresholds,
                                           reports: reports, toolVersion: CocoaTrackMigrate.version, logger: logger, confirm: confirm,
-                                          events: { Self.render($0, progress: progress) })
+                                          events: { Self.render($0, progress: progress, console: console) })
         performer.allowWritableV1 = allowWritableV1
         performer.blobAccount = settings.blobAccount
         performer.dnsSwitchHook = hooks["dns_switch"]
@@ -64,7 +65,7 @@ struct CutoverRunCommand: AsyncParsableCommand {
         runner.webhook = settings.file?["webhook_url"]?.string
         runner.statusEvery = statusEvery
         runner.confirm = confirm
-        runner.notice = { Out.info($0) }
+        runner.notice = { console.info($0) }
         runner.checkIdentity = { meta in
             let v1Probe = try await PGConnection.connect(v1Config, logger: logger)
             do {
@@ -78,21 +79,23 @@ struct CutoverRunCommand: AsyncParsableCommand {
         }
         switch try await runner.run(meta: meta) {
         case .finished:
-            Out.result("cutover complete.")
+            console.result("cutover complete.")
+            console.json(["event": "cutover", "outcome": "finished"])
         case .paused(let step, let reason):
-            Out.result("paused before \(step): \(reason). Continue with: \(ToolCommand.line("cutover approve \(step)")) && \(ToolCommand.line("cutover run"))")
+            console.json(["event": "cutover", "outcome": "paused", "step": step, "reason": reason])
+            console.result("paused before \(step): \(reason). Continue with: \(ToolCommand.line("cutover approve \(step)")) && \(ToolCommand.line("cutover run"))")
         }
     }
 
-    static func render(_ event: CocoaTrackCutover.Event, progress: ProgressRenderer) {
+    static func render(_ event: CocoaTrackCutover.Event, progress: ProgressRenderer, console: Console) {
         switch event {
-        case .info(let text): Out.info(text)
-        case .snapshotStarted(let url, let dir): Out.info("snapshot of \(url) into \(dir)…")
-        case .snapshotTaken(let files): renderSnapshot(files)
+        case .info(let text): console.info(text)
+        case .snapshotStarted(let url, let dir): console.info("snapshot of \(url) into \(dir)…")
+        case .snapshotTaken(let files): console.result(SafetyView.snapshot(files))
         case .migration(let e): progress.handle(e)
         case .migrationEnded: progress.finish()
-        case .verification(let e): renderVerifyEvent(e)
-        case .decision(let d): for v in d.rules { Out.info("  \(pad(v.rule, 26)) \(pad(v.verdict, 15)) \(v.evidence)") }
+        case .verification(let e): if let line = VerifyView.briefProgress(e) { console.info(line) }
+        case .decision(let d): console.info(d.rules.map { "  \(pad($0.rule, 26)) \(pad($0.verdict, 15)) \($0.evidence)" })
         }
     }
 }

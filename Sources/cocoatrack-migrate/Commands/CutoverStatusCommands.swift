@@ -12,15 +12,7 @@ struct CutoverStatusCommand: AsyncParsableCommand {
         let c = try await PGConnection.connect(try global.config("V2"), logger: global.makeLogger())
         defer { Task { await c.close() } }
         let history = try await RunbookJournal(state: MigrationState(schema: CocoaTrackMapping.stateSchema)).history(c)
-        for step in CocoaTrackRunbook.steps {
-            let last = history.last { $0.step == step.id }
-            let state = last.map { $0.event == "succeeded" ? "done" : ($0.event == "started" ? "running (or crashed)" : $0.event) } ?? "pending"
-            Out.result(pad(step.id, 14) + pad(state, 22) + pad(last?.at ?? "", 34) + (last?.detail ?? step.label))
-        }
-        if let r = history.last(where: { $0.step == "rollback" }) { Out.result("rollback: \(r.event) at \(r.at): \(r.detail)") }
-        if global.json {
-            Out.json(["history": history.map { ["step": $0.step, "event": $0.event, "at": $0.at, "user": $0.user ?? "", "detail": $0.detail] }])
-        }
+        global.console.result(CutoverView.status(steps: CocoaTrackRunbook.steps, history: history), json: CutoverView.statusJSON(history))
     }
 }
 
@@ -39,7 +31,8 @@ struct CutoverApproveCommand: AsyncParsableCommand {
         let journal = RunbookJournal(state: MigrationState(schema: CocoaTrackMapping.stateSchema))
         try await journal.prepare(c)
         try await journal.record(c, step: step, event: "approved", detail: "approved by the operator")
-        Out.result("approved \(step); continue with: \(ToolCommand.line("cutover run"))")
+        global.console.json(["event": "approved", "step": step])
+        global.console.result("approved \(step); continue with: \(ToolCommand.line("cutover run"))")
     }
 }
 
@@ -57,11 +50,11 @@ struct CutoverMessagesCommand: AsyncParsableCommand {
     func run() async throws {
         let messages = CocoaTrackMessages.all(windowStart: CutoverPlanCommand.parseTime(windowStart)!, statusURL: statusURL)
         if global.json {
-            Out.json(["messages": messages.map { ["id": $0.id, "send_at": $0.when, "channel": $0.channel, "subject": $0.subject, "body": $0.body] }])
+            global.console.json(["messages": messages.map { ["id": $0.id, "send_at": $0.when, "channel": $0.channel, "subject": $0.subject, "body": $0.body] }])
             return
         }
         for m in messages {
-            Out.result("## \(m.id) — \(m.channel), send \(m.when)\n\nSubject: \(m.subject)\n\n\(m.body)\n")
+            global.console.result("## \(m.id) — \(m.channel), send \(m.when)\n\nSubject: \(m.subject)\n\n\(m.body)\n")
         }
     }
 }
@@ -107,9 +100,9 @@ struct CutoverPostmortemCommand: AsyncParsableCommand {
         let postmortem = Postmortem(journal: RunbookJournal(state: MigrationState(schema: CocoaTrackMapping.stateSchema)), steps: CocoaTrackRunbook.steps,
                                     toolVersion: CocoaTrackMigrate.version)
         let report = try await postmortem.load(v2: v2, v1: v1, attempt: attempt, plan: inputs)
-        Out.info(report.summaryLine)
-        if let export { Out.info("wrote " + (try report.export(to: export)).joined(separator: ", ")) }
-        if global.json { print(report.json(pretty: false)) }
-        else if export == nil { Out.result(report.markdown()) }
+        let console = global.console
+        console.info(report.summaryLine)
+        if let export { console.info("wrote " + (try report.export(to: export)).joined(separator: ", ")) }
+        if console.json { console.json(text: report.json(pretty: false)) } else if export == nil { console.result(report.markdown()) }
     }
 }

@@ -46,15 +46,7 @@ struct DecideCommand: AsyncParsableCommand {
             try await state.create(v2)
             try await log.record(v2, decision)
         }
-        if global.json {
-            print(decision.json(pretty: false))
-        } else {
-            Out.result(pad("rule", 26) + pad("verdict", 15) + pad("action", 20) + "evidence")
-            for v in decision.rules {
-                Out.result(pad(v.rule, 26) + pad(v.verdict.uppercased(), 15) + pad(v.verdict == "triggered" ? v.action : "-", 20) + v.evidence)
-            }
-            Out.result(decision.summary)
-        }
+        if global.json { global.console.json(text: decision.json(pretty: false)) } else { global.console.result(CutoverView.decision(decision)) }
         if decision.isRollback {
             throw MigrationError(.checkFailed, "decision: \(decision.action.replacingOccurrences(of: "_", with: " ")). Before the DNS switch: Scenario 1 (rollback --clear-v2, read-only disable); after it: Scenario 2 (sync-v2-to-v1, then rollback --clear-v2).")
         }

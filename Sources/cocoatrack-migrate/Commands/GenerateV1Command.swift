@@ -39,23 +39,20 @@ struct GenerateV1Command: AsyncParsableCommand {
         defer { Task { await connection.close() } }
         let generator = V1Generator(options: GeneratorOptions(scale: scale, seed: seed, dirtyFraction: dirty))
         let planned = generator.plannedCounts.reduce(0) { $0 + $1.count }
-        Out.info("generating \(planned) rows into \(config.redactedURL) (scale \(scale), seed \(seed), dirty \(dirty))")
+        let console = global.console
+        console.info("generating \(planned) rows into \(config.redactedURL) (scale \(scale), seed \(seed), dirty \(dirty))")
         let report = try await generator.run(on: connection, logger: logger)
         let rate = report.seconds > 0 ? Int(Double(report.totalRows) / report.seconds) : report.totalRows
         if global.json {
-            Out.json([
+            console.json([
                 "event": "generated", "seconds": report.seconds, "rows": report.totalRows,
                 "tables": Dictionary(uniqueKeysWithValues: report.rows.map { ($0.table, $0.count) }),
                 "dirty": Dictionary(uniqueKeysWithValues: report.dirty.map { ($0.key.rawValue, $0.value) }),
             ])
         } else {
-            let width = max(16, (report.rows.map(\.table.count).max() ?? 0) + 2)
-            let numbers = max(10, report.rows.map { fmt(Int64($0.count)).count }.max() ?? 0, fmt(Int64(report.totalRows)).count)
-            Out.result(pad("table", width) + pad("rows", numbers, right: true))
-            for (table, count) in report.rows { Out.result(pad(table, width) + pad(fmt(Int64(count)), numbers, right: true)) }
-            Out.result(pad("total", width) + pad(fmt(Int64(report.totalRows)), numbers, right: true))
-            Out.result("dirty cases: " + DirtyCase.allCases.map { "\($0.rawValue)=\(report.dirty[$0] ?? 0)" }.joined(separator: " "))
-            Out.result("\(fmt(Int64(report.totalRows))) rows in \(String(format: "%.1f", report.seconds)) s (\(fmt(Int64(rate))) rows/s)")
+            console.result(TextTable.lines(["table", "rows"], report.rows.map { [$0.table, fmt(Int64($0.count))] }, total: ["total", fmt(Int64(report.totalRows))], minimum: [14, 10]))
+            console.result("dirty cases: " + DirtyCase.allCases.map { "\($0.rawValue)=\(report.dirty[$0] ?? 0)" }.joined(separator: " "))
+            console.result("\(fmt(Int64(report.totalRows))) rows in \(String(format: "%.1f", report.seconds)) s (\(fmt(Int64(rate))) rows/s)")
         }
     }
 }

@@ -75,10 +75,11 @@ struct MigrateCommand: AsyncParsableCommand {
         options.load.binaryCopy = copyFormat == "binary"
         options.maintenanceWorkMem = maintenanceWorkMem == "server" ? nil : maintenanceWorkMem
         options.toolVersion = CocoaTrackMigrate.version
-        let renderer = ProgressRenderer(json: global.json)
+        let console = global.console
+        let renderer = ProgressRenderer(console: console)
         let migrator = try await CocoaTrackMapping.migrator(v1: v1Config, v2: v2Config, appRole: appRole, options: options, logger: logger,
                                                             events: { renderer.handle($0) })
-        Out.info("\(dryRun ? "dry run: " : "")migrating \(v1Config.redactedURL) → \(v2Config.redactedURL)")
+        console.info("\(dryRun ? "dry run: " : "")migrating \(v1Config.redactedURL) → \(v2Config.redactedURL)")
         let summary: MigrationSummary
         do {
             summary = try await withRetries(RetryPolicy(retries: retries), what: "migrate", logger: logger, onRetry: { n, delay, error in
@@ -95,41 +96,8 @@ struct MigrateCommand: AsyncParsableCommand {
             let c = try await PGConnection.connect(v2Config, logger: logger)
             let n = try await Migrator.exportIssuesCSV(c, stateSchema: CocoaTrackMapping.stateSchema, to: rejectsCSV)
             await c.close()
-            Out.info("wrote \(n) rejects and warnings to \(rejectsCSV)")
+            console.info("wrote \(n) rejects and warnings to \(rejectsCSV)")
         }
-        render(summary)
-    }
-
-    func render(_ s: MigrationSummary) {
-        if global.json {
-            Out.json([
-                "event": "summary", "dry_run": s.dryRun, "already_complete": s.alreadyComplete, "run_id": s.runID, "seconds": s.seconds, "rows_this_run": s.rowsThisRun,
-                "loads": s.loads.map { ["name": $0.name, "source": $0.source, "target": $0.target, "source_rows": $0.sourceRows,
-                                        "written": $0.written, "rejected": $0.rejected, "warnings": $0.warnings, "seconds": $0.seconds] },
-                "issues": s.issues.map { ["load": $0.load, "kind": $0.kind, "rule": $0.rule, "count": $0.count] },
-                "orphans": Dictionary(uniqueKeysWithValues: s.orphans.map { ($0.0, $0.1) }),
-            ])
-            return
-        }
-        if s.alreadyComplete { Out.result("migration already complete; nothing to do.") }
-        let verb = s.dryRun ? "would write" : "written"
-        Out.result(pad("load", 16) + pad("source rows", 13, right: true) + pad(verb, 13, right: true) + pad("rejected", 10, right: true) + pad("warnings", 10, right: true))
-        for l in s.loads {
-            Out.result(pad(l.name, 16) + pad(fmt(l.sourceRows), 13, right: true) + pad(fmt(l.written), 13, right: true)
-                       + pad(fmt(l.rejected), 10, right: true) + pad(fmt(l.warnings), 10, right: true))
-        }
-        if !s.issues.isEmpty {
-            Out.result("rejects and warnings by rule:")
-            for i in s.issues { Out.result("  \(pad(i.load, 16)) \(pad(i.kind, 8)) \(pad(i.rule, 28)) \(fmt(i.count))") }
-        }
-        let bad = s.orphans.filter { $0.1 > 0 }
-        if !s.dryRun {
-            Out.result(bad.isEmpty ? "foreign keys: \(s.orphans.count) checked, no orphan" : "ORPHANS: \(bad)")
-        }
-        // The rate is over this run's rows: a resumed run does not count earlier runs' rows, and a
-        // migration already complete has none.
-        let resumed = !s.dryRun && s.loads.reduce(Int64(0)) { $0 + $1.read } > s.rowsThisRun
-        Out.result(String(format: "%@ in %.1f s", s.alreadyComplete ? "checked" : s.dryRun ? "dry run" : "migration", s.seconds)
-                   + (s.seconds > 0 && s.rowsThisRun > 0 ? " (\(fmt(s.rowsThisRun)) source rows\(resumed ? " in this run" : ""), \(fmt(Int64(Double(s.rowsThisRun) / s.seconds))) rows/s)" : ""))
+        if console.json { console.json(MigrateView.json(summary)) } else { console.result(MigrateView.lines(summary)) }
     }
 }

@@ -38,6 +38,7 @@ struct MonitorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let console = global.console
         let settings = try global.settings()
         let logger = global.makeLogger()
         let v2 = try await PGConnection.connect(try global.config("V2"), logger: logger)
@@ -46,18 +47,13 @@ struct MonitorCommand: AsyncParsableCommand {
         guard try await state.exists(v2) else { throw MigrationError(.configuration, "V2 holds no migration state: monitor a migrated V2.") }
         let store = MonitorStore(state: state)
         try await store.prepare(v2)
-        let n = Int(settings.file?["monitor.requests_per_sample"]?.number ?? 5)
-        let timeoutSeconds = settings.file?["monitor.request_timeout_seconds"]?.number ?? 10
-        guard timeoutSeconds > 0, timeoutSeconds <= 600 else {
-            throw MigrationError(.configuration, "monitor.request_timeout_seconds must be above 0 and at most 600; found \(timeoutSeconds). Fix it in the settings file.")
-        }
-        let timeout = Duration.milliseconds(Int64(timeoutSeconds * 1000))
+        let probes = try CocoaTrackMonitoring.probes(settings, v2: v2)
         if recordBaseline {
             guard let url = settings.file?["monitor.v1_health_url"]?.string else {
                 throw MigrationError(.configuration, "set monitor.v1_health_url (V1's API health URL) in the settings file to record the baseline.")
             }
-            guard let l = try await Monitor.latency([url], n: max(n, 20), timeout: timeout), l.errors == 0 else {
-                throw MigrationError(.checkFailed, "V1's API at \(WebClient.origin(url)) did not answer every request within \(timeout.seconds) s: no baseline recorded (a baseline with failures would hide a degradation). Check monitor.v1_health_url and try again.")
+            guard let l = try await Monitor.latency([url], n: max(probes.requestsPerSample, 20), timeout: probes.timeout), l.errors == 0 else {
+                throw MigrationError(.checkFailed, "V1's API at \(WebClient.origin(url)) did not answer every request within \(probes.timeout.seconds) s: no baseline recorded (a baseline with failures would hide a degradation). Check monitor.v1_health_url and try again.")
             }
             let q: Double? = try? await {
                 let v1 = try await PGConnection.connect(try global.config("V1"), logger: logger)
@@ -65,19 +61,9 @@ struct MonitorCommand: AsyncParsableCommand {
                 return await Monitor.meanQueryMs(v1)
             }()
             try await store.recordBaseline(v2, p50: l.p50, p95: l.p95, queryMeanMs: q)
-            Out.result(String(format: "baseline recorded: V1 API p50 %.0f ms, p95 %.0f ms", l.p50, l.p95) + (q.map { String(format: ", V1 mean query %.2f ms", $0) } ?? ""))
+            console.json(["event": "baseline", "p50_ms": l.p50, "p95_ms": l.p95, "v1_mean_query_ms": q ?? NSNull()])
+            console.result(String(format: "baseline recorded: V1 API p50 %.0f ms, p95 %.0f ms", l.p50, l.p95) + (q.map { String(format: ", V1 mean query %.2f ms", $0) } ?? ""))
             return
-        }
-        var probes = MonitorProbes()
-        probes.healthURLs = (settings.file?.children(of: "monitor.health_urls") ?? [:]).compactMap { $0.value.string }.sorted()
-        probes.requestsPerSample = n
-        probes.timeout = timeout
-        probes.loginSQL = settings.file?["monitor.login_sql"]?.string
-        probes.authLogsURL = settings.file?["monitor.auth_logs_url"]?.string
-        probes.counts = CocoaTrackMonitoring.counts
-        if settings.file?["sentry.base_url"] != nil {
-            let sentry = settings.sentry
-            probes.sentry = { let r = try await CocoaTrackMonitoring.sentryCriticalIssues(sentry, v2, since: nil); return (r.evidence, r.count) }
         }
         var monitor = Monitor(store: store, probes: probes, matrix: DecisionMatrix.plan(settings.thresholds))
         monitor.confirm = confirm
@@ -85,22 +71,23 @@ struct MonitorCommand: AsyncParsableCommand {
         let duration = duration, every = every
         monitor.events = { event in
             switch event {
-            case .started(let p) where p.resumed: Out.info("resuming the monitoring period \(p.id): \(Int(p.secondsLeft)) s left")
-            case .started: Out.info("monitoring for \(duration), a sample every \(every)")
+            case .started(let p) where p.resumed: console.info("resuming the monitoring period \(p.id): \(Int(p.secondsLeft)) s left")
+            case .started: console.info("monitoring for \(duration), a sample every \(every)")
             case .unmeasured(let what):
-                Out.info("warning: not measured: \(what.map(\.description).joined(separator: "; "))")
-            case .sample(let s): Out.info(Self.line(s))
-            case .alert(let text): Out.result(text)
-            case .webhookFailed(let e): Out.info("webhook: \(e)")
+                console.info("warning: not measured: \(what.map(\.description).joined(separator: "; "))")
+            case .sample(let s):
+                console.info(CutoverView.sample(s))
+                console.json(["event": "sample", "sampled_at": s.sampledAt, "p95_ms": s.latencyP95Ms ?? NSNull(), "baseline_p95_ms": s.baselineP95Ms ?? NSNull(),
+                              "login_attempts": s.loginAttempts ?? NSNull(), "login_failures": s.loginFailures ?? NSNull(),
+                              "counts": Dictionary(s.counts, uniquingKeysWith: { $1 })])
+            case .alert(let text):
+                console.result(text)
+                console.json(["event": "alert", "text": text])
+            case .webhookFailed(let e): console.info("webhook: \(e)")
             }
         }
         let left = try await monitor.run(v2, seconds: Self.seconds(duration)!, every: Self.seconds(every)!, new: new, samples: samples, decideHint: ToolCommand.line("decide"))
-        Out.result("monitoring period complete: no rule of the matrix confirmed" + (left.isEmpty ? "." : "; not measured: \(left.map(\.what).joined(separator: ", "))."))
-    }
-
-    static func line(_ s: MonitorSample) -> String {
-        let counts = s.counts.map { ", \($0.1) \($0.0.replacingOccurrences(of: "_", with: " "))" }.joined()
-        return "sample \(TimeFlag.shown(s.sampledAt)): p95 \(s.latencyP95Ms.map { String(format: "%.0f ms", $0) } ?? "-") (V1 \(s.baselineP95Ms.map { String(format: "%.0f ms", $0) } ?? "-")), "
-            + "logins \(s.loginFailures.map(String.init) ?? "-")/\(s.loginAttempts.map(String.init) ?? "-") failed\(counts)\(s.sentryEvidence.map { ", Sentry: \($0)" } ?? "")"
+        console.json(["event": "monitoring_complete", "not_measured": left.map(\.what)])
+        console.result("monitoring period complete: no rule of the matrix confirmed" + (left.isEmpty ? "." : "; not measured: \(left.map(\.what).joined(separator: ", "))."))
     }
 }

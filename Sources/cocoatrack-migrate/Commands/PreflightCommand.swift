@@ -27,21 +27,7 @@ struct PreflightCommand: AsyncParsableCommand {
         let (v1, v2) = try await (a, b)
         defer { Task { await v1.close(); await v2.close() } }
         let report = try await Preflight.run(v1: v1, v2: v2, profile: CocoaTrackSchema.preflightProfile(appRole: appRole))
-        if global.json {
-            Out.json([
-                "event": "preflight", "passed": report.passed,
-                "servers": report.servers.map { ["side": $0.side, "url": $0.url, "version": $0.version, "user": $0.user, "database": $0.database, "superuser": $0.isSuperuser] },
-                "checks": report.checks.map { ["side": $0.side, "name": $0.name, "passed": $0.passed, "detail": $0.detail] },
-            ])
-        } else {
-            for s in report.servers {
-                Out.result("\(s.side): PostgreSQL \(s.version) at \(s.url) as \(s.user)\(s.isSuperuser ? " (superuser)" : "")")
-            }
-            for c in report.checks {
-                Out.result("  [\(c.passed ? "ok" : "MISSING")] \(c.side) \(c.name): \(c.detail)")
-            }
-            Out.result(report.passed ? "preflight passed" : "preflight FAILED: fix the missing privileges above, then run preflight again")
-        }
+        if global.json { global.console.json(SafetyView.preflightJSON(report)) } else { global.console.result(SafetyView.preflight(report)) }
         if !report.passed { throw MigrationError(.checkFailed, "preflight found missing privileges") }
     }
 }

@@ -25,24 +25,16 @@ struct SnapshotCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try global.config(side.uppercased())
-        let files = try await takeSnapshot(config: config, side: side, label: label ?? (side == "v1" ? "final" : "pre_migration"), dir: dir, upload: upload)
-        if global.json {
-            Out.json(["event": "snapshot", "files": files.map { ["path": $0.path, "sha256": $0.sha256, "bytes": $0.bytes, "toc_entries": $0.tocEntries, "uploaded_to": $0.uploadedTo ?? ""] }])
-        }
+        let files = try await takeSnapshot(config: config, side: side, label: label ?? (side == "v1" ? "final" : "pre_migration"), dir: dir, upload: upload, console: global.console)
+        global.console.json(SafetyView.snapshotJSON(files))
     }
 }
 
-func takeSnapshot(config: ConnectionConfig, side: String, label: String, dir: String, upload: String?) async throws -> [Snapshot.File] {
-    Out.info("snapshot of \(config.redactedURL) into \(dir)…")
+func takeSnapshot(config: ConnectionConfig, side: String, label: String, dir: String, upload: String?, console: Console) async throws -> [Snapshot.File] {
+    console.info("snapshot of \(config.redactedURL) into \(dir)…")
     let files = try await CocoaTrackSchema.snapshot(config, side: side, label: label, dir: dir, upload: upload)
-    renderSnapshot(files)
+    console.result(SafetyView.snapshot(files))
     return files
-}
-
-func renderSnapshot(_ files: [Snapshot.File]) {
-    for f in files {
-        Out.result("\(f.path)  \(fmt(f.bytes)) bytes, \(f.tocEntries) archive entries, sha256 \(f.sha256)\(f.uploadedTo.map { ", uploaded to \($0)" } ?? "")")
-    }
 }
 
 struct RollbackCommand: AsyncParsableCommand {
@@ -69,56 +61,25 @@ struct RollbackCommand: AsyncParsableCommand {
         let v2 = try global.config("V2")
         let clear = ClearTarget(plan: CocoaTrackMapping.plan(context: .init()), target: v2, logger: logger)
         let preview = try await clear.preview()
-        Out.info("rollback --clear-v2 on \(preview.url) (database \(preview.database)) will delete:")
-        let width = max(24, (preview.order + preview.kept).map(\.table.count).max() ?? 0)
-        for t in preview.order { Out.info("  \(pad(t.table, width)) \(pad(fmt(t.rows), 12, right: true)) \(t.scope)") }
-        if !preview.kept.isEmpty {
-            Out.info("and will keep:")
-            for t in preview.kept { Out.info("  \(pad(t.table, width)) \(pad(fmt(t.rows), 12, right: true)) \(t.scope)") }
-            Out.info("  (users created in V2, not by the migration, keep their auth.users row, identities and sessions)")
-        }
-        Out.info("  total \(fmt(preview.total)) rows\(preview.journaledDDL > 0 ? "; and restore \(preview.journaledDDL) keys/indexes a migration set aside" : ""), in one transaction\(preview.truncate ? " (TRUNCATE)" : " (DELETE)")")
+        let console = global.console
+        console.info(SafetyView.clearPreview(preview))
         try Confirm.databaseName(preview.database, side: "V2", yes: global.yes)
         if !noSnapshot {
-            _ = try await takeSnapshot(config: v2, side: "v2", label: "pre_clear", dir: snapshotDir, upload: nil)
+            _ = try await takeSnapshot(config: v2, side: "v2", label: "pre_clear", dir: snapshotDir, upload: nil, console: console)
         }
         let result = try await clear.run(toolVersion: CocoaTrackMigrate.version)
-        if !result.freedSpace.isEmpty {
-            Out.result("V2's disk was full, so the one-transaction clear could not run; space was freed first:")
-            for step in result.freedSpace { Out.result("  \(step)") }
-            Out.result("then cleared in one transaction as usual:")
-        }
-        let done = max(24, (result.deleted + result.kept).map(\.table.count).max() ?? 0)
-        for t in result.deleted { Out.result("cleared \(pad(t.table, done)) \(pad(fmt(t.rows), 12, right: true)) \(t.scope)") }
-        for t in result.kept { Out.result("kept    \(pad(t.table, done)) \(pad(fmt(t.rows), 12, right: true)) \(t.scope)") }
-        Out.result("V2 cleared: \(result.remaining) migrated rows remain; \(result.ddlRestored) keys/indexes restored; migration history kept (\(result.runsKept) runs recorded).")
+        console.result(SafetyView.cleared(result))
         await v1ReadOnlyHint(logger: logger)
-        if global.json {
-            Out.json(["event": "cleared", "tables": Dictionary(result.deleted.map { ($0.table, $0.rows) }, uniquingKeysWith: +),
-                      "kept": Dictionary(result.kept.map { ($0.table, $0.rows) }, uniquingKeysWith: +),
-                      "remaining": result.remaining, "ddl_restored": result.ddlRestored, "freed_space": result.freedSpace])
-        }
+        console.json(SafetyView.clearedJSON(result))
     }
 }
 
 extension RollbackCommand {
-    /// Scenario 1 ends with V1 writable again: clearing V2 does not do that. Says whether V1 is
-    /// still read-only (when V1 is reachable) and the command that makes it writable.
+    /// Scenario 1 ends with V1 writable again: clearing V2 does not do that (ReadOnlyMode.afterClearHint).
     func v1ReadOnlyHint(logger: Logger) async {
-        let fix = ToolCommand.line("read-only disable")
-        guard let v1 = try? global.config("V1"), let role = try? global.appRole(nil) else {
-            Out.info("V1 is untouched: if read-only mode is on there (read-only enable), the application still cannot write V1. Make it writable again with: \(fix)")
-            return
-        }
-        let mode = ReadOnlyMode(source: v1, appRole: role, schemas: ["public"], logger: logger)
-        switch try? await mode.status() {
-        case .some(let st) where st.enabled || st.roleReadOnlySetting:
-            Out.info("V1 is still read-only for \(role): the application cannot write V1 yet. Make it writable again with: \(fix)")
-        case .some:
-            Out.info("V1 is writable for \(role) (read-only mode is off).")
-        case .none:
-            Out.info("V1 could not be checked: if read-only mode is on there, make it writable again with: \(fix)")
-        }
+        var mode: ReadOnlyMode?
+        if let v1 = try? global.config("V1"), let role = try? global.appRole(nil) { mode = ReadOnlyMode(source: v1, appRole: role, schemas: ["public"], logger: logger) }
+        global.console.info(await ReadOnlyMode.afterClearHint(mode, fix: ToolCommand.line("read-only disable")))
     }
 }
 
@@ -147,30 +108,23 @@ struct ReadOnlyCommand: AsyncParsableCommand {
     func run() async throws {
         let appRole = try global.appRole(appRoleFlag)
         let mode = ReadOnlyMode(source: try global.config("V1"), appRole: appRole, schemas: ["public"], logger: global.makeLogger())
+        let console = global.console
         switch action {
         case "enable":
             try Confirm.yes("revoke every write of \(appRole) on V1 and end its sessions", yes: global.yes,
                             refusal: "read-only enable revokes \(appRole)'s writes on V1 and ends its sessions: pass --yes (or run it on a terminal and confirm). Nothing was changed.")
             let r = try await mode.enable(sessionTimeout: .seconds(sessionTimeout))
-            for g in r.revoked { Out.info("revoked \(g)") }
-            Out.result("V1 is read-only for \(appRole): \(r.revoked.count) write privileges revoked (recorded for disable), default_transaction_read_only = on, \(r.sessionsEnded) sessions ended, \(r.probed) write probes refused.")
+            console.info(r.revoked.map { "revoked \($0)" })
+            console.json(["event": "read_only_enabled", "revoked": r.revoked.map(\.description), "sessions_ended": r.sessionsEnded, "probes_refused": r.probed])
+            console.result("V1 is read-only for \(appRole): \(r.revoked.count) write privileges revoked (recorded for disable), default_transaction_read_only = on, \(r.sessionsEnded) sessions ended, \(r.probed) write probes refused.")
         case "disable":
             let r = try await mode.disable()
-            Out.result("V1 writable again for \(appRole): \(r.regranted) privileges re-granted exactly as recorded; role setting restored.")
+            console.json(["event": "read_only_disabled", "regranted": r.regranted])
+            console.result("V1 writable again for \(appRole): \(r.regranted) privileges re-granted exactly as recorded; role setting restored.")
         default:
             let st = try await mode.status()
-            Out.result("read-only mode: \(st.enabled ? "ENABLED" : "disabled"); role setting default_transaction_read_only: \(st.roleReadOnlySetting ? "on" : "off")")
-            if st.writable.isEmpty {
-                Out.result("\(appRole) can write no table or sequence through any grant.")
-            } else {
-                Out.result("\(appRole) can still write:")
-                for g in st.writable { Out.result("  \(g)") }
-            }
-            for b in st.blockers { Out.result("BLOCKER: \(b)") }
-            if global.json {
-                Out.json(["event": "read_only_status", "enabled": st.enabled, "role_setting_on": st.roleReadOnlySetting,
-                          "writable": st.writable.map(\.description), "blockers": st.blockers])
-            }
+            console.result(SafetyView.readOnlyStatus(st, role: appRole))
+            console.json(SafetyView.readOnlyStatusJSON(st))
             if !st.writable.isEmpty || !st.blockers.isEmpty { throw ExitCode(3) }
         }
     }
@@ -194,19 +148,6 @@ struct InventoryCommand: AsyncParsableCommand {
             try await Inventory.side(v2, schemas: plan.targetSchemas, extraTables: plan.extraTargetTables),
         ])
         let id = try await Inventory.record(report, state: MigrationState(schema: plan.stateSchema), in: v2)
-        if global.json {
-            Out.json(["event": "inventory", "inventory_id": id, "taken_at": ISO8601DateFormatter().string(from: report.takenAt),
-                      "sides": report.sides.map { s in
-                          ["side": s.label, "url": s.url, "version": s.version, "database": s.database, "database_bytes": s.databaseBytes,
-                           "tables": s.tables.map { ["table": $0.table, "rows": $0.rows, "bytes": $0.bytes] }] as [String: Any]
-                      }])
-            return
-        }
-        Out.result("inventory \(id) at \(ISO8601DateFormatter().string(from: report.takenAt))")
-        for s in report.sides {
-            Out.result("\(s.label): PostgreSQL \(s.version), \(s.url), database \(s.database), \(fmt(s.databaseBytes)) bytes")
-            for t in s.tables { Out.result("  \(pad(t.table, 28)) \(pad(fmt(t.rows), 12, right: true)) rows \(pad(fmt(t.bytes), 14, right: true)) bytes") }
-            Out.result("  \(pad("total", 28)) \(pad(fmt(s.tables.reduce(0) { $0 + $1.rows }), 12, right: true)) rows")
-        }
+        global.console.result(SafetyView.inventory(report, id: id), json: SafetyView.inventoryJSON(report, id: id))
     }
 }

@@ -39,11 +39,11 @@ struct SandboxCommand: AsyncParsableCommand {
             let manager = location.manager
             let extra = fast ? ["fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"] : [:]
             let state = try await manager.up(CocoaTrackSandbox.specs, extraSettings: extra)
-            Out.info("sandbox up at \(state.root)\(state.osUser.map { " (servers run as OS user \($0))" } ?? "")")
+            Console(json: false).info("sandbox up at \(state.root)\(state.osUser.map { " (servers run as OS user \($0))" } ?? "")")
             for c in state.clusters {
-                Out.info("  \(c.name): 127.0.0.1:\(c.port) database \(c.database)")
+                Console(json: false).info("  \(c.name): 127.0.0.1:\(c.port) database \(c.database)")
             }
-            Out.info("use it with: eval \"$(\(ToolCommand.line("sandbox env" + location.dirArgument)))\"")
+            Console(json: false).info("use it with: eval \"$(\(ToolCommand.line("sandbox env" + location.dirArgument)))\"")
         }
     }
 
@@ -53,7 +53,7 @@ struct SandboxCommand: AsyncParsableCommand {
 
         func run() async throws {
             let removed = try await location.manager.down()
-            Out.info(removed ? "sandbox removed" : "no sandbox at \(location.manager.root.path)")
+            Console(json: false).info(removed ? "sandbox removed" : "no sandbox at \(location.manager.root.path)")
         }
     }
 
@@ -63,21 +63,22 @@ struct SandboxCommand: AsyncParsableCommand {
         @Flag(name: .customLong("json")) var json = false
 
         func run() async throws {
+            let console = Console(json: json)
             let manager = location.manager
             guard let state = try manager.readState() else {
-                if json { Out.json(["running": false]) } else { Out.result("no sandbox at \(manager.root.path)") }
+                if json { console.json(["running": false]) } else { console.result("no sandbox at \(manager.root.path)") }
                 throw ExitCode(3)
             }
             let running = await manager.isRunning(state)
             if json {
-                Out.json(["running": running, "root": state.root, "clusters": state.clusters.map {
+                console.json(["running": running, "root": state.root, "clusters": state.clusters.map {
                     ["name": $0.name, "port": $0.port, "url": (try? ConnectionConfig(label: $0.name, url: $0.url()).redactedURL) ?? ""]
                 }])
             } else {
-                Out.result("sandbox at \(state.root): \(running ? "running" : "NOT running")")
+                console.result("sandbox at \(state.root): \(running ? "running" : "NOT running")")
                 for c in state.clusters {
                     let redacted = (try? ConnectionConfig(label: c.name, url: c.url()).redactedURL) ?? ""
-                    Out.result("  \(c.name): \(redacted)")
+                    console.result("  \(c.name): \(redacted)")
                 }
             }
             if !running { throw ExitCode(3) }

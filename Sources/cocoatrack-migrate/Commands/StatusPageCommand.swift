@@ -5,9 +5,6 @@ import Logging
 import MigrationEngine
 import Rendering
 import StatusPage
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A live status page over V2's migration schema (`StatusPageServer`, fed with CocoaTrack's state
 /// schema and runbook steps). Loopback only unless a token is configured.
@@ -27,29 +24,15 @@ struct StatusPageCommand: AsyncParsableCommand {
     @Option(help: "TCP port.") var port: Int = 8080
     @Option(help: "Address to bind (IPv4 or IPv6).") var bind: String = "127.0.0.1"
 
-    static func isLoopback(_ host: String) -> Bool {
-        if host == "localhost" || host == "::1" { return true }
-        let parts = host.split(separator: ".")
-        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
-    }
-
-    static func isAddress(_ host: String) -> Bool {
-        var v4 = in_addr()
-        var v6 = in6_addr()
-        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
-    }
-
     func validate() throws {
         guard (1...65_535).contains(port) else { throw ValidationError("--port takes 1 to 65535; got \(port)") }
-        guard bind == "localhost" || Self.isAddress(bind) else { throw ValidationError("--bind takes an IPv4 or IPv6 address (e.g. 127.0.0.1, ::1, 0.0.0.0, ::); got \(bind)") }
+        guard StatusPageServer.isBindable(bind) else { throw ValidationError("--bind takes an IPv4 or IPv6 address (e.g. 127.0.0.1, ::1, 0.0.0.0, ::); got \(bind)") }
     }
 
     func run() async throws {
         let settings = try global.settings()
         let token = ProcessInfo.processInfo.environment["COCOATRACK_STATUS_TOKEN"] ?? settings.file?["status_page_token"]?.string
-        if !Self.isLoopback(bind) && (token ?? "").count < 16 {
-            throw MigrationError(.refused, "status-page on \(bind) would show the migration to the network: set a token of at least 16 characters (COCOATRACK_STATUS_TOKEN or status_page_token), or bind 127.0.0.1. Nothing was started.")
-        }
+        try StatusPageServer.checkExposure(bind: bind, token: token)
         if let token { Redactor.register(token) }
         let logger = global.makeLogger()
         let v2 = try await PGConnection.connect(try global.config("V2"), logger: logger)
@@ -61,7 +44,7 @@ struct StatusPageCommand: AsyncParsableCommand {
                                       status: { try await MigrationStatus.json(v2, state: state, steps: CocoaTrackRunbook.steps) },
                                       metrics: { try await MigrationStatus.metrics(v2, state: state, steps: CocoaTrackRunbook.steps, prefix: "cocoatrack_migrate") })
         let port = port
-        try await server.run(logger: logger) { Out.info("status page on http://\(shown):\(port)/ (Ctrl+C stops it)") }
-        Out.info("status page stopped")
+        try await server.run(logger: logger) { global.console.info("status page on http://\(shown):\(port)/ (Ctrl+C stops it)") }
+        global.console.info("status page stopped")
     }
 }

@@ -43,25 +43,19 @@ struct VerifyCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let console = global.console
         let verifier = try await makeVerifier(global, configure: { options in
             options.maxRejectShare = try maxRejectShare ?? global.settings().thresholds.rowCountMismatchPct / 100
             options.only = Set(only)
             options.maxListedDifferences = maxDifferences
         }, events: { event in
-            switch event {
-            case .message(let m): Out.info(m)
-            case .tableStarted(let load, _): Out.info("verifying \(load)…")
-            case .tableProgress(let load, let a, let b): Out.info("  \(load): \(fmt(a)) V1 rows, \(fmt(b)) V2 rows read")
-            case .tableFinished(let t):
-                let verdict = t.countsPass && t.contentPass ? "ok" : "DIFFERS"
-                Out.info("  \(t.load): \(fmt(t.v1Rows)) V1 rows (\(fmt(t.rejectedTotal)) rejected), \(fmt(t.v2Rows)) V2 rows, \(verdict) in \(String(format: "%.1f", t.seconds)) s")
-            }
+            if let line = VerifyView.progress(event) { console.info(line) }
         })
-        Out.info("verifying \(verifier.source.redactedURL) → \(verifier.target.redactedURL)")
+        console.info("verifying \(verifier.source.redactedURL) → \(verifier.target.redactedURL)")
         let report: VerifyReport
         do {
             report = try await withRetries(RetryPolicy(retries: retries), what: "verify-integrity", logger: global.makeLogger(), onRetry: { n, delay, error in
-                Out.info("connection lost (\(error.message)); nothing was concluded yet. Verifying again in \(max(1, Int((delay / .seconds(1)).rounded()))) s (retry \(n) of \(retries))")
+                console.info("connection lost (\(error.message)); nothing was concluded yet. Verifying again in \(max(1, Int((delay / .seconds(1)).rounded()))) s (retry \(n) of \(retries))")
             }) {
                 try await verifier.run()
             }
@@ -70,35 +64,11 @@ struct VerifyCommand: AsyncParsableCommand {
         }
         if let export {
             let files = try report.export(to: export)
-            Out.info("wrote \(files.joined(separator: ", "))")
+            console.info("wrote \(files.joined(separator: ", "))")
         }
-        if global.json {
-            print(report.json(pretty: false))
-        } else {
-            render(report)
-        }
+        if console.json { console.json(text: report.json(pretty: false)) } else { console.result(VerifyView.lines(report)) }
         if report.outcome != "pass" {
             throw MigrationError(.checkFailed, "verification failed: \(report.checks.filter { $0.status == "fail" }.map(\.name).joined(separator: ", ")). The decision matrix recommends rollback; see the report\(export.map { " in \($0)" } ?? " (--export DIR)") for the rows.")
         }
-    }
-
-    func render(_ r: VerifyReport) {
-        Out.result(pad("load", 16) + pad("V1 rows", 12, right: true) + pad("rejected", 10, right: true) + pad("expected", 12, right: true)
-                   + pad("V2 rows", 12, right: true) + pad("missing", 9, right: true) + pad("unexpect.", 10, right: true) + pad("changed", 9, right: true) + "  content")
-        for t in r.tables {
-            Out.result(pad(t.load, 16) + pad(fmt(t.v1Rows), 12, right: true) + pad(fmt(t.rejectedTotal), 10, right: true)
-                       + pad(fmt(t.expectedV2Rows), 12, right: true) + pad(fmt(t.v2Rows), 12, right: true) + pad(fmt(t.missingInV2), 9, right: true)
-                       + pad(fmt(t.unexpectedInV2), 10, right: true) + pad(fmt(t.changed), 9, right: true) + "  " + (t.contentPass ? "equal" : "DIFFERS"))
-        }
-        for t in r.tables where !t.differences.isEmpty {
-            Out.result("differences in \(t.load):")
-            for d in t.differences.prefix(20) {
-                let cols = d.columns.map { "\($0.column): \(VerifyReport.quoted($0.v1)) → \(VerifyReport.quoted($0.v2))" }.joined(separator: "; ")
-                Out.result("  \(d.kind) \(d.key)\(d.v1Id.map { " (V1 id \($0))" } ?? "")\(cols.isEmpty ? "" : ": " + cols)")
-            }
-            if t.differences.count > 20 || t.differencesTruncated { Out.result("  … see the exported report for all of them") }
-        }
-        for c in r.checks { Out.result("\(pad(c.status.uppercased(), 8)) \(pad(c.name, 20)) \(c.summary)") }
-        Out.result(r.verdictLine + String(format: " (%.1f s)", r.seconds))
     }
 }
