@@ -48,8 +48,12 @@ public final class ProgressRenderer: @unchecked Sendable {
         lock.withLock {
             let now = clock()
             switch event {
-            case .message(let m):
-                console.info(m)
+            case .leftoversRebuilt(let load, let table, let count):
+                console.info(MigrateView.leftoversRebuilt(table: table, count: count))
+                if json { console.json(["event": "leftovers_rebuilt", "load": load, "table": table, "count": count]) }
+            case .reconnecting(let reason, let delay, let attempt, let retries):
+                console.info(MigrateView.reconnecting(reason: reason, delaySeconds: delay, attempt: attempt, retries: retries))
+                if json { console.json(["event": "reconnecting", "reason": reason, "delay_s": delay, "attempt": attempt, "retries": retries]) }
             case .planned(let loads):
                 for l in loads { order.append(l.name) }
                 let pending = loads.filter { $0.state != "done" }

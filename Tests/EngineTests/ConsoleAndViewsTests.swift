@@ -117,4 +117,26 @@ struct ConsoleAndViewsTests {
         #expect(VerifyView.briefProgress(.tableStarted(load: "deliveries", expectedRows: 0)) == "reading deliveries…")
         #expect(VerifyView.briefProgress(.tableProgress(load: "deliveries", sourceRows: 1, targetRows: 2)) == nil)
     }
+
+    @Test("the engine's notices are typed events: a reconnect and a rebuilt leftover read for people on stderr and as JSON events on stdout")
+    func typedNotices() throws {
+        let c = Capture()
+        let renderer = ProgressRenderer(console: c.console(json: true), live: false)
+        renderer.handle(.reconnecting(reason: "server closed the connection", delaySeconds: 4, attempt: 2, retries: 5))
+        renderer.handle(.leftoversRebuilt(load: "deliveries", table: "public.deliveries", count: 3))
+        #expect(c.stderr.contains { $0.contains("Reconnecting in 4 s") && $0.contains("retry 2 of 5") && $0.contains("every committed batch is kept") })
+        #expect(c.stderr.contains("rebuilt 3 index(es) and key(s) on public.deliveries left from an interrupted run"))
+        let events = try c.stdout.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(events.count == 2)
+        #expect(events.first?["event"] as? String == "reconnecting" && events.first?["attempt"] as? Int == 2 && events.first?["delay_s"] as? Int == 4)
+        #expect(events.last?["event"] as? String == "leftovers_rebuilt" && events.last?["count"] as? Int == 3 && events.last?["load"] as? String == "deliveries")
+    }
+
+    @Test("capture's notices: the digest shortcut and a verify retry are said in both progress forms")
+    func captureNotices() {
+        #expect(VerifyView.briefProgress(.unchangedSinceArming(load: "users")) == "users: unchanged on both sides since arming (table digests), not read row by row")
+        #expect(VerifyView.progress(.sourceChangedSinceArming) == VerifyView.briefProgress(.sourceChangedSinceArming))
+        let retry = VerifyView.progress(.retrying(reason: "EOF", delaySeconds: 2, attempt: 1, retries: 3))
+        #expect(retry == "connection lost (EOF); nothing was concluded yet. Verifying again in 2 s (retry 1 of 3)")
+    }
 }

@@ -454,7 +454,7 @@ extension Verifier {
         async let targetNow = TableDigest.read(v2, plan.digestTargetTables)
         let (source, target) = try await (sourceNow, targetNow)
         guard plan.digestSourceTables.allSatisfy({ source[$0.description] != nil && source[$0.description] == sourceAtArm[$0.description] }) else {
-            events(.message("V1 changed since arming (table digests): every table is read row by row"))
+            events(.sourceChangedSinceArming)
             return []
         }
         return Set(plan.loads.filter { target[$0.target.description] != nil && target[$0.target.description] == targetAtArm[$0.target.description] }.map(\.name))
@@ -497,7 +497,7 @@ extension Verifier {
                 var table = ChangeReport.TableChanges(load: spec.name, sourceTable: spec.source.description, targetTable: spec.target.description)
                 table.unchangedByTableDigest = true
                 report.tables.append(table)
-                events(.message("\(spec.name): unchanged on both sides since arming (table digests), not read row by row"))
+                events(.unchangedSinceArming(load: spec.name))
                 continue
             }
             events(.tableStarted(load: spec.name, expectedRows: nil))

@@ -129,7 +129,12 @@ public struct LoadStatus: Sendable {
 }
 
 public enum MigrationEvent: Sendable {
-    case message(String)
+    /// A load finished by an earlier run had indexes or keys dropped by a run that crashed
+    /// before rebuilding them: `count` of them were rebuilt now.
+    case leftoversRebuilt(load: String, table: String, count: Int)
+    /// The connection was lost; every committed batch is kept and the run continues after
+    /// `delaySeconds` (retry `attempt` of `retries`).
+    case reconnecting(reason: String, delaySeconds: Int, attempt: Int, retries: Int)
     case planned([LoadStatus])
     case progress([LoadStatus])
     case loadFinished(LoadStatus)
@@ -228,7 +233,7 @@ public struct Migrator: Sendable {
             let journal = ddlJournal
             for load in plan.loads where progress[load.name]?.status == "done" {
                 let (restored, _) = try await journal.restore(v2, table: load.target.description, kinds: ["index", "constraint"])
-                if restored > 0 { events(.message("rebuilt \(restored) index(es) and key(s) on \(load.target) left from an interrupted run")) }
+                if restored > 0 { events(.leftoversRebuilt(load: load.name, table: load.target.description, count: restored)) }
             }
             if !plan.loads.isEmpty && plan.loads.allSatisfy({ progress[$0.name]?.status == "done" }) {
                 let (_, broken) = try await journal.restore(v2)

@@ -44,7 +44,15 @@ public struct VerifyOptions: Sendable {
 }
 
 public enum VerifyEvent: Sendable {
-    case message(String)
+    /// Change capture: the source's table digests differ from those taken at arming, so every
+    /// table is read row by row.
+    case sourceChangedSinceArming
+    /// Change capture: neither side of this load changed since arming (table digests), so it is
+    /// not read row by row.
+    case unchangedSinceArming(load: String)
+    /// The connection was lost before anything was concluded; verification starts again after
+    /// `delaySeconds` (retry `attempt` of `retries`).
+    case retrying(reason: String, delaySeconds: Int, attempt: Int, retries: Int)
     case tableStarted(load: String, expectedRows: Int64?)
     case tableProgress(load: String, sourceRows: Int64, targetRows: Int64)
     case tableFinished(VerifyReport.TableResult)

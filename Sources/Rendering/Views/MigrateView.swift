@@ -3,6 +3,16 @@ import MigrationEngine
 
 /// What `migrate` shows when it ends: the per-load table, rejects by rule, foreign keys, the rate.
 public enum MigrateView {
+    /// A crash had left indexes or keys dropped on a finished load; they were rebuilt.
+    public static func leftoversRebuilt(table: String, count: Int) -> String {
+        "rebuilt \(count) index(es) and key(s) on \(table) left from an interrupted run"
+    }
+
+    /// The connection to a server was lost mid-migrate; the run reconnects and continues.
+    public static func reconnecting(reason: String, delaySeconds: Int, attempt: Int, retries: Int) -> String {
+        "connection lost (\(reason)); every committed batch is kept. Reconnecting in \(delaySeconds) s to continue (retry \(attempt) of \(retries))"
+    }
+
     public static func lines(_ s: MigrationSummary) -> [String] {
         var out: [String] = []
         if s.alreadyComplete { out.append("migration already complete; nothing to do.") }

@@ -7,7 +7,7 @@ public enum VerifyView {
     /// A verification's progress as `verify-integrity` shows it (nil: nothing to show).
     public static func progress(_ event: VerifyEvent) -> String? {
         switch event {
-        case .message(let m): return m
+        case .sourceChangedSinceArming, .unchangedSinceArming, .retrying: return briefProgress(event)
         case .tableStarted(let load, _): return "verifying \(load)…"
         case .tableProgress(let load, let a, let b): return "  \(load): \(fmt(a)) V1 rows, \(fmt(b)) V2 rows read"
         case .tableFinished(let t):
@@ -20,7 +20,10 @@ public enum VerifyView {
     public static func briefProgress(_ event: VerifyEvent) -> String? {
         switch event {
         case .tableStarted(let load, _): return "reading \(load)…"
-        case .message(let m): return m
+        case .sourceChangedSinceArming: return "V1 changed since arming (table digests): every table is read row by row"
+        case .unchangedSinceArming(let load): return "\(load): unchanged on both sides since arming (table digests), not read row by row"
+        case .retrying(let reason, let delay, let attempt, let retries):
+            return "connection lost (\(reason)); nothing was concluded yet. Verifying again in \(delay) s (retry \(attempt) of \(retries))"
         default: return nil
         }
     }

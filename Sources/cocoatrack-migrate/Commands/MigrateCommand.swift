@@ -83,7 +83,7 @@ struct MigrateCommand: AsyncParsableCommand {
         let summary: MigrationSummary
         do {
             summary = try await withRetries(RetryPolicy(retries: retries), what: "migrate", logger: logger, onRetry: { n, delay, error in
-                renderer.handle(.message("connection lost (\(error.message)); every committed batch is kept. Reconnecting in \(max(1, Int((delay / .seconds(1)).rounded()))) s to continue (retry \(n) of \(retries))"))
+                renderer.handle(.reconnecting(reason: error.message, delaySeconds: max(1, Int((delay / .seconds(1)).rounded())), attempt: n, retries: retries))
             }) {
                 try await migrator.run()
             }

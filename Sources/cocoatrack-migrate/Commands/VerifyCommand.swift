@@ -55,7 +55,7 @@ struct VerifyCommand: AsyncParsableCommand {
         let report: VerifyReport
         do {
             report = try await withRetries(RetryPolicy(retries: retries), what: "verify-integrity", logger: global.makeLogger(), onRetry: { n, delay, error in
-                console.info("connection lost (\(error.message)); nothing was concluded yet. Verifying again in \(max(1, Int((delay / .seconds(1)).rounded()))) s (retry \(n) of \(retries))")
+                if let line = VerifyView.progress(.retrying(reason: error.message, delaySeconds: max(1, Int((delay / .seconds(1)).rounded())), attempt: n, retries: retries)) { console.info(line) }
             }) {
                 try await verifier.run()
             }
