@@ -85,6 +85,16 @@ struct BatcherTests {
         return out
     }
 
+    @Test("one source query for every reader: key order, the load's own condition always applied, a narrowing added in parentheses")
+    func sourceQuery() {
+        #expect(Self.spec.sourceCopyQuery() == #"COPY (SELECT "id", "group_id", "owner_id", "ref", "label" FROM "public"."items" ORDER BY "id") TO STDOUT"#)
+        var own = Self.spec
+        own.sourceCondition = "label IS NOT NULL OR ref > 0"
+        let q = own.sourceCopyQuery(where: #""id" > 41"#)
+        #expect(q.contains(#"WHERE ("id" > 41) AND (label IS NOT NULL OR ref > 0) ORDER BY "id""#), "\(q)")
+        #expect(own.sourceCopyQuery().contains("WHERE (label IS NOT NULL OR ref > 0) ORDER BY"))
+    }
+
     @Test("a batch closes at batchRows source rows; the last one holds the rest; sums, ids and checkpoints add up")
     func byRows() throws {
         var b = Self.batcher(rows: 3)

@@ -210,13 +210,9 @@ struct LoadPipeline {
     let buffers = BatchBufferPool()
 
     func sourceQuery(after lastID: Int64) -> String {
-        let cols = spec.sourceColumns.map(SQL.ident).joined(separator: ", ")
-        let key = SQL.ident(spec.sourceColumns[0])
         // From the start: no bound (`> -9223372036854775808` would be read as a numeric and keep
         // the planner off the primary key's index).
-        let conditions = [lastID == .min ? nil : "\(key) > \(lastID)", spec.sourceCondition.map { "(\($0))" }].compactMap { $0 }
-        let bound = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-        return "COPY (SELECT \(cols) FROM \(spec.source.sql)\(bound) ORDER BY \(key)) TO STDOUT"
+        spec.sourceCopyQuery(where: lastID == .min ? nil : "\(SQL.ident(spec.sourceColumns[0])) > \(lastID)")
     }
 
     /// Reads and maps rows after `lastID`, sending batches; returns the rejected source ids.

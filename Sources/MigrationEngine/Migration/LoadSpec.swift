@@ -81,6 +81,16 @@ public struct LoadSpec: Sendable {
     /// of it (SQL over the target row, e.g. the latest of three sign-in times); absent: as stored.
     public var targetReadsAfterCutover: [String: String]
 
+    /// The one way this load's source rows are read, by migrate, verify, capture, assess and
+    /// sync alike: its source columns, of the rows `sourceCondition` selects and `condition`
+    /// further narrows (a key range, a list of ids), in key order, as a COPY out.
+    public func sourceCopyQuery(where condition: String? = nil) -> String {
+        let cols = sourceColumns.map(SQL.ident).joined(separator: ", ")
+        let key = SQL.ident(sourceColumns[0])
+        let conditions = [condition, sourceCondition].compactMap { $0 }.map { "(\($0))" }
+        return "COPY (SELECT \(cols) FROM \(source.sql)\(conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) ORDER BY \(key)) TO STDOUT"
+    }
+
     public struct OwnedKeys: Sendable {
         public var column: String
         public var keys: @Sendable (_ upToSourceID: Int64) -> [String]

@@ -535,13 +535,6 @@ public struct Verifier: Sendable {
         return (result, src.rejectedIDs)
     }
 
-    func sourceQuery(_ spec: LoadSpec, where condition: String? = nil) -> String {
-        let cols = spec.sourceColumns.map(SQL.ident).joined(separator: ", ")
-        let key = SQL.ident(spec.sourceColumns[0])
-        let conditions = [spec.sourceCondition, condition].compactMap { $0 }.map { "(\($0))" }
-        return "COPY (SELECT \(cols) FROM \(spec.source.sql)\(conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) ORDER BY \(key)) TO STDOUT"
-    }
-
     func targetQuery(_ spec: LoadSpec, layout: Layout, where conditions: [String]) -> String {
         let cols = layout.select.joined(separator: ", ")
         let w = conditions.isEmpty ? "" : " WHERE " + conditions.map { "(\($0))" }.joined(separator: " AND ")
@@ -563,7 +556,7 @@ public struct Verifier: Sendable {
 
     func sourcePass(_ spec: LoadSpec, layout: Layout, index: ReferenceIndex, v1: PGConnection, counters: LoadCounters,
                     keep: RowsKept = .all, range: KeyRange = KeyRange()) async throws -> SourcePass {
-        let query = sourceQuery(spec, where: range.condition(spec.sourceColumns[0]))
+        let query = spec.sourceCopyQuery(where: range.condition(spec.sourceColumns[0]))
         return try await v1.withSession { s in
             var pass = SourcePass()
             var mapper = RowMapper(spec: spec, index: index)
@@ -686,7 +679,7 @@ public struct Verifier: Sendable {
             for idChunk in stride(from: 0, to: ids.count, by: 10_000) {
                 let part = ids[idChunk..<min(idChunk + 10_000, ids.count)]
                 let list = "{" + part.map(String.init).joined(separator: ",") + "}"
-                let q = sourceQuery(spec, where: "\(SQL.ident(spec.sourceColumns[0])) = ANY(\(SQL.literal(list))::bigint[])")
+                let q = spec.sourceCopyQuery(where: "\(SQL.ident(spec.sourceColumns[0])) = ANY(\(SQL.literal(list))::bigint[])")
                 let rows = try await v1.withSession { s in
                     var mapper = RowMapper(spec: spec, index: index)
                     var fields: [String?] = []
