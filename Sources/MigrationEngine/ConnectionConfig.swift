@@ -83,10 +83,18 @@ public struct ConnectionConfig: Sendable, CustomStringConvertible {
     public static func isLoopback(_ host: String) -> Bool {
         let hosts = host.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         if hosts.isEmpty { return true }
-        return hosts.allSatisfy { h in
-            h.isEmpty || h.hasPrefix("/") || h.hasPrefix("@") || h == "localhost" || h == "::1" || h == "[::1]"
-                || h.hasPrefix("127.")
-        }
+        // libpq's own forms of "this machine": no host, a Unix-socket directory, an abstract socket.
+        return hosts.allSatisfy { h in h.isEmpty || h.hasPrefix("/") || h.hasPrefix("@") || isLoopbackAddress(h) }
+    }
+
+    /// Whether `host` names this machine's loopback interface: `localhost`, `::1` (bracketed or
+    /// not) or an IPv4 literal in 127.0.0.0/8. A host name that merely starts with "127." (such
+    /// as `127.example.com`) is not: it resolves anywhere. The one rule for libpq hosts (no TLS
+    /// needed on loopback) and for addresses a server binds (no token needed on loopback).
+    public static func isLoopbackAddress(_ host: String) -> Bool {
+        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { !$0.isEmpty && $0.utf8.allSatisfy { (48...57).contains($0) } && UInt8($0) != nil }
     }
 
     /// A URL safe to print: never the password.

@@ -50,11 +50,7 @@ public struct StatusPageServer: Sendable {
     }
 
     /// 127.0.0.0/8, ::1 and localhost.
-    public static func isLoopback(_ host: String) -> Bool {
-        if host == "localhost" || host == "::1" { return true }
-        let parts = host.split(separator: ".")
-        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
-    }
+    public static func isLoopback(_ host: String) -> Bool { ConnectionConfig.isLoopbackAddress(host) }
 
     /// A page bound beyond loopback shows the migration to the network: only with a token of at
     /// least `minimumTokenLength` characters. Refuses (exit 4) otherwise, before anything starts.

@@ -59,6 +59,11 @@ struct ConnectionConfigTests {
         ("postgresql://u:p@db.example.com/db?sslmode=verify-full", "verify-full"),
         ("postgresql://u:p@127.0.0.1/db?sslmode=require", "require"),
         ("host=/var/run/postgresql dbname=x", "disable"),
+        ("postgresql://u:p@127.0.0.9:5432/db", "disable"),
+        // a host name that only starts like a loopback address resolves anywhere: TLS required
+        ("postgresql://u:p@127.example.com/db", "require"),
+        ("postgresql://u:p@127.0.0.1.nip.io/db", "require"),
+        ("host=127.0.0.1,db.example.com dbname=x", "require"),
     ])
     func sslModeDefaults(url: String, expected: String) throws {
         let c = try ConnectionConfig(label: "V2", url: url, environment: [:])

@@ -76,6 +76,9 @@ struct WiringRulesTests {
         #expect(throws: MigrationError.self) { try StatusPageServer.checkExposure(bind: "::", token: nil) }
         #expect(StatusPageServer.isBindable("::") && StatusPageServer.isBindable("localhost") && !StatusPageServer.isBindable("example.com"))
         #expect(!StatusPageServer.isLoopback("127.0.0.1.example.com"))
+        #expect(!StatusPageServer.isLoopback("127.0.0.+1") && !StatusPageServer.isLoopback("127.0..1") && StatusPageServer.isLoopback("127.1.2.3"))
+        // the bind address needs an address: a socket path is loopback to libpq, not to a listener
+        #expect(ConnectionConfig.isLoopback("/var/run/postgresql") && !StatusPageServer.isLoopback("/var/run/postgresql"))
     }
 
     @Test("the rehearsal replaces only a sandbox it made: a marker says so; anything else is refused")
