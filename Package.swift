@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "cocoatrack-migrate", targets: ["cocoatrack-migrate"]),
+        .library(name: "PGClient", targets: ["PGClient"]),
         .library(name: "MigrationEngine", targets: ["MigrationEngine"]),
         .library(name: "CocoaTrack", targets: ["CocoaTrack"]),
         .library(name: "Sandbox", targets: ["Sandbox"]),
@@ -41,11 +42,21 @@ let package = Package(
             pkgConfig: "libcrypt",
             providers: [.apt(["libcrypt-dev"])]
         ),
+        // The PostgreSQL client: libpq sessions, COPY in and out, URLs and redaction, the
+        // catalog, the error type. Knows nothing of migrations.
+        .target(
+            name: "PGClient",
+            dependencies: [
+                "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // The engine: knows nothing of cocoa.
         .target(
             name: "MigrationEngine",
             dependencies: [
-                "CLibPQ",
+                "PGClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -116,12 +127,12 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["MigrationEngine", "CocoaTrack", "Rendering", "Sandbox", "StatusPage", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PGClient", "MigrationEngine", "CocoaTrack", "Rendering", "Sandbox", "StatusPage", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["MigrationEngine", "Sandbox", "CocoaTrack", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PGClient", "MigrationEngine", "Sandbox", "CocoaTrack", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
     ]

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+@testable import PGClient
 @testable import MigrationEngine
 import Testing
 

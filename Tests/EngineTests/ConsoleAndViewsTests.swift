@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import PGClient
 @testable import MigrationEngine
 @testable import Rendering
 

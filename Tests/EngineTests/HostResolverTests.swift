@@ -1,4 +1,5 @@
 import Testing
+@testable import PGClient
 @testable import MigrationEngine
 
 @Suite("Host lists: every address of every host, as libpq tries them")

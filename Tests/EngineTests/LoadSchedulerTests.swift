@@ -1,4 +1,5 @@
 import Foundation
+@testable import PGClient
 @testable import MigrationEngine
 import Testing
 

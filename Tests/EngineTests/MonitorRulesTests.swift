@@ -1,5 +1,6 @@
 import CocoaTrack
 import Foundation
+@testable import PGClient
 @testable import MigrationEngine
 import Testing
 

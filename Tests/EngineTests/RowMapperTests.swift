@@ -1,4 +1,5 @@
 import CocoaTrack
+@testable import PGClient
 @testable import MigrationEngine
 import Testing
 

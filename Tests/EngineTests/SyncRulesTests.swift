@@ -1,3 +1,4 @@
+@testable import PGClient
 @testable import MigrationEngine
 import Testing
 

@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// Throughput measured by a rehearsal (`rehearse` writes it as `rehearsal.json`), from which the

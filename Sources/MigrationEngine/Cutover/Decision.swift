@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// The plan's rollback decision matrix, as data: each rule names the issue, its severity, the

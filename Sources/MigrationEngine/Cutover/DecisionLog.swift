@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// Every decision of the matrix (by `decide`, the runbook's gates, the monitor's alerts) is

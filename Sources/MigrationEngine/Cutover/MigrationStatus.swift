@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// What the status page shows, read from the target's migration schema: as JSON for `/api/status`

@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// The monitor's state in the target's migration schema: the baseline recorded before the

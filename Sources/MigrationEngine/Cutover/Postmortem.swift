@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// What happened in one attempt of the cutover runbook, assembled from what the tool recorded

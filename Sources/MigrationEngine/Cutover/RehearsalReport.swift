@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// What `rehearse` writes as `rehearsal.md` and `rehearsal.html`: the verdict, the reports of the

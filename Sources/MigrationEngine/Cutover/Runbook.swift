@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// One step of the cutover runbook, as the plan schedules it. The one list of steps (the

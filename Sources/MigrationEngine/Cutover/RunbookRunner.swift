@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// What performing one runbook step came to.

@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// Sentry's issues API (`GET /api/0/projects/{org}/{project}/issues/?query=…`, bearer

@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 #if canImport(Glibc)
@@ -199,12 +200,3 @@ private final class DataBox: @unchecked Sendable {
     var data = Data()
 }
 
-/// Runs blocking work (waitpid, pipe reads, getaddrinfo) on a thread of its own: the global
-/// dispatch pool has as many threads as cores, and blocking it would stall unrelated work.
-public enum BlockingThread {
-    public static func run(_ body: @escaping @Sendable () -> Void) {
-        let thread = Thread { body() }
-        thread.stackSize = 1 << 20
-        thread.start()
-    }
-}

@@ -1,3 +1,4 @@
+import PGClient
 import AsyncHTTPClient
 import Foundation
 import NIOCore

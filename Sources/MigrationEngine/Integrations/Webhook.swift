@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// Slack-compatible webhook messages (`{"text": …}`), best effort: a failed post is logged by the

@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// Target rows in PostgreSQL's binary COPY format, so that the V2 server does not parse text:

@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// A bounded hand-off between two threads (a COPY reader and a COPY writer): `send` blocks

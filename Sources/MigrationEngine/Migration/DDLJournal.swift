@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// Takes a target table's indexes and keys out of the way of a bulk load and puts them back

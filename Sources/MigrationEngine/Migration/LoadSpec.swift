@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// A problem with one source row: a reject (the row goes nowhere) or a warning (the row goes,

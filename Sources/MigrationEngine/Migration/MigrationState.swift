@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// The migration's memory, kept in the target database (a schema of its own that rollback never

@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 import Logging
 import Synchronization
@@ -732,12 +733,6 @@ public struct Migrator: Sendable {
     }
 }
 
-extension IDBitset {
-    /// Calls `body` for every id in the set, in increasing order.
-    public func forEachID(_ body: (Int64) -> Void) {
-        _forEach(body)
-    }
-}
 
 final class LockedSet: Sendable {
     private let set = Mutex<Set<String>>([])

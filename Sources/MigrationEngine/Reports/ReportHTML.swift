@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// What every HTML report shares: the one escaping function, the one number format, the page

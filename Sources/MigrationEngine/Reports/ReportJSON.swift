@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// The one JSON form of every report and record the tool writes (`report.json`, `--json`,

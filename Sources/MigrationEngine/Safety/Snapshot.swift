@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// `pg_dump -Fc` backups with the plan's timestamped names, a sha256 sidecar, a readability

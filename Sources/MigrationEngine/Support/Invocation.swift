@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// The command the operator actually ran, for hints: the bare name when the shell finds this very

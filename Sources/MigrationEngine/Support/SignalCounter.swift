@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// Ctrl+C and SIGTERM as requests: signals that arrive together are one request (`timeout -s INT`

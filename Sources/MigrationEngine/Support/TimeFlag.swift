@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// The forms every time-like flag takes, parsed once here so that a value that is not a time is

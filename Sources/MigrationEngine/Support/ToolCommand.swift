@@ -1,3 +1,4 @@
+import PGClient
 import Synchronization
 
 /// How the operator runs this tool, for the copy-paste hints in messages ("Resume with: … migrate

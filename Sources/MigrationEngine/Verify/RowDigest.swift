@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// A 128-bit hash of canonical row bytes (two independent 64-bit lanes, each finished with

@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 import Logging
 import Synchronization

@@ -1,3 +1,4 @@
+import PGClient
 import Foundation
 
 /// What `verify-integrity` found: the content of `report.json` (documented in the README; the

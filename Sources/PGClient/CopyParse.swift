@@ -117,7 +117,7 @@ public struct IDBitset: Sendable {
     }
 
     /// Every id, in increasing order.
-    func _forEach(_ body: (Int64) -> Void) {
+    public func forEachID(_ body: (Int64) -> Void) {
         let outside = sparse.sorted()
         for id in outside where id < 0 { body(id) }
         for (w, word) in words.enumerated() where word != 0 {
