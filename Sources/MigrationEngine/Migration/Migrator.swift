@@ -194,6 +194,18 @@ public struct Migrator: Sendable {
     /// The DDL journal, rebuilding with the run's `maintenance_work_mem`.
     var ddlJournal: DDLJournal { DDLJournal(state: state, maintenanceWorkMem: options.maintenanceWorkMem) }
 
+    /// `run`, again after a lost connection (every committed batch is kept, so a retry
+    /// continues after the last checkpoint), up to `policy.retries` times, with a
+    /// `.reconnecting` event before each.
+    public func run(retrying policy: RetryPolicy) async throws -> MigrationSummary {
+        let events = self.events
+        return try await withRetries(policy, what: "migrate", logger: logger, onRetry: { n, delay, error in
+            events(.reconnecting(reason: error.message, delaySeconds: RetryPolicy.wholeSeconds(delay), attempt: n, retries: policy.retries))
+        }) {
+            try await run()
+        }
+    }
+
     public func run() async throws -> MigrationSummary {
         let started = Date()
         let v1 = try await PGConnection.connect(source, logger: logger)

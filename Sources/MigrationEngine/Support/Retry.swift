@@ -49,6 +49,11 @@ public struct RetryPolicy: Sendable, Equatable {
 /// limit. Each failure and wait is reported through `onRetry` (attempt number, delay, error) and
 /// logged. Cancellation during the wait ends the loop with the cancellation. When the retries run
 /// out, the last error is thrown with a message that says how to continue.
+extension RetryPolicy {
+    /// A delay as people read it: whole seconds, at least 1.
+    public static func wholeSeconds(_ delay: Duration) -> Int { max(1, Int((delay / .seconds(1)).rounded())) }
+}
+
 public func withRetries<T: Sendable>(
     _ policy: RetryPolicy,
     what: String,

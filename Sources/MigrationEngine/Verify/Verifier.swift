@@ -91,6 +91,17 @@ public struct Verifier: Sendable {
     /// Runs every check and records the findings in the migration schema. Throws (after
     /// recording `error`) when the verification cannot finish; a failed check is a returned
     /// report whose `outcome` is `fail`.
+    /// `run`, again from the start after a lost connection (nothing was concluded), up to
+    /// `policy.retries` times, with a `.retrying` event before each.
+    public func run(retrying policy: RetryPolicy) async throws -> VerifyReport {
+        let events = self.events
+        return try await withRetries(policy, what: "verify-integrity", logger: logger, onRetry: { n, delay, error in
+            events(.retrying(reason: error.message, delaySeconds: RetryPolicy.wholeSeconds(delay), attempt: n, retries: policy.retries))
+        }) {
+            try await run()
+        }
+    }
+
     public func run() async throws -> VerifyReport {
         let started = Date()
         var report = VerifyReport(verificationId: UUID().uuidString.lowercased(), toolVersion: options.toolVersion,

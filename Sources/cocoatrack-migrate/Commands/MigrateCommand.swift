@@ -82,11 +82,7 @@ struct MigrateCommand: AsyncParsableCommand {
         console.info("\(dryRun ? "dry run: " : "")migrating \(v1Config.redactedURL) → \(v2Config.redactedURL)")
         let summary: MigrationSummary
         do {
-            summary = try await withRetries(RetryPolicy(retries: retries), what: "migrate", logger: logger, onRetry: { n, delay, error in
-                renderer.handle(.reconnecting(reason: error.message, delaySeconds: max(1, Int((delay / .seconds(1)).rounded())), attempt: n, retries: retries))
-            }) {
-                try await migrator.run()
-            }
+            summary = try await migrator.run(retrying: RetryPolicy(retries: retries))
         } catch where Task.isCancelled || (error as? MigrationError)?.code == .interrupted {
             renderer.finish()
             throw MigrationError(.interrupted, "interrupted at a safe point: every committed batch is kept in V2 with its checkpoint. Resume with: \(ToolCommand.line("migrate --resume"))")

@@ -54,11 +54,7 @@ struct VerifyCommand: AsyncParsableCommand {
         console.info("verifying \(verifier.source.redactedURL) → \(verifier.target.redactedURL)")
         let report: VerifyReport
         do {
-            report = try await withRetries(RetryPolicy(retries: retries), what: "verify-integrity", logger: global.makeLogger(), onRetry: { n, delay, error in
-                if let line = VerifyView.progress(.retrying(reason: error.message, delaySeconds: max(1, Int((delay / .seconds(1)).rounded())), attempt: n, retries: retries)) { console.info(line) }
-            }) {
-                try await verifier.run()
-            }
+            report = try await verifier.run(retrying: RetryPolicy(retries: retries))
         } catch where Task.isCancelled {
             throw MigrationError(.interrupted, "verification interrupted; nothing was concluded. Run verify-integrity again.")
         }
