@@ -140,7 +140,7 @@ struct CutoverRunTests {
               after_migrate: psql -qX '\(pair.v2SuperURL)' -c "SET session_replication_role = replica; DELETE FROM public.audit_log WHERE id = (SELECT min(id::text)::uuid FROM public.audit_log)"
             """
         try settings.write(toFile: dir + "/settings.yml", atomically: true, encoding: .utf8)
-        let out = try await CLI.run(["cutover", "run", "--config", dir + "/settings.yml", "--yes", "--reports", dir + "/reports"], env: VerifyTests.env(pair))
+        let out = try await CLI.run(["cutover", "run", "--config", dir + "/settings.yml", "--yes", "--reports", dir + "/reports", "--json"], env: VerifyTests.env(pair))
         #expect(out.status == 3, "\(out.stderr.suffix(1500))")
         #expect(out.stderr.contains("rolled back (Scenario 1)"))
         let (rows, writable) = try await (pair.v2Owner().using { try await $0.scalar("SELECT count(*) FROM public.deliveries") },
@@ -153,6 +153,11 @@ struct CutoverRunTests {
         }
         #expect(events.contains("decide:decided") && events.contains("rollback:rollback") && events.contains("rollback:finished"))
         #expect(!events.contains("dns_switch:started"))
+        // --json streams every journal entry as it is committed, in the journal's order; stdout is JSON alone.
+        let streamed = CLI.jsonObjects(out).filter { $0["event"] as? String == "step" }.map { "\($0["step"] as? String ?? "?"):\($0["state"] as? String ?? "?")" }
+        #expect(streamed.contains("decide:decided") && streamed.contains("rollback:finished"), "\(streamed)")
+        #expect(streamed == events.filter { streamed.contains($0) }, "the stream is the journal, in order: \(streamed) vs \(events)")
+        #expect(Set(events).subtracting(streamed).isEmpty, "every journal entry of the run was streamed: \(Set(events).subtracting(streamed))")
     }
 
     @Test("killed with kill -9 in every step (after its work, before its journal entry), the runbook resumes and completes, each step journaled once")

@@ -59,6 +59,9 @@ public struct RunbookRunner: Sendable {
     public var confirm: @Sendable (String) throws -> Void = { _ in }
     /// Every message of the run (also posted to the webhook), for the operator's stderr.
     public var notice: @Sendable (String) -> Void = { _ in }
+    /// Every journal entry this run writes, once it is committed (step, event, detail): what
+    /// `cutover run --json` streams, in the journal's order.
+    public var recorded: @Sendable (_ step: String, _ event: String, _ detail: String) -> Void = { _, _, _ in }
     /// Runs once the state and the journal exist, before the first step: that V1 and V2 are the
     /// databases this migration started with (throws to refuse).
     public var checkIdentity: @Sendable (_ meta: PGConnection) async throws -> Void = { _ in }
@@ -96,30 +99,30 @@ public struct RunbookRunner: Sendable {
         while true {
             switch action {
             case .finished:
-                try await journal.record(meta, step: "runbook", event: "finished", detail: "every step done")
+                try await record(meta, step: "runbook", event: "finished", detail: "every step done")
                 await notify(meta, "runbook finished: every step done, V2 is live")
                 return .finished
             case .pause(let step, let reason):
-                try await journal.record(meta, step: step, event: "paused", detail: reason)
+                try await record(meta, step: step, event: "paused", detail: reason)
                 await notify(meta, "paused before \(step): \(reason)")
                 return .paused(step: step, reason: reason)
             case .stop(let step, let message):
                 await notify(meta, "step \(step) FAILED: \(message)")
                 throw MigrationError(.subprocessFailed, "step \(step) failed: \(message). Fix the cause and run `cutover run` again: it retries \(step).")
             case .rollback(let scenario, let reason):
-                try await journal.record(meta, step: "rollback", event: "rollback", detail: "Scenario \(scenario): \(reason)")
+                try await record(meta, step: "rollback", event: "rollback", detail: "Scenario \(scenario): \(reason)")
                 await notify(meta, "ROLLBACK, Scenario \(scenario): \(reason)")
                 for r in performer.rollbackSteps(scenario: scenario) {
                     if let question = r.confirmation { try confirm(question) }
                     try await journaled(meta, r)
                 }
-                try await journal.record(meta, step: "rollback", event: "finished", detail: "Scenario \(scenario) done: V1 is the system of record again")
+                try await record(meta, step: "rollback", event: "finished", detail: "Scenario \(scenario) done: V1 is the system of record again")
                 await notify(meta, "rollback (Scenario \(scenario)) done: V1 writable again, V2 cleared")
                 throw MigrationError(.checkFailed, "rolled back (Scenario \(scenario)): \(reason). V1 is writable again; V2 was cleared after a snapshot.")
             case .run(let id):
                 let step = steps.first { $0.id == id }!
                 current.set(id)
-                try await journal.record(meta, step: id, event: "started", detail: step.label)
+                try await record(meta, step: id, event: "started", detail: step.label)
                 await notify(meta, "started \(step.label)")
                 do {
                     if let before = hooks["before_\(id)"] { try await Self.runHook(before, step: id) }
@@ -133,14 +136,14 @@ public struct RunbookRunner: Sendable {
                     current.clear()
                     switch outcome {
                     case .decided(let decision, let evidence):
-                        try await journal.record(meta, step: id, event: "decided", detail: decision, evidence: evidence)
+                        try await record(meta, step: id, event: "decided", detail: decision, evidence: evidence)
                         await notify(meta, "decision at \(id): \(decision)")
                         if decision == "continue" || decision == "investigate" || (decision == "inconclusive" && machine.approvals.contains(id)) {
-                            try await journal.record(meta, step: id, event: "succeeded", detail: decision, evidence: evidence)
+                            try await record(meta, step: id, event: "succeeded", detail: decision, evidence: evidence)
                         }
                         action = machine.handle(.decided(id, action: decision))
                     case .done(let detail, let evidence):
-                        try await journal.record(meta, step: id, event: "succeeded", detail: detail, evidence: evidence)
+                        try await record(meta, step: id, event: "succeeded", detail: detail, evidence: evidence)
                         await notify(meta, "done \(step.label): \(detail)")
                         action = machine.handle(.succeeded(id))
                     case .needsApproval:
@@ -148,15 +151,21 @@ public struct RunbookRunner: Sendable {
                     }
                 } catch let e as MigrationError where e.code == .interrupted || Task.isCancelled {
                     current.clear()
-                    try? await journal.record(meta, step: id, event: "failed", detail: "interrupted")
+                    try? await record(meta, step: id, event: "failed", detail: "interrupted")
                     throw MigrationError(.interrupted, "interrupted during \(id); `cutover run` resumes it.")
                 } catch {
                     current.clear()
-                    try await journal.record(meta, step: id, event: "failed", detail: "\(error)")
+                    try await record(meta, step: id, event: "failed", detail: "\(error)")
                     action = machine.handle(.failed(id, message: "\(error)"))
                 }
             }
         }
+    }
+
+    /// A journal entry, then the same entry to `recorded`.
+    func record(_ meta: PGConnection, step: String, event: String, detail: String, evidence: String? = nil) async throws {
+        try await journal.record(meta, step: step, event: event, detail: detail, evidence: evidence)
+        recorded(step, event, detail)
     }
 
     /// A message: to the operator, to the webhook (best effort), and into the journal with whether it was delivered.
@@ -170,12 +179,12 @@ public struct RunbookRunner: Sendable {
 
     /// One rollback step: `started`, then `succeeded` with its figures, or `failed`.
     func journaled(_ meta: PGConnection, _ r: RollbackStep) async throws {
-        try await journal.record(meta, step: "rollback.\(r.id)", event: "started", detail: r.title)
+        try await record(meta, step: "rollback.\(r.id)", event: "started", detail: r.title)
         do {
             let (detail, evidence) = try await r.perform()
-            try await journal.record(meta, step: "rollback.\(r.id)", event: "succeeded", detail: detail, evidence: evidence)
+            try await record(meta, step: "rollback.\(r.id)", event: "succeeded", detail: detail, evidence: evidence)
         } catch {
-            try? await journal.record(meta, step: "rollback.\(r.id)", event: "failed", detail: "\(error)")
+            try? await record(meta, step: "rollback.\(r.id)", event: "failed", detail: "\(error)")
             throw error
         }
     }

@@ -66,6 +66,7 @@ struct CutoverRunCommand: AsyncParsableCommand {
         runner.statusEvery = statusEvery
         runner.confirm = confirm
         runner.notice = { console.info($0) }
+        runner.recorded = { step, event, detail in console.json(["event": "step", "step": step, "state": event, "detail": detail]) }
         runner.checkIdentity = { meta in
             let v1Probe = try await PGConnection.connect(v1Config, logger: logger)
             do {
